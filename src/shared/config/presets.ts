@@ -1,0 +1,196 @@
+import type { ConfigOverlay, RunConfig } from './schema';
+
+/** A named configuration: the recommended default, or one of the original research runs. */
+export interface Preset {
+  /** What the preset is and, for research runs, what the slides reported. */
+  description: string;
+  /** Overlay on the `default` preset. */
+  overlay: ConfigOverlay;
+}
+
+/**
+ * The recommended configuration: GAN+L2 (the research's best), a U-Net generator
+ * small enough to train usefully on CPU in minutes, minibatch discrimination in D.
+ */
+export const DEFAULT_CONFIG: RunConfig = {
+  preset: 'default',
+  backend: 'auto',
+  generator: {
+    layers: 8,
+    baseFilters: 32,
+    maxFilters: 128,
+    kernelSize: 4,
+    skip: true,
+    bottleneck: 0,
+    dropout: 0,
+    norm: 'batch',
+  },
+  discriminator: {
+    layers: 4,
+    baseFilters: 32,
+    maxFilters: 128,
+    kernelSize: 4,
+    dropout: 0.25,
+    minibatch: 'discrimination',
+    minibatchKernels: 16,
+    minibatchDims: 4,
+  },
+  loss: {
+    mode: 'gan+l2',
+    ganWeight: 1,
+    l2Weight: 100,
+    l2Region: 'hole',
+    generatorLoss: 'reverse',
+    softLabels: true,
+    noisyLabels: false,
+    labelNoiseStd: 0.1,
+    isolatedMinibatches: true,
+  },
+  optimizer: { lrG: 1e-3, lrD: 2e-4, beta1: 0.5, beta2: 0.999 },
+  data: {
+    imageSize: 64,
+    batchSize: 32,
+    maxImages: 0,
+    occlusion: { half: 1, eyes: 1, 'eyes-unconstrained': 1, box: 1, strokes: 1 },
+  },
+  train: { steps: 2000, seed: 1, checkpointEvery: 500, logEvery: 10 },
+};
+
+/** Steps for `epochs` passes over `images` images in batches of 64, as the slides counted them. */
+const epochs = (n: number, images: number): ConfigOverlay['train'] => ({ steps: n * Math.floor(images / 64) });
+
+// What every slide-era run shared: plain conv nets without skips, batches of 64,
+// Adam, GAN loss only, no minibatch features in D.
+const research = (over: {
+  lr: [number, number];
+  layers: [number, number];
+  size?: number;
+  images?: number;
+  occlusion?: NonNullable<ConfigOverlay['data']>['occlusion'];
+  epochs: number;
+  bottleneck?: boolean;
+  soft?: boolean;
+  reverse?: boolean;
+  isolated?: boolean;
+  dropout?: number;
+  mode?: RunConfig['loss']['mode'];
+}): ConfigOverlay => {
+  const images = over.images ?? 4160;
+  return {
+    generator: {
+      layers: over.layers[0],
+      baseFilters: 64,
+      maxFilters: 512,
+      kernelSize: 5,
+      skip: false,
+      bottleneck: over.bottleneck ? 256 : 0,
+      dropout: over.dropout ?? 0,
+      norm: 'batch',
+    },
+    discriminator: {
+      layers: over.layers[1],
+      baseFilters: 64,
+      maxFilters: 512,
+      kernelSize: 5,
+      dropout: over.dropout ?? 0.25,
+      minibatch: 'none',
+    },
+    loss: {
+      mode: over.mode ?? 'gan',
+      ganWeight: 1,
+      l2Weight: 100,
+      l2Region: 'hole',
+      generatorLoss: over.reverse ? 'reverse' : 'unique',
+      softLabels: over.soft ?? false,
+      noisyLabels: false,
+      isolatedMinibatches: over.isolated ?? false,
+    },
+    optimizer: { lrG: over.lr[0], lrD: over.lr[1], beta1: 0.5 },
+    data: {
+      imageSize: over.size ?? 64,
+      batchSize: 64,
+      maxImages: images,
+      occlusion: over.occlusion ?? { half: 1 },
+    },
+    train: epochs(over.epochs, images),
+  };
+};
+
+const small = { box: 1 };
+const eyes = { 'eyes-unconstrained': 1 };
+
+/** Every preset by name. The `v*` ones follow `shared/seed/experiments.md`. */
+export const PRESETS: Readonly<Record<string, Preset>> = {
+  default: {
+    description: 'Recommended: GAN+L2, U-Net G (8 layers, skips), D with minibatch discrimination, mixed occlusions.',
+    overlay: {},
+  },
+  autoencoder: {
+    description: 'The slides\' "progress" model: the v3.3 generator trained with L2 only, no discriminator.',
+    overlay: research({ lr: [1e-4, 1e-4], layers: [6, 3], epochs: 250, mode: 'l2' }),
+  },
+  'v1.0': {
+    description: 'One-layer G and D at 16x16, 1,800 images, small occlusions, GAN loss; ran out of memory at larger sizes.',
+    overlay: research({ lr: [1e-4, 1.5e-4], layers: [1, 1], size: 16, images: 1800, occlusion: small, epochs: 1000 }),
+  },
+  'v1.1': {
+    description: 'Three-layer G and D at 16x16; a 10-epoch trial.',
+    overlay: research({ lr: [1e-4, 1.5e-4], layers: [3, 3], size: 16, images: 1800, occlusion: small, epochs: 10 }),
+  },
+  'v1.1.2': {
+    description: 'v1.1 for 46 epochs; hit resource-exhausted errors in eval.',
+    overlay: research({ lr: [1e-4, 1.5e-4], layers: [3, 3], size: 16, images: 1800, occlusion: small, epochs: 46 }),
+  },
+  'v2.6': {
+    description: '8-layer G, 6-layer D at 64x64, half-face, GAN loss, mixed minibatches; very quick mode collapse.',
+    overlay: research({ lr: [1e-4, 1e-4], layers: [8, 6], epochs: 25 }),
+  },
+  'v2.7.1': {
+    description: 'v2.6 at lr 1e-5 with a bottleneck; trained until it collapsed.',
+    overlay: research({ lr: [1e-5, 1e-5], layers: [8, 6], bottleneck: true, epochs: 100 }),
+  },
+  'v2.7.2': {
+    description: 'v2.7.1 with isolated minibatches; 305 epochs (saved at 250).',
+    overlay: research({ lr: [1e-5, 1e-5], layers: [8, 6], bottleneck: true, isolated: true, epochs: 305 }),
+  },
+  'v2.8': {
+    description: 'v2.7.2 with soft labels and D lr 2e-5; mode collapse at 38 epochs.',
+    overlay: research({ lr: [1e-5, 2e-5], layers: [8, 6], bottleneck: true, soft: true, isolated: true, epochs: 38 }),
+  },
+  'v2.9': {
+    description: 'v2.8 with the reverse generator loss; constant test loss by 64 epochs.',
+    overlay: research({
+      lr: [1e-5, 2e-5],
+      layers: [8, 6],
+      bottleneck: true,
+      soft: true,
+      reverse: true,
+      isolated: true,
+      epochs: 64,
+    }),
+  },
+  'v3.0': {
+    description: '6-layer G, 3-layer D, no bottleneck, soft labels, isolated minibatches; 633 epochs.',
+    overlay: research({ lr: [1e-5, 2e-5], layers: [6, 3], soft: true, isolated: true, epochs: 633 }),
+  },
+  'v3.1': {
+    description: '8-layer G, 4-layer D with heavy dropout; 30 epochs.',
+    overlay: research({ lr: [1e-5, 2e-5], layers: [8, 4], soft: true, isolated: true, dropout: 0.5, epochs: 30 }),
+  },
+  'v3.2': {
+    description: '10-layer G, 5-layer D (8M parameters), 13,195 images with unconstrained eye occlusions; 23 epochs.',
+    overlay: research({ lr: [1e-4, 2e-4], layers: [10, 5], images: 13195, occlusion: eyes, soft: true, isolated: true, epochs: 23 }),
+  },
+  'v3.2.2': {
+    description: 'v3.2 trained for more than 50 epochs.',
+    overlay: research({ lr: [1e-4, 2e-4], layers: [10, 5], images: 13195, occlusion: eyes, soft: true, isolated: true, epochs: 50 }),
+  },
+  'v3.3': {
+    description: 'The "final" model: 6-layer G, 3-layer D (3M parameters), GAN+L2, lr G 1e-5 / D 4e-5, half-face, 250 epochs.',
+    overlay: research({ lr: [1e-5, 4e-5], layers: [6, 3], soft: true, isolated: true, mode: 'gan+l2', epochs: 250 }),
+  },
+  'v3.3.2': {
+    description: 'v3.3 trained for 500 epochs.',
+    overlay: research({ lr: [1e-5, 4e-5], layers: [6, 3], soft: true, isolated: true, mode: 'gan+l2', epochs: 500 }),
+  },
+};

@@ -1,0 +1,134 @@
+import { z } from 'zod';
+
+/** Occlusion kinds the data pipeline can draw; `half` picks one of the four sides at random. */
+export const OCCLUSION_KINDS = [
+  'half',
+  'half-left',
+  'half-right',
+  'half-upper',
+  'half-lower',
+  'eyes',
+  'eyes-unconstrained',
+  'box',
+  'strokes',
+] as const;
+
+/** One occlusion kind. */
+export type OcclusionKind = (typeof OCCLUSION_KINDS)[number];
+
+/** Tensor backends in the order `auto` tries them. */
+export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+
+/** A concrete tensor backend. */
+export type BackendName = (typeof BACKENDS)[number];
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+const rate = z.number().min(0).max(0.95);
+
+/** The generator: an encoder-decoder of strided convolutions (no pooling). */
+export const GeneratorSchema = z.strictObject({
+  /** Total conv layers, the slides' "N layered": floor(N/2) strided downsamplers, the rest upsamplers (last one outputs the image). */
+  layers: int(1, 14),
+  baseFilters: int(1, 512),
+  maxFilters: int(1, 1024),
+  kernelSize: int(1, 9),
+  /** U-Net style skip connections from each encoder level to the decoder level of the same size. */
+  skip: z.boolean(),
+  /** Width of a fully-connected code between encoder and decoder; 0 for none. */
+  bottleneck: int(0, 4096),
+  dropout: rate,
+  norm: z.enum(['batch', 'none']),
+});
+
+/** The discriminator: strided convolutions, dropout, minibatch features, one logit. */
+export const DiscriminatorSchema = z.strictObject({
+  layers: int(1, 10),
+  baseFilters: int(1, 512),
+  maxFilters: int(1, 1024),
+  kernelSize: int(1, 9),
+  dropout: rate,
+  /** Minibatch discrimination (Salimans et al. 2016), minibatch stddev (Karras et al. 2018), or neither. */
+  minibatch: z.enum(['discrimination', 'stddev', 'none']),
+  /** Minibatch discrimination: number of kernels B and their dimension C. */
+  minibatchKernels: int(1, 256),
+  minibatchDims: int(1, 64),
+});
+
+/** Losses and the GAN training tricks the original research compared. */
+export const LossSchema = z.strictObject({
+  mode: z.enum(['gan', 'l2', 'gan+l2']),
+  ganWeight: z.number().min(0),
+  l2Weight: z.number().min(0),
+  /** L2 over the hole only, or over the whole raw generator output. */
+  l2Region: z.enum(['hole', 'image']),
+  /** `unique`: BCE of D(fake) against the real label; `reverse`: non-saturating -log D(fake); `saturating`: minimax log(1 - D(fake)). */
+  generatorLoss: z.enum(['unique', 'reverse', 'saturating']),
+  /** Real target 0.9 instead of 1 (one-sided label smoothing). */
+  softLabels: z.boolean(),
+  /** Add Normal(0, labelNoiseStd) to the discriminator's targets. */
+  noisyLabels: z.boolean(),
+  labelNoiseStd: z.number().min(0).max(1),
+  /** D sees a real batch and a fake batch in separate passes, never a mixed batch. */
+  isolatedMinibatches: z.boolean(),
+});
+
+/** Adam settings, with separate learning rates for G and D. */
+export const OptimizerSchema = z.strictObject({
+  lrG: z.number().positive().max(1),
+  lrD: z.number().positive().max(1),
+  beta1: z.number().min(0).max(0.999),
+  beta2: z.number().min(0).max(0.99999),
+});
+
+/** What the model sees: image size, batch, and the occlusion mixture. */
+export const DataSchema = z.strictObject({
+  imageSize: int(16, 128),
+  /** Global batch size (split across ranks in distributed runs). */
+  batchSize: int(1, 4096),
+  /** Use at most this many training images (the slides' 4,160 and 13,195); 0 for all. */
+  maxImages: int(0, 10_000_000),
+  /** Relative weights of occlusion kinds; kinds left out are never drawn. */
+  occlusion: z
+    .partialRecord(z.enum(OCCLUSION_KINDS), z.number().min(0))
+    .refine((mix) => Object.values(mix).some((w) => (w ?? 0) > 0), {
+      message: 'needs at least one occlusion kind with a positive weight',
+    }),
+});
+
+/** Length and bookkeeping of a training run. */
+export const TrainSchema = z.strictObject({
+  steps: int(1, 100_000_000),
+  seed: int(0, 2 ** 31 - 1),
+  checkpointEvery: int(0, 100_000_000),
+  logEvery: int(1, 1_000_000),
+});
+
+/** The one run configuration shared by every command. */
+export const RunConfigSchema = z.strictObject({
+  preset: z.string(),
+  backend: z.enum(['auto', ...BACKENDS]),
+  generator: GeneratorSchema,
+  discriminator: DiscriminatorSchema,
+  loss: LossSchema,
+  optimizer: OptimizerSchema,
+  data: DataSchema,
+  train: TrainSchema,
+});
+
+/** A validated run configuration. */
+export type RunConfig = z.infer<typeof RunConfigSchema>;
+/** Generator settings. */
+export type GeneratorConfig = RunConfig['generator'];
+/** Discriminator settings. */
+export type DiscriminatorConfig = RunConfig['discriminator'];
+/** Loss settings. */
+export type LossConfig = RunConfig['loss'];
+/** Optimizer settings. */
+export type OptimizerConfig = RunConfig['optimizer'];
+/** Data settings. */
+export type DataConfig = RunConfig['data'];
+
+/** A partial overlay of a RunConfig, as presets, config files and flags give it. */
+export type ConfigOverlay = {
+  [K in keyof RunConfig]?: RunConfig[K] extends object ? Partial<RunConfig[K]> : RunConfig[K];
+};

@@ -1,0 +1,63 @@
+/** Base class of every error this project throws on purpose; `code` is stable for callers and logs. */
+export class FacefillError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Thrown when a config file, preset or CLI flag holds a value outside what the schema allows. */
+export class ConfigInvalidError extends FacefillError {
+  constructor(message: string) {
+    super('CONFIG_INVALID', message);
+  }
+}
+
+/** Thrown when an image cannot be decoded (corrupt, truncated, or not an image at all). */
+export class ImageDecodeError extends FacefillError {
+  constructor(
+    readonly source: string,
+    reason: string,
+  ) {
+    super('IMAGE_DECODE', `cannot decode image ${source}: ${reason}`);
+  }
+}
+
+/** Thrown when a dataset shard's bytes do not match the checksum its manifest records. */
+export class ShardChecksumError extends FacefillError {
+  constructor(
+    readonly shard: string,
+    expected: string,
+    actual: string,
+  ) {
+    super('SHARD_CHECKSUM', `shard ${shard} is corrupt: sha256 ${actual}, manifest expects ${expected}`);
+  }
+}
+
+/** Thrown when a shard, manifest or checkpoint file is malformed (bad magic, version, or length). */
+export class FormatError extends FacefillError {
+  constructor(
+    readonly file: string,
+    reason: string,
+  ) {
+    super('FORMAT', `${file}: ${reason}`);
+  }
+}
+
+/** Thrown when a checkpoint is missing, incomplete, or does not fit the model it is loaded into. */
+export class CheckpointError extends FacefillError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CHECKPOINT', message, options);
+  }
+}
+
+/** Thrown when no tensor backend can be initialised, or a requested one is unavailable. */
+export class BackendUnavailableError extends FacefillError {
+  constructor(message: string) {
+    super('BACKEND_UNAVAILABLE', message);
+  }
+}
