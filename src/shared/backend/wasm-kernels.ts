@@ -58,11 +58,11 @@ function convInfo(inShape: number[], filterShape: number[], a: BackpropAttrs): C
   );
 }
 
-// The engine wraps the returned TensorInfo in a tensor of its own; handing it the data
-// without disposing the inner tensor object would leak one tensor per call.
+// The engine wraps the returned TensorInfo in a tensor of its own: keep the data alive
+// with a backend reference, then drop our tensor so the engine's count stays exact.
 function keep(result: tf.Tensor): tf.TensorInfo {
   const info = { dataId: result.dataId, shape: result.shape, dtype: result.dtype };
-  tf.engine().incRef(result, tf.engine().backend);
+  tf.engine().backend.incRef(result.dataId);
   result.dispose();
   return info;
 }
