@@ -1,3 +1,4 @@
+import { ConfigInvalidError } from '../errors';
 import type { Split } from './api';
 
 /** Fractions of train, val and test; they sum to 1. */
@@ -21,7 +22,7 @@ export function splitOf(sha256Hex: string, fractions: SplitFractions = DEFAULT_S
 export function parseSplitFractions(text: string): SplitFractions {
   const parts = text.split(',').map(Number);
   if (parts.length !== 3 || parts.some((p) => !Number.isFinite(p) || p < 0) || Math.abs(parts[0] + parts[1] + parts[2] - 1) > 1e-6) {
-    throw new RangeError(`split '${text}': expected three non-negative fractions summing to 1, e.g. 0.8,0.1,0.1`);
+    throw new ConfigInvalidError(`split '${text}': expected three non-negative fractions summing to 1, e.g. 0.8,0.1,0.1`);
   }
   return [parts[0], parts[1], parts[2]];
 }
