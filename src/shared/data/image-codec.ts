@@ -5,13 +5,15 @@ import { ImageDecodeError } from '../errors';
  * Decodes any image sharp reads (JPEG, PNG, WebP, ...; any size or colour) into a
  * grayscale `size`x`size` image, one byte per pixel, row-major. An input that already is
  * single-channel `size`x`size` is not resampled. A corrupt or truncated file is an
- * {@link ImageDecodeError} naming `source`.
+ * {@link ImageDecodeError} naming `source`; so is a non-square image when `square` is set
+ * (aligned face crops are square, and stretching another shape distorts the face).
  */
-export async function decodeGray(bytes: Buffer, size: number, source: string): Promise<Uint8Array> {
+export async function decodeGray(bytes: Buffer, size: number, source: string, options: { square?: boolean } = {}): Promise<Uint8Array> {
   try {
     // failOn 'truncated' makes a cut-off JPEG an error instead of a half-grey picture.
     const image = sharp(bytes, { failOn: 'truncated' });
     const meta = await image.metadata();
+    if (options.square && meta.width !== meta.height) throw new Error(`it is ${meta.width}x${meta.height}; expected a square face crop`);
     let pipeline = image.grayscale();
     if (meta.width !== size || meta.height !== size) pipeline = pipeline.resize(size, size, { fit: 'fill', kernel: 'lanczos3' });
     const { data, info } = await pipeline.extractChannel(0).raw().toBuffer({ resolveWithObject: true });
@@ -27,6 +29,7 @@ export async function decodeGray(bytes: Buffer, size: number, source: string): P
 /** Encodes grayscale pixels (one byte each, row-major) as a PNG. */
 export async function encodePng(pixels: Uint8Array, width: number, height: number): Promise<Buffer> {
   return sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.length), { raw: { width, height, channels: 1 } })
+    .toColourspace('b-w')
     .png()
     .toBuffer();
 }
