@@ -61,3 +61,14 @@ export class BackendUnavailableError extends FacefillError {
     super('BACKEND_UNAVAILABLE', message);
   }
 }
+
+/** Thrown when a gradient vector (e.g. one returned by an all-reduce) does not have one value per trainable parameter of its model. */
+export class GradientSizeMismatchError extends FacefillError {
+  constructor(
+    readonly network: string,
+    actual: number,
+    expected: number,
+  ) {
+    super('GRADIENT_SIZE_MISMATCH', `${network} gradient has ${actual} values; the model has ${expected} trainable parameters`);
+  }
+}

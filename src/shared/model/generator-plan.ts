@@ -1,0 +1,94 @@
+import type { GeneratorConfig } from '../config';
+
+/** One strided (or, when clamped, stride-1) convolution of the generator's encoder. */
+export interface EncoderLayerPlan {
+  filters: number;
+  stride: 1 | 2;
+  /** Spatial size of the layer's output. */
+  size: number;
+  /** Batch norm after the convolution (never on the first layer). */
+  norm: boolean;
+}
+
+/** One transposed convolution of the generator's decoder. */
+export interface DecoderLayerPlan {
+  filters: number;
+  stride: 1 | 2;
+  /** Spatial size of the layer's output. */
+  size: number;
+  /** Encoder layer whose output is concatenated to this layer's (U-Net skip), or null. */
+  skipFrom: number | null;
+  /** True for the last layer, which outputs the tanh image and has no norm or dropout. */
+  output: boolean;
+}
+
+/** The generator's layer-by-layer shape, before any tensor exists. */
+export interface GeneratorPlan {
+  imageSize: number;
+  encoder: EncoderLayerPlan[];
+  /** Width of the dense code between encoder and decoder; 0 for none. */
+  bottleneck: number;
+  decoder: DecoderLayerPlan[];
+}
+
+/** Smallest spatial size a downsampling may produce. */
+export const MIN_SPATIAL = 2;
+
+/** Filters at depth `level` (0 = first layer): doubling from `base`, capped at `max`. */
+export function filtersAt(level: number, base: number, max: number): number {
+  return Math.min(base * 2 ** level, max);
+}
+
+/**
+ * How many of `wanted` stride-2 halvings of `size` can be undone exactly by stride-2
+ * transposed convolutions: each must divide evenly and leave at least {@link MIN_SPATIAL}.
+ */
+export function exactHalvings(size: number, wanted: number): number {
+  let n = 0;
+  while (n < wanted && size % 2 === 0 && size / 2 >= MIN_SPATIAL) {
+    size /= 2;
+    n++;
+  }
+  return n;
+}
+
+/**
+ * Plans the generator: the slides' "N layered" count split into floor(N/2) encoder
+ * convolutions and N - floor(N/2) decoder transposed convolutions (the last one outputs
+ * the image). Encoder layers halve the size while that stays exact and >= 2, then
+ * continue at stride 1; decoder layers double it until it is back to the image size, then
+ * continue at stride 1. Filters double from `baseFilters` up to `maxFilters` with depth and
+ * mirror in the decoder; a skip joins each decoder output to the deepest encoder output of
+ * the same size.
+ */
+export function planGenerator(cfg: GeneratorConfig, imageSize: number): GeneratorPlan {
+  const encoderCount = Math.floor(cfg.layers / 2);
+  const halvings = exactHalvings(imageSize, encoderCount);
+  const encoder: EncoderLayerPlan[] = [];
+  let size = imageSize;
+  for (let i = 0; i < encoderCount; i++) {
+    const stride = i < halvings ? 2 : 1;
+    size /= stride;
+    encoder.push({ filters: filtersAt(i, cfg.baseFilters, cfg.maxFilters), stride, size, norm: cfg.norm === 'batch' && i > 0 });
+  }
+  const deepestAt = (s: number): number | null => {
+    for (let i = encoder.length - 1; i >= 0; i--) if (encoder[i].size === s) return i;
+    return null;
+  };
+  const decoder: DecoderLayerPlan[] = [];
+  const decoderCount = cfg.layers - encoderCount;
+  for (let j = 0; j < decoderCount; j++) {
+    const stride = size < imageSize ? 2 : 1;
+    size *= stride;
+    const output = j === decoderCount - 1;
+    const mirror = deepestAt(size);
+    decoder.push({
+      filters: output ? 1 : mirror === null ? cfg.baseFilters : encoder[mirror].filters,
+      stride,
+      size,
+      skipFrom: cfg.skip && !output ? mirror : null,
+      output,
+    });
+  }
+  return { imageSize, encoder, bottleneck: cfg.bottleneck, decoder };
+}

@@ -1,0 +1,78 @@
+import * as tf from '@tensorflow/tfjs';
+import type { GeneratorConfig } from '../config';
+import { planGenerator } from './generator-plan';
+import { seededGlorot } from './name-seed';
+import { SeededDropout } from './seeded-dropout';
+
+/** Channels of the generator's and discriminator's input: the (occluded) image and the hole mask. */
+export const INPUT_CHANNELS = 2;
+
+/**
+ * Builds the inpainting generator: input [b, S, S, 2] (the occluded image in [-1, 1] with
+ * the hole set to 0, plus the mask channel, 1 = hole), output [b, S, S, 1] in [-1, 1] (tanh).
+ *
+ * An encoder-decoder of strided convolutions with no pooling (pooling gave sparse gradients
+ * in the original research), laid out by {@link planGenerator}: LeakyReLU(0.2) in the
+ * encoder, ReLU in the decoder, batch norm everywhere except the first encoder layer and the
+ * output layer when `norm` is 'batch', dropout after each hidden decoder layer, an optional
+ * dense code of `bottleneck` units, and optional U-Net skips. Layers have fixed names and
+ * kernels are initialised from `seed`, so the same config and seed give the same weights.
+ */
+export function buildGenerator(cfg: GeneratorConfig, imageSize: number, seed = 0): tf.LayersModel {
+  const plan = planGenerator(cfg, imageSize);
+  const input = tf.input({ shape: [imageSize, imageSize, INPUT_CHANNELS], name: 'g_input' });
+  const conv = (name: string, filters: number, stride: number, bias: boolean, transposed: boolean) => {
+    const args = {
+      name,
+      filters,
+      kernelSize: cfg.kernelSize,
+      strides: stride,
+      padding: 'same' as const,
+      useBias: bias,
+      kernelInitializer: seededGlorot(seed, name),
+    };
+    return transposed ? tf.layers.conv2dTranspose(args) : tf.layers.conv2d(args);
+  };
+  const normalise = (x: tf.SymbolicTensor, name: string, on: boolean): tf.SymbolicTensor =>
+    on ? (tf.layers.batchNormalization({ name }).apply(x) as tf.SymbolicTensor) : x;
+
+  let x: tf.SymbolicTensor = input;
+  const encoded: tf.SymbolicTensor[] = [];
+  plan.encoder.forEach((layer, i) => {
+    x = conv(`g_enc${i}_conv`, layer.filters, layer.stride, !layer.norm, false).apply(x) as tf.SymbolicTensor;
+    x = normalise(x, `g_enc${i}_bn`, layer.norm);
+    x = tf.layers.leakyReLU({ alpha: 0.2, name: `g_enc${i}_act` }).apply(x) as tf.SymbolicTensor;
+    encoded.push(x);
+  });
+
+  if (plan.bottleneck > 0) {
+    const [h, w, c] = x.shape.slice(1) as number[];
+    x = tf.layers.flatten({ name: 'g_code_flatten' }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.dense({ name: 'g_code', units: plan.bottleneck, kernelInitializer: seededGlorot(seed, 'g_code') }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.leakyReLU({ alpha: 0.2, name: 'g_code_act' }).apply(x) as tf.SymbolicTensor;
+    const norm = cfg.norm === 'batch';
+    x = tf.layers
+      .dense({ name: 'g_uncode', units: h * w * c, useBias: !norm, kernelInitializer: seededGlorot(seed, 'g_uncode') })
+      .apply(x) as tf.SymbolicTensor;
+    x = normalise(x, 'g_uncode_bn', norm);
+    x = tf.layers.reLU({ name: 'g_uncode_act' }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.reshape({ name: 'g_uncode_reshape', targetShape: [h, w, c] }).apply(x) as tf.SymbolicTensor;
+  }
+
+  plan.decoder.forEach((layer, j) => {
+    if (layer.output) {
+      x = conv('g_out', 1, layer.stride, true, true).apply(x) as tf.SymbolicTensor;
+      x = tf.layers.activation({ activation: 'tanh', name: 'g_out_tanh' }).apply(x) as tf.SymbolicTensor;
+      return;
+    }
+    const norm = cfg.norm === 'batch';
+    x = conv(`g_dec${j}_deconv`, layer.filters, layer.stride, !norm, true).apply(x) as tf.SymbolicTensor;
+    x = normalise(x, `g_dec${j}_bn`, norm);
+    x = tf.layers.reLU({ name: `g_dec${j}_act` }).apply(x) as tf.SymbolicTensor;
+    if (cfg.dropout > 0) x = new SeededDropout({ rate: cfg.dropout, name: `g_dec${j}_drop` }).apply(x) as tf.SymbolicTensor;
+    if (layer.skipFrom !== null) {
+      x = tf.layers.concatenate({ axis: -1, name: `g_dec${j}_skip` }).apply([x, encoded[layer.skipFrom]]) as tf.SymbolicTensor;
+    }
+  });
+  return tf.model({ inputs: input, outputs: x, name: 'generator' });
+}

@@ -1,0 +1,186 @@
+import type { RunConfig } from '../config';
+import type { FaceSet } from '../data/api';
+import { loadSplit } from '../data/dataset';
+import { manifestHash } from '../data/manifest';
+import { CheckpointError, ConfigInvalidError } from '../errors';
+import type { Logger } from '../log';
+import { buildDiscriminator, buildGenerator } from '../model';
+import { makeBatch } from './batch';
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { EpochPlan } from './epoch-plan';
+import { compareForResume, describeChanges } from './resume-compatibility';
+import type { GradientReducer, Networks, OptimizerStates, StepResult } from './api';
+import { Trainer } from './trainer';
+
+/** What {@link runTraining} needs. */
+export interface TrainingOptions {
+  config: RunConfig;
+  /** An ingested dataset folder (its train split is loaded). */
+  dataDir: string;
+  /** The run folder: checkpoints go to `<outDir>/checkpoints/`. */
+  outDir: string;
+  /** Continue from the run folder's latest checkpoint (a new run when there is none). */
+  resume: boolean;
+  /** Gradient all-reduce; identity (single process) when absent. */
+  reduce?: GradientReducer;
+  /** Called after every step. */
+  onStep?: (result: StepResult) => void;
+  log?: Logger;
+}
+
+/** {@link TrainingOptions} with the train split already in memory instead of a dataset folder. */
+export interface FaceSetTrainingOptions extends Omit<TrainingOptions, 'dataDir'> {
+  set: FaceSet;
+  /** Hash of the dataset's manifest, recorded in checkpoints and checked on resume. */
+  manifestHash: string;
+}
+
+/** How a training run went. */
+export interface TrainingSummary {
+  /** Step the run started from (0, or the resumed checkpoint's step). */
+  startStep: number;
+  /** Completed steps at the end (`train.steps` unless the checkpoint was already past it). */
+  endStep: number;
+  stepsRun: number;
+  seconds: number;
+  /** Global-batch images per second over the steps run. */
+  imagesPerSecond: number;
+  /** The last step's result, null when no step ran. */
+  last: StepResult | null;
+  /** The newest checkpoint directory, null when none was written or found. */
+  checkpoint: string | null;
+  /** The checkpoint the run resumed from, or null. */
+  resumedFrom: string | null;
+}
+
+/** Trains on the train split of the dataset in `dataDir`; see {@link trainOnFaceSet}. */
+export async function runTraining(options: TrainingOptions): Promise<TrainingSummary> {
+  const { dataDir, ...rest } = options;
+  const set = await loadSplit(dataDir, 'train');
+  return trainOnFaceSet({ ...rest, set, manifestHash: await manifestHash(dataDir) });
+}
+
+/**
+ * Trains a GAN for `config.train.steps` steps (from scratch, or from the run folder's latest
+ * checkpoint with `resume`), checkpointing every `train.checkpointEvery` steps and at the end.
+ * Refuses to start a new run over an existing one, and to resume on another dataset or
+ * with another architecture.
+ */
+export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<TrainingSummary> {
+  const { config, set, outDir, log } = options;
+  if (set.size !== config.data.imageSize) {
+    throw new ConfigInvalidError(
+      `the dataset holds ${set.size}x${set.size} images but data.imageSize is ${config.data.imageSize}; ingest at ${config.data.imageSize} or set data.imageSize=${set.size}`,
+    );
+  }
+  const plan = new EpochPlan(set.count, config);
+  const start = await startingPoint(options);
+  const trainer = new Trainer(config, start.networks, options.reduce);
+  try {
+    if (start.optimizers) {
+      await trainer.loadOptimizerStates(start.optimizers);
+      disposeStates(start.optimizers);
+    }
+    const { steps, checkpointEvery, logEvery } = config.train;
+    log?.info(
+      { startStep: start.step, steps, images: plan.imageCount, stepsPerEpoch: plan.stepsPerEpoch, resumedFrom: start.from },
+      start.from ? `resuming at step ${start.step} of ${steps}` : `training ${steps} steps`,
+    );
+    const began = performance.now();
+    let last: StepResult | null = null;
+    let checkpoint = start.from;
+    for (let step = start.step; step < steps; step++) {
+      const { epoch, ids } = plan.at(step);
+      last = await trainer.step(makeBatch(set, ids, config, epoch), step);
+      options.onStep?.(last);
+      const done = step + 1;
+      if (done % logEvery === 0) log?.info(stepLog(last, config.data.batchSize), `step ${done}/${steps}`);
+      if ((checkpointEvery > 0 && done % checkpointEvery === 0) || done === steps) {
+        const optimizers = await trainer.optimizerStates();
+        try {
+          const networks = { generator: trainer.generator, discriminator: trainer.discriminator };
+          checkpoint = await saveCheckpoint(outDir, { step: done, config, manifestHash: options.manifestHash, networks, optimizers });
+        } finally {
+          disposeStates(optimizers);
+        }
+        log?.info({ checkpoint }, `checkpoint at step ${done}`);
+      }
+    }
+    const seconds = (performance.now() - began) / 1000;
+    const stepsRun = Math.max(0, steps - start.step);
+    return {
+      startStep: start.step,
+      endStep: Math.max(steps, start.step),
+      stepsRun,
+      seconds,
+      imagesPerSecond: stepsRun > 0 ? (stepsRun * config.data.batchSize) / seconds : 0,
+      last,
+      checkpoint,
+      resumedFrom: start.from,
+    };
+  } finally {
+    trainer.dispose();
+    trainer.generator.dispose();
+    trainer.discriminator.dispose();
+  }
+}
+
+interface StartingPoint {
+  networks: Networks;
+  optimizers: OptimizerStates | null;
+  step: number;
+  from: string | null;
+}
+
+async function startingPoint(options: FaceSetTrainingOptions): Promise<StartingPoint> {
+  const { config, outDir, log } = options;
+  const existing = await latestCheckpoint(outDir);
+  if (existing && !options.resume) {
+    throw new CheckpointError(`${outDir} already holds a run (latest checkpoint ${existing}); resume it, or train into another folder`);
+  }
+  if (!existing) {
+    if (options.resume) log?.warn({ outDir }, 'no checkpoint to resume from; starting a new run');
+    const size = config.data.imageSize;
+    return {
+      networks: {
+        generator: buildGenerator(config.generator, size, config.train.seed),
+        discriminator: buildDiscriminator(config.discriminator, size, config.train.seed),
+      },
+      optimizers: null,
+      step: 0,
+      from: null,
+    };
+  }
+  const saved = await loadCheckpoint(existing);
+  const refuse = (reason: string): never => {
+    saved.networks.generator.dispose();
+    saved.networks.discriminator.dispose();
+    disposeStates(saved.optimizers);
+    throw new CheckpointError(`cannot resume from ${saved.dir}: ${reason}`);
+  };
+  if (saved.manifestHash !== options.manifestHash) {
+    refuse(`it was trained on dataset manifest ${saved.manifestHash}, this dataset's is ${options.manifestHash}`);
+  }
+  const changes = compareForResume(saved.config, config);
+  if (changes.architecture.length > 0) refuse(`the model architecture differs (${describeChanges(changes.architecture)})`);
+  if (changes.other.length > 0) {
+    log?.warn({ changes: changes.other }, `resuming with changed settings: ${describeChanges(changes.other)}`);
+  }
+  return { networks: saved.networks, optimizers: saved.optimizers, step: saved.step, from: saved.dir };
+}
+
+function disposeStates(states: OptimizerStates): void {
+  for (const { tensor } of [...states.generator, ...states.discriminator]) tensor.dispose();
+}
+
+function stepLog(r: StepResult, batchSize: number): Record<string, number | null> {
+  return {
+    dLossReal: r.dLossReal,
+    dLossFake: r.dLossFake,
+    gAdversarial: r.gAdversarialLoss,
+    gL2: r.gL2Loss,
+    dScoreReal: r.dScoreReal,
+    dScoreFake: r.dScoreFake,
+    imagesPerSecond: batchSize / r.seconds.total,
+  };
+}

@@ -1,0 +1,303 @@
+import * as tf from '@tensorflow/tfjs';
+import type { RunConfig } from '../config';
+import { CheckpointError } from '../errors';
+import { discriminatorLoss, generatorAdversarialLoss, generatorTotalLoss, l2Loss } from '../model/losses';
+import { inpaint } from '../model/inpaint';
+import { setDropoutSeeds } from '../model/seeded-dropout';
+import { mixSeed } from '../util/rng';
+import type { Batch } from './batch';
+import type {
+  DiscriminatorGradients,
+  GeneratorGradients,
+  GradientReducer,
+  Networks,
+  OptimizerStates,
+  StepResult,
+  StepSeconds,
+} from './api';
+import { flattenGradients, l2Norm, type NamedTensor, trainableVariables, unflattenGradients } from './flat-gradients';
+import { labelTargets } from './label-targets';
+
+// The step's contract lives in api.ts; re-exported so callers of the trainer find it here too.
+export type {
+  DiscriminatorGradients,
+  GeneratorGradients,
+  GradientReducer,
+  Networks,
+  OptimizerStates,
+  StepResult,
+  StepSeconds,
+} from './api';
+
+interface BatchTensors {
+  ids: Int32Array;
+  real: tf.Tensor4D;
+  mask: tf.Tensor4D;
+}
+
+// Training-mode forward passes of a step, each with its own dropout masks.
+const PASS = { generator: 1, dReal: 2, dFake: 3, dOnFakeForG: 4 } as const;
+const DROPOUT_SALT = 0x0d509001;
+const ADAM_EPSILON = 1e-7;
+
+const identityReduce: GradientReducer = async (flat) => flat;
+const now = (): number => performance.now() / 1000;
+
+/**
+ * The synchronous data-parallel GAN step. Each phase computes its gradient as ONE flat
+ * Float32Array, hands it to the reducer (identity here, an all-reduce mean across ranks
+ * later), and applies the result with its own Adam, so every rank applies the same update:
+ *
+ * 1. D: G makes fakes (no gradient to G); D's gradient of 0.5 * (BCE on real + BCE on
+ *    fake), on separate real and fake passes (isolated minibatches) or one mixed pass;
+ *    reduce; apply. Skipped entirely in 'l2' mode.
+ * 2. G: G's gradient of its loss against the UPDATED D (standard alternating updates);
+ *    reduce; apply.
+ *
+ * All losses are means over samples, and labels and dropout masks are keyed by global
+ * sample id, so (without batch norm or minibatch features, whose statistics are per
+ * batch) the mean of the gradients of equal shards equals the full-batch gradient.
+ * All randomness is derived from (train seed, step, sample id): a step is a pure function
+ * of the weights, the optimizers' state, the batch and the step number, which is what
+ * makes resuming from a checkpoint exact.
+ */
+export class Trainer {
+  /** The generator being trained. */
+  readonly generator: tf.LayersModel;
+  /** The discriminator being trained. */
+  readonly discriminator: tf.LayersModel;
+  private readonly optimizerG: tf.AdamOptimizer;
+  private readonly optimizerD: tf.AdamOptimizer;
+  private readonly varsG: tf.Variable[];
+  private readonly varsD: tf.Variable[];
+
+  constructor(
+    private readonly config: RunConfig,
+    networks: Networks,
+    private readonly reduce: GradientReducer = identityReduce,
+  ) {
+    this.generator = networks.generator;
+    this.discriminator = networks.discriminator;
+    const { lrG, lrD, beta1, beta2 } = config.optimizer;
+    this.optimizerG = tf.train.adam(lrG, beta1, beta2, ADAM_EPSILON);
+    this.optimizerD = tf.train.adam(lrD, beta1, beta2, ADAM_EPSILON);
+    this.varsG = trainableVariables(this.generator);
+    this.varsD = trainableVariables(this.discriminator);
+  }
+
+  /** Whether D is trained at all (not in the autoencoder's 'l2' mode). */
+  get trainsDiscriminator(): boolean {
+    return this.config.loss.mode !== 'l2';
+  }
+
+  /** Runs 0-based training step `step` on `batch` (this rank's share of the global batch). */
+  async step(batch: Batch, step: number): Promise<StepResult> {
+    const t0 = now();
+    const tensors = toTensors(batch);
+    const seconds: StepSeconds = { data: now() - t0, dCompute: 0, dReduce: 0, gCompute: 0, gReduce: 0, apply: 0, total: 0 };
+    try {
+      let d: (DiscriminatorGradients & { norm: number }) | null = null;
+      if (this.trainsDiscriminator) {
+        let t = now();
+        const computed = await this.dGradients(tensors, step);
+        seconds.dCompute = now() - t;
+        t = now();
+        const reduced = await this.reduce(computed.flat, 'D', step);
+        seconds.dReduce = now() - t;
+        t = now();
+        this.applyDiscriminatorGradients(reduced);
+        seconds.apply += now() - t;
+        d = { ...computed, norm: l2Norm(reduced) };
+      }
+      let t = now();
+      const g = await this.gGradients(tensors, step);
+      seconds.gCompute = now() - t;
+      t = now();
+      const reducedG = await this.reduce(g.flat, 'G', step);
+      seconds.gReduce = now() - t;
+      t = now();
+      this.applyGeneratorGradients(reducedG);
+      seconds.apply += now() - t;
+      seconds.total = now() - t0;
+      return {
+        step,
+        dLossReal: d?.lossReal ?? null,
+        dLossFake: d?.lossFake ?? null,
+        gAdversarialLoss: g.adversarial,
+        gL2Loss: g.l2,
+        gLoss: g.total,
+        dScoreReal: d?.scoreReal ?? null,
+        dScoreFake: d?.scoreFake ?? null,
+        gGradNorm: l2Norm(reducedG),
+        dGradNorm: d?.norm ?? null,
+        seconds,
+      };
+    } finally {
+      tf.dispose([tensors.real, tensors.mask]);
+    }
+  }
+
+  /** D's flat gradient (not reduced, not applied) on `batch` at step `step`. */
+  async discriminatorGradients(batch: Batch, step: number): Promise<DiscriminatorGradients> {
+    const tensors = toTensors(batch);
+    try {
+      return await this.dGradients(tensors, step);
+    } finally {
+      tf.dispose([tensors.real, tensors.mask]);
+    }
+  }
+
+  /** G's flat gradient (not reduced, not applied) on `batch` at step `step`, against the current D. */
+  async generatorGradients(batch: Batch, step: number): Promise<GeneratorGradients> {
+    const tensors = toTensors(batch);
+    try {
+      return await this.gGradients(tensors, step);
+    } finally {
+      tf.dispose([tensors.real, tensors.mask]);
+    }
+  }
+
+  /** Applies a flat D gradient with D's Adam. */
+  applyDiscriminatorGradients(flat: Float32Array): void {
+    applyFlat(this.optimizerD, flat, this.varsD, 'discriminator');
+  }
+
+  /** Applies a flat G gradient with G's Adam. */
+  applyGeneratorGradients(flat: Float32Array): void {
+    applyFlat(this.optimizerG, flat, this.varsG, 'generator');
+  }
+
+  /** Copies of both optimizers' state, for a checkpoint; the caller disposes the tensors. */
+  async optimizerStates(): Promise<OptimizerStates> {
+    const copy = async (opt: tf.AdamOptimizer): Promise<NamedTensor[]> => {
+      const weights = await opt.getWeights();
+      // getWeights returns the live moment variables plus a fresh iterations scalar.
+      return weights.map(({ name, tensor }) => ({ name, tensor: tensor instanceof tf.Variable ? tf.clone(tensor) : tensor }));
+    };
+    return { generator: await copy(this.optimizerG), discriminator: await copy(this.optimizerD) };
+  }
+
+  /**
+   * Restores both optimizers' state from a checkpoint. Call before the first step; the
+   * caller keeps ownership of (and disposes) the given tensors.
+   */
+  async loadOptimizerStates(states: OptimizerStates): Promise<void> {
+    await restoreAdam(this.optimizerG, states.generator, this.varsG, 'generator');
+    await restoreAdam(this.optimizerD, states.discriminator, this.varsD, 'discriminator');
+  }
+
+  /** Releases the optimizers' state (the networks belong to the caller). */
+  dispose(): void {
+    this.optimizerG.dispose();
+    this.optimizerD.dispose();
+  }
+
+  private rowSeeds(step: number, pass: number, ids: Int32Array): Uint32Array {
+    const seed = this.config.train.seed;
+    return Uint32Array.from(ids, (id) => mixSeed(seed, step, DROPOUT_SALT, pass, id));
+  }
+
+  private async dGradients(t: BatchTensors, step: number): Promise<DiscriminatorGradients> {
+    const { loss } = this.config;
+    const targets = labelTargets(loss, this.config.train.seed, step, t.ids);
+    const seedsReal = this.rowSeeds(step, PASS.dReal, t.ids);
+    const seedsFake = this.rowSeeds(step, PASS.dFake, t.ids);
+    // G runs in training mode with the seeds of the G phase, so D learns from exactly the
+    // fakes G's own update will then see (batch statistics, same dropout masks).
+    const inputs = tf.tidy(() => {
+      setDropoutSeeds(this.generator, this.rowSeeds(step, PASS.generator, t.ids));
+      const fake = inpaint(this.generator, t.real, t.mask, true).composite;
+      return { real: tf.concat([t.real, t.mask], 3), fake: tf.concat([fake, t.mask], 3) };
+    });
+    let stats: tf.Tensor[] = [];
+    const D = this.discriminator;
+    const pass = (x: tf.Tensor, seeds: Uint32Array): tf.Tensor => {
+      setDropoutSeeds(D, seeds);
+      return D.apply(x, { training: true }) as tf.Tensor;
+    };
+    try {
+      const { value, grads } = tf.variableGrads(() => {
+        let logitsReal: tf.Tensor;
+        let logitsFake: tf.Tensor;
+        if (loss.isolatedMinibatches) {
+          logitsReal = pass(inputs.real, seedsReal);
+          logitsFake = pass(inputs.fake, seedsFake);
+        } else {
+          const mixedSeeds = new Uint32Array(seedsReal.length * 2);
+          mixedSeeds.set(seedsReal);
+          mixedSeeds.set(seedsFake, seedsReal.length);
+          [logitsReal, logitsFake] = tf.split(pass(tf.concat([inputs.real, inputs.fake], 0), mixedSeeds), 2, 0);
+        }
+        const lossReal = discriminatorLoss(logitsReal, tf.tensor1d(targets.real));
+        const lossFake = discriminatorLoss(logitsFake, tf.tensor1d(targets.fake));
+        stats = [lossReal, lossFake, tf.mean(tf.sigmoid(logitsReal)), tf.mean(tf.sigmoid(logitsFake))].map((s) => tf.keep(s));
+        return tf.mul(tf.add(lossReal, lossFake), 0.5) as tf.Scalar;
+      }, this.varsD);
+      const flat = await flattenGradients(grads, this.varsD);
+      tf.dispose([value, grads]);
+      const [lossReal, lossFake, scoreReal, scoreFake] = await Promise.all(stats.map(async (s) => (await s.data())[0]));
+      return { flat, lossReal, lossFake, scoreReal, scoreFake };
+    } finally {
+      tf.dispose([inputs.real, inputs.fake, ...stats]);
+      setDropoutSeeds(this.generator, null);
+      setDropoutSeeds(D, null);
+    }
+  }
+
+  private async gGradients(t: BatchTensors, step: number): Promise<GeneratorGradients> {
+    const { loss } = this.config;
+    const kept: { l2?: tf.Tensor; adversarial?: tf.Tensor } = {};
+    try {
+      const { value, grads } = tf.variableGrads(() => {
+        setDropoutSeeds(this.generator, this.rowSeeds(step, PASS.generator, t.ids));
+        const { raw, composite } = inpaint(this.generator, t.real, t.mask, true);
+        const l2 = l2Loss(raw, t.real, t.mask, loss.l2Region);
+        let adversarial: tf.Scalar | null = null;
+        if (loss.mode !== 'l2') {
+          setDropoutSeeds(this.discriminator, this.rowSeeds(step, PASS.dOnFakeForG, t.ids));
+          const logits = this.discriminator.apply(tf.concat([composite, t.mask], 3), { training: true }) as tf.Tensor;
+          adversarial = generatorAdversarialLoss(logits, loss);
+          kept.adversarial = tf.keep(adversarial);
+        }
+        kept.l2 = tf.keep(l2);
+        return generatorTotalLoss(adversarial, l2, loss);
+      }, this.varsG);
+      const flat = await flattenGradients(grads, this.varsG);
+      const total = (await value.data())[0];
+      tf.dispose([value, grads]);
+      const scalar = async (x: tf.Tensor | undefined): Promise<number | null> => (x === undefined ? null : (await x.data())[0]);
+      return { flat, adversarial: await scalar(kept.adversarial), l2: (await scalar(kept.l2)) ?? Number.NaN, total };
+    } finally {
+      tf.dispose([kept.l2, kept.adversarial].filter((x): x is tf.Tensor => x !== undefined));
+      setDropoutSeeds(this.generator, null);
+      setDropoutSeeds(this.discriminator, null);
+    }
+  }
+}
+
+function toTensors(batch: Batch): BatchTensors {
+  const shape: [number, number, number, number] = [batch.count, batch.size, batch.size, 1];
+  return { ids: batch.ids, real: tf.tensor4d(batch.real, shape), mask: tf.tensor4d(batch.mask, shape) };
+}
+
+function applyFlat(optimizer: tf.Optimizer, flat: Float32Array, variables: tf.Variable[], network: string): void {
+  const grads = unflattenGradients(flat, variables, network);
+  try {
+    optimizer.applyGradients(grads);
+  } finally {
+    tf.dispose(grads.map((g) => g.tensor));
+  }
+}
+
+async function restoreAdam(optimizer: tf.AdamOptimizer, state: NamedTensor[], variables: tf.Variable[], network: string): Promise<void> {
+  // Adam keeps [iterations, m_1..m_n, v_1..v_n]; n is 0 before its first update.
+  const moments = state.length - 1;
+  if (moments !== 0 && moments !== 2 * variables.length) {
+    throw new CheckpointError(
+      `${network} optimizer state holds ${moments} moment tensors; the model has ${variables.length} trainable weights (expected ${2 * variables.length})`,
+    );
+  }
+  const clones = state.map(({ name, tensor }) => ({ name, tensor: tf.clone(tensor) }));
+  await optimizer.setWeights(clones);
+  tf.dispose(clones.map((c) => c.tensor));
+}

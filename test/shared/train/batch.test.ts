@@ -1,0 +1,37 @@
+import test from 'ava';
+import { occlusionMask } from '../../../src/shared/data/occlusion';
+import { makeBatch } from '../../../src/shared/train/batch';
+import { syntheticFaces, tinyConfig } from './_tiny';
+
+const config = tinyConfig({ data: { occlusion: { half: 1, box: 1, strokes: 1 } } });
+const faces = syntheticFaces(10, 16);
+
+test('a batch holds the samples scaled to [-1, 1] in the order of the ids', (t) => {
+  const batch = makeBatch(faces, [7, 2], config, 0);
+  t.is(batch.count, 2);
+  t.deepEqual(Array.from(batch.ids), [7, 2]);
+  const area = 16 * 16;
+  for (const [n, id] of [7, 2].entries()) {
+    for (let i = 0; i < area; i++) t.is(batch.real[n * area + i], Math.fround(faces.pixels[id * area + i] / 127.5 - 1));
+  }
+  t.true(batch.real.every((v) => v >= -1 && v <= 1));
+});
+
+test('each sample gets the occlusion mask of (seed, its global id, epoch)', (t) => {
+  const area = 16 * 16;
+  for (const epoch of [0, 3]) {
+    const batch = makeBatch(faces, [5, 1, 8], config, epoch);
+    t.is(batch.epoch, epoch);
+    [5, 1, 8].forEach((id, n) => {
+      const expected = occlusionMask(config.data.occlusion, 16, config.train.seed, id, epoch).mask;
+      t.deepEqual(Array.from(batch.mask.subarray(n * area, (n + 1) * area)), Array.from(expected));
+    });
+  }
+  // The same sample in another batch position or batch gets the same hole.
+  const [a, b] = [makeBatch(faces, [4, 6], config, 1), makeBatch(faces, [6], config, 1)];
+  t.deepEqual(a.mask.subarray(area), b.mask);
+});
+
+test('ids outside the face set are rejected', (t) => {
+  t.throws(() => makeBatch(faces, [10], config, 0), { message: /sample id 10 is outside/ });
+});

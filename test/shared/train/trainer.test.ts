@@ -1,0 +1,107 @@
+import * as tf from '@tensorflow/tfjs';
+import test from 'ava';
+import type { RunConfig } from '../../../src/shared/config';
+import { GradientSizeMismatchError } from '../../../src/shared/errors';
+import { buildDiscriminator, buildGenerator } from '../../../src/shared/model';
+import { type GradientReducer, Trainer } from '../../../src/shared/train/trainer';
+import { boxBatch, maxAbsDiff, sliceBatch, syntheticFaces, tinyConfig } from './_tiny';
+
+test.before(async () => {
+  await tf.setBackend('cpu');
+});
+
+const faces = syntheticFaces(16, 16);
+const batch = boxBatch(faces, [3, 9, 1, 14, 6, 0]);
+
+const makeTrainer = (config: RunConfig, reduce?: GradientReducer): Trainer =>
+  new Trainer(
+    config,
+    {
+      generator: buildGenerator(config.generator, config.data.imageSize, config.train.seed),
+      discriminator: buildDiscriminator(config.discriminator, config.data.imageSize, config.train.seed),
+    },
+    reduce,
+  );
+
+const trainableValues = (model: tf.LayersModel): number[] => model.trainableWeights.flatMap((w) => Array.from(w.read().dataSync()));
+
+const mean = (a: Float32Array, b: Float32Array): Float32Array => a.map((v, i) => (v + b[i]) / 2);
+
+// Without batch norm or minibatch features, samples do not interact, so the mean of the
+// gradients of two half batches must equal the full batch's gradient.
+for (const [label, over] of [
+  ['no dropout, isolated', { generator: { dropout: 0 }, discriminator: { dropout: 0 } }],
+  ['seeded dropout and noisy labels, mixed D pass', { loss: { isolatedMinibatches: false } }],
+] as const) {
+  test(`averaged half-batch gradients equal the full-batch gradient (${label})`, async (t) => {
+    const config = tinyConfig({
+      ...over,
+      generator: { norm: 'none', ...over.generator },
+      discriminator: { minibatch: 'none', ...('discriminator' in over ? over.discriminator : {}) },
+    });
+    const trainer = makeTrainer(config);
+    const [a, b] = [sliceBatch(batch, 0, 3), sliceBatch(batch, 3, 6)];
+    const step = 5;
+    const dFull = await trainer.discriminatorGradients(batch, step);
+    const dHalves = mean((await trainer.discriminatorGradients(a, step)).flat, (await trainer.discriminatorGradients(b, step)).flat);
+    const gFull = await trainer.generatorGradients(batch, step);
+    const gHalves = mean((await trainer.generatorGradients(a, step)).flat, (await trainer.generatorGradients(b, step)).flat);
+    const scale = (v: Float32Array) => Math.max(...Array.from(v, Math.abs));
+    t.true(scale(dFull.flat) > 0 && scale(gFull.flat) > 0);
+    t.true(maxAbsDiff(dFull.flat, dHalves) <= 1e-5 * scale(dFull.flat), `D differs by ${maxAbsDiff(dFull.flat, dHalves)}`);
+    t.true(maxAbsDiff(gFull.flat, gHalves) <= 1e-5 * scale(gFull.flat), `G differs by ${maxAbsDiff(gFull.flat, gHalves)}`);
+  });
+}
+
+test('a step updates both networks and reports finite losses, scores, norms and timings', async (t) => {
+  const trainer = makeTrainer(tinyConfig());
+  const [g0, d0] = [trainableValues(trainer.generator), trainableValues(trainer.discriminator)];
+  const r = await trainer.step(batch, 0);
+  t.true(maxAbsDiff(g0, trainableValues(trainer.generator)) > 0);
+  t.true(maxAbsDiff(d0, trainableValues(trainer.discriminator)) > 0);
+  for (const v of [r.dLossReal, r.dLossFake, r.gAdversarialLoss, r.gL2Loss, r.gLoss, r.gGradNorm, r.dGradNorm]) {
+    t.true(typeof v === 'number' && Number.isFinite(v));
+  }
+  for (const s of [r.dScoreReal, r.dScoreFake]) t.true(s !== null && s > 0 && s < 1);
+  t.true(Object.values(r.seconds).every((s) => s >= 0) && r.seconds.total > 0);
+});
+
+test.serial('no tensors leak across steps', async (t) => {
+  const trainer = makeTrainer(tinyConfig());
+  await trainer.step(batch, 0); // Adam creates its moment variables on the first update.
+  const before = tf.memory().numTensors;
+  for (let step = 1; step <= 3; step++) await trainer.step(batch, step);
+  t.is(tf.memory().numTensors, before);
+});
+
+test('in l2 mode the discriminator is never trained and D statistics are null', async (t) => {
+  const trainer = makeTrainer(tinyConfig({ loss: { mode: 'l2' } }));
+  const d0 = trainer.discriminator.getWeights().map((w) => Array.from(w.dataSync()));
+  const r = await trainer.step(batch, 0);
+  t.deepEqual(trainer.discriminator.getWeights().map((w) => Array.from(w.dataSync())), d0);
+  t.is(r.dLossReal, null);
+  t.is(r.gAdversarialLoss, null);
+  t.is(r.dGradNorm, null);
+  t.true(r.gL2Loss > 0);
+});
+
+test('the reducer gets D then G flat gradients, and what it returns is what gets applied', async (t) => {
+  const calls: string[] = [];
+  const zeroing: GradientReducer = async (flat, phase, step) => {
+    calls.push(`${phase}@${step}`);
+    return new Float32Array(flat.length);
+  };
+  const trainer = makeTrainer(tinyConfig(), zeroing);
+  const [g0, d0] = [trainableValues(trainer.generator), trainableValues(trainer.discriminator)];
+  const r = await trainer.step(batch, 7);
+  t.deepEqual(calls, ['D@7', 'G@7']);
+  // Adam's update of a zero gradient (with zero moments) is zero.
+  t.deepEqual(trainableValues(trainer.generator), g0);
+  t.deepEqual(trainableValues(trainer.discriminator), d0);
+  t.is(r.gGradNorm, 0);
+});
+
+test('a reducer returning the wrong length is a typed error naming the network', async (t) => {
+  const trainer = makeTrainer(tinyConfig(), async (flat) => flat.subarray(1));
+  await t.throwsAsync(trainer.step(batch, 0), { instanceOf: GradientSizeMismatchError, message: /discriminator gradient has/ });
+});
