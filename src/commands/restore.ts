@@ -1,0 +1,48 @@
+import { selectBackend } from '../shared/backend/select';
+import type { RunConfig } from '../shared/config';
+import { loadMaskFile } from '../shared/data/mask-file';
+import { OCCLUSION_NAMES, parseOcclusionKind } from '../shared/data/occlusion';
+import { ConfigInvalidError } from '../shared/errors';
+import { generatorInpainter } from '../shared/eval/generator-inpainter';
+import { type MaskSpec, type RestoreResult, restoreFiles } from '../shared/eval/restore-files';
+import type { Logger } from '../shared/log';
+import { loadGeneratorForInference } from '../shared/train/checkpoint';
+
+/** Options of `facefill restore`. */
+export interface RestoreCommandOptions {
+  checkpoint: string;
+  input: string;
+  /** An occlusion kind name (eyes, lower, box, ...) or a mask PNG path (white = hole). */
+  mask: string;
+  out: string;
+  seed: number;
+  backend: RunConfig['backend'];
+  log: Logger;
+}
+
+/** `facefill restore`: fills the masked region of one image or a folder of images with a trained generator. */
+export async function runRestore(options: RestoreCommandOptions): Promise<RestoreResult> {
+  await selectBackend(options.backend, options.log);
+  const { generator, config, step, dir } = await loadGeneratorForInference(options.checkpoint);
+  options.log.info({ checkpoint: dir, step }, 'loaded generator');
+  const size = config.data.imageSize;
+  const result = await restoreFiles({
+    input: options.input,
+    out: options.out,
+    mask: await maskSpec(options.mask, size, options.seed),
+    inpainter: generatorInpainter(generator),
+    size,
+  });
+  for (const f of result.failed) options.log.error(`${f.file}: ${f.error}`);
+  options.log.info({ restored: result.restored.length, failed: result.failed.length }, `restored images written to ${options.out}`);
+  return result;
+}
+
+async function maskSpec(mask: string, size: number, seed: number): Promise<MaskSpec> {
+  const kind = parseOcclusionKind(mask);
+  if (kind) return { kind, seed };
+  if (!/\.(png|jpe?g|webp|bmp|tiff?)$/i.test(mask)) {
+    throw new ConfigInvalidError(`--mask '${mask}': expected a mask image (white = hole) or one of ${OCCLUSION_NAMES.join(', ')}`);
+  }
+  return { mask: await loadMaskFile(mask, size) };
+}

@@ -1,0 +1,69 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { ConfigInvalidError } from '../../../src/shared/errors';
+import { DEFAULT_CONFIG, PRESETS, resolveConfig, validateConfig } from '../../../src/shared/config';
+
+const tmpFile = (name: string, text: string): string => {
+  const file = join(mkdtempSync(join(tmpdir(), 'facefill-config-')), name);
+  writeFileSync(file, text);
+  return file;
+};
+
+test('every preset resolves to a valid config named after it', (t) => {
+  for (const name of Object.keys(PRESETS)) {
+    const config = resolveConfig({ preset: name });
+    t.is(config.preset, name);
+    t.notThrows(() => validateConfig(config));
+  }
+});
+
+test('v3.3 follows the slides: 6-layer G, 3-layer D, GAN+L2, lr 1e-5 / 4e-5, half-face, 64x64', (t) => {
+  const c = resolveConfig({ preset: 'v3.3' });
+  t.is(c.generator.layers, 6);
+  t.is(c.discriminator.layers, 3);
+  t.is(c.loss.mode, 'gan+l2');
+  t.is(c.optimizer.lrG, 1e-5);
+  t.is(c.optimizer.lrD, 4e-5);
+  t.deepEqual(c.data.occlusion, { half: 1 });
+  t.is(c.data.imageSize, 64);
+  t.true(c.loss.softLabels && c.loss.isolatedMinibatches);
+});
+
+test('a preset replaces the occlusion mix whole instead of merging it into the default mix', (t) => {
+  t.deepEqual(resolveConfig({ preset: 'v3.2' }).data.occlusion, { 'eyes-unconstrained': 1 });
+});
+
+test('precedence is preset < file < --set < flags, and sections merge field by field', (t) => {
+  const file = tmpFile('run.json', JSON.stringify({ preset: 'v3.3', train: { steps: 7, seed: 9 }, loss: { l2Weight: 3 } }));
+  const c = resolveConfig({ file, set: ['train.steps=8', 'loss.generatorLoss=reverse'], overrides: { train: { steps: 9 } } });
+  t.is(c.preset, 'v3.3');
+  t.is(c.train.steps, 9);
+  t.is(c.train.seed, 9);
+  t.is(c.loss.l2Weight, 3);
+  t.is(c.loss.generatorLoss, 'reverse');
+  t.is(c.generator.layers, 6, 'fields the file leaves out keep the preset value');
+  t.is(c.train.checkpointEvery, DEFAULT_CONFIG.train.checkpointEvery);
+});
+
+test('a wrong enum value names the field, the value and the allowed values', (t) => {
+  const err = t.throws(() => resolveConfig({ set: ['loss.mode=gan-only'] }), { instanceOf: ConfigInvalidError });
+  t.regex(err.message, /loss\.mode/);
+  t.regex(err.message, /gan-only/);
+  t.regex(err.message, /"gan"\|"l2"\|"gan\+l2"/);
+});
+
+test('out-of-range numbers, unknown fields and empty occlusion mixes are rejected by name', (t) => {
+  t.regex(t.throws(() => resolveConfig({ set: ['data.imageSize=8'] }))!.message, /data\.imageSize.*8/s);
+  t.regex(t.throws(() => resolveConfig({ set: ['generator.colour=1'] }))!.message, /generator.*colour/s);
+  t.regex(t.throws(() => resolveConfig({ set: ['data.occlusion={"box":0}'] }))!.message, /data\.occlusion/);
+  t.regex(t.throws(() => resolveConfig({ set: ['data.occlusion={"hat":1}'] }))!.message, /hat/);
+});
+
+test('unknown presets, malformed --set and unreadable files get clear errors', (t) => {
+  t.regex(t.throws(() => resolveConfig({ preset: 'v9' }), { instanceOf: ConfigInvalidError }).message, /unknown preset 'v9'.*v3\.3/);
+  t.regex(t.throws(() => resolveConfig({ set: ['steps=5'] }))!.message, /section\.field=value/);
+  t.regex(t.throws(() => resolveConfig({ file: tmpFile('bad.json', '{nope') }))!.message, /not valid JSON/);
+  t.regex(t.throws(() => resolveConfig({ file: '/nonexistent/run.json' }))!.message, /cannot read config file/);
+});
