@@ -1,0 +1,73 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import test from 'ava';
+import sharp from 'sharp';
+import { parseMaskList, runEval } from '../../src/commands/eval';
+import { runRestore } from '../../src/commands/restore';
+import { runTrain } from '../../src/commands/train';
+import { ingest } from '../../src/shared/data/ingest';
+import { encodePng } from '../../src/shared/data/image-codec';
+import { SyntheticSource } from '../../src/shared/data/synthetic-source';
+import { ConfigInvalidError } from '../../src/shared/errors';
+import { createLogger } from '../../src/shared/log';
+import { tinyConfig } from '../shared/train/_tiny';
+
+const run = promisify(execFile);
+const CLI = resolve(__dirname, '../../src/cli.js');
+const root = mkdtempSync(join(tmpdir(), 'facefill-restore-eval-'));
+const data = join(root, 'dataset');
+const out = join(root, 'run');
+const log = createLogger('test', 'silent');
+
+test.before(async () => {
+  await ingest({ source: new SyntheticSource(60, 4), out: data, size: 16 });
+  await runTrain({ config: tinyConfig({ backend: 'cpu', train: { steps: 2 } }), data, out, resume: false, progress: false });
+});
+
+test('eval scores the model and both baselines on every requested mask, and writes a grid', async (t) => {
+  const grid = join(root, 'grid.png');
+  const report = await runEval({ checkpoint: out, data, split: 'test', masks: 'eyes,lower', seed: 1, grid, backend: 'cpu', log });
+  t.deepEqual(
+    report.rows.map((r) => `${r.mask}/${r.inpainter}`),
+    ['eyes/model', 'eyes/mean-fill', 'eyes/mean-face', 'half-lower/model', 'half-lower/mean-fill', 'half-lower/mean-face'],
+  );
+  for (const r of report.rows) t.true(Number.isFinite(r.holePsnr) && r.ssim <= 1 && r.holeL1Percent >= 0);
+  t.is((await sharp(grid).metadata()).format, 'png');
+});
+
+test('restore writes the model-size image for a file, and reports a bad file in a folder without stopping', async (t) => {
+  const input = join(root, 'faces');
+  mkdirSync(input);
+  await sharp({ create: { width: 90, height: 90, channels: 3, background: '#886644' } }).jpeg().toFile(join(input, 'a.jpg'));
+  writeFileSync(join(input, 'b.png'), await encodePng(new Uint8Array(16 * 16).fill(120), 16, 16));
+  writeFileSync(join(input, 'broken.jpg'), Buffer.from('nope'));
+  const folder = await runRestore({ checkpoint: out, input, mask: 'eyes', out: join(root, 'restored'), seed: 0, backend: 'cpu', log });
+  t.deepEqual(readdirSync(join(root, 'restored')).sort(), ['a.jpg', 'b.png']);
+  t.is(folder.failed.length, 1);
+  const file = join(root, 'one.png');
+  const mask = join(root, 'mask.png');
+  writeFileSync(mask, await encodePng(new Uint8Array(32 * 32).fill(255, 0, 512), 32, 32));
+  await runRestore({ checkpoint: out, input: join(input, 'a.jpg'), mask, out: file, seed: 0, backend: 'cpu', log });
+  const meta = await sharp(file).metadata();
+  t.deepEqual([meta.width, meta.height, meta.channels], [16, 16, 1]);
+});
+
+test('unknown masks are named in the error', async (t) => {
+  t.throws(() => parseMaskList('eyes,hat'), { instanceOf: ConfigInvalidError, message: /'hat'.*lower/ });
+  await t.throwsAsync(runRestore({ checkpoint: out, input: data, mask: 'hat', out: join(root, 'x'), seed: 0, backend: 'cpu', log }), {
+    instanceOf: ConfigInvalidError,
+    message: /--mask 'hat'/,
+  });
+});
+
+test('the CLI exits 2 with the bad field named on a wrong config value, and lists presets', async (t) => {
+  const bad = await run('node', [CLI, 'train', '--data', data, '--out', join(root, 'bad'), '--set', 'loss.mode=gan-only']).catch((e: { code: number; stderr: string }) => e);
+  t.is((bad as { code: number }).code, 2);
+  t.regex((bad as { stderr: string }).stderr, /loss\.mode.*"gan"\|"l2"\|"gan\+l2".*gan-only/);
+  t.false(existsSync(join(root, 'bad')));
+  const { stdout } = await run('node', [CLI, 'presets']);
+  for (const name of ['default', 'autoencoder', 'v1.0', 'v2.6', 'v2.7.2', 'v2.8', 'v2.9', 'v3.0', 'v3.1', 'v3.2', 'v3.3']) t.regex(stdout, new RegExp(`^${name.replace('.', '\\.')}\\s`, 'm'));
+});
