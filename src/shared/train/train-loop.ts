@@ -90,6 +90,9 @@ export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<T
     let last: StepResult | null = null;
     let checkpoint = start.from;
     for (let step = start.step; step < steps; step++) {
+      // A step's awaits can all resolve as microtasks (wasm, cpu): yield so that timers and
+      // I/O (logs, sockets, heartbeats) run between steps instead of after the run.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const { epoch, ids } = plan.at(step);
       last = await trainer.step(makeBatch(set, ids, config, epoch), step);
       options.onStep?.(last);

@@ -82,3 +82,17 @@ test('a dataset of another image size is a config error', async (t) => {
     message: /16x16 images but data.imageSize is 32/,
   });
 });
+
+test('the loop yields to the event loop between steps, so timers and I/O run during training', async (t) => {
+  let ticksDuringSteps = 0;
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 0);
+  try {
+    await train(tinyConfig({ train: { steps: 4 } }), tmp(), false, 'manifest-1', () => {
+      ticksDuringSteps = ticks;
+    });
+  } finally {
+    clearInterval(timer);
+  }
+  t.true(ticksDuringSteps >= 3, `a 0 ms timer fired ${ticksDuringSteps} times during 4 steps`);
+});
