@@ -1,0 +1,37 @@
+/** A benchmark's result: a titled table, printed as fixed-width text. */
+export interface BenchTable {
+  title: string;
+  columns: string[];
+  rows: (string | number)[][];
+  /** Lines printed under the table (ratios, conditions). */
+  notes?: string[];
+}
+
+/** A named benchmark. */
+export interface Bench {
+  name: string;
+  run(): Promise<BenchTable>;
+}
+
+/** Formats a table with right-aligned numbers. */
+export function formatTable(t: BenchTable): string {
+  const cells = t.rows.map((r) => r.map((c) => (typeof c === 'number' ? format(c) : c)));
+  const widths = t.columns.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [`## ${t.title}`, line(t.columns), ...cells.map(line), ...(t.notes ?? [])].join('\n');
+}
+
+const format = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3));
+
+/** Median wall time in seconds of `reps` runs of `fn`, after one warm-up run. */
+export async function medianSeconds(reps: number, fn: () => Promise<void> | void): Promise<number> {
+  await fn();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t = performance.now();
+    await fn();
+    times.push((performance.now() - t) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
