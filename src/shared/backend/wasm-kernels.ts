@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
  */
 
 type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
+type Shape4D = [number, number, number, number];
 type BackpropAttrs = {
   strides: [number, number] | number;
   pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -29,9 +30,8 @@ export function registerWasmConvGradients(): void {
     backendName: 'wasm',
     kernelFunc: ({ inputs, attrs }) => {
       const { x, dy } = inputs as { x: tf.Tensor4D; dy: tf.Tensor4D };
-      const a = attrs as unknown as BackpropAttrs & { filterShape: [number, number, number, number] };
-      const info = convInfo(x.shape, a.filterShape, a);
-      return keep(tf.tidy(() => filterGradient(x, dy, info)));
+      const a = attrs as unknown as BackpropAttrs & { filterShape: Shape4D };
+      return keep(() => filterGradient(x, dy, convInfo(x.shape, a.filterShape, a)));
     },
   });
   tf.registerKernel({
@@ -39,18 +39,17 @@ export function registerWasmConvGradients(): void {
     backendName: 'wasm',
     kernelFunc: ({ inputs, attrs }) => {
       const { dy, filter } = inputs as { dy: tf.Tensor4D; filter: tf.Tensor4D };
-      const a = attrs as unknown as BackpropAttrs & { inputShape: [number, number, number, number] };
-      const info = convInfo(a.inputShape, filter.shape, a);
-      return keep(tf.tidy(() => inputGradient(dy, filter, info)));
+      const a = attrs as unknown as BackpropAttrs & { inputShape: Shape4D };
+      return keep(() => inputGradient(dy, filter, convInfo(a.inputShape, filter.shape, a)));
     },
   });
 }
 
-function convInfo(inShape: number[], filterShape: number[], a: BackpropAttrs): Conv2DInfo {
+function convInfo(inShape: Shape4D, filterShape: Shape4D, a: BackpropAttrs): Conv2DInfo {
   if (a.dataFormat !== 'NHWC') throw new Error(`wasm conv gradients support NHWC only, got ${a.dataFormat}`);
   return tf.backend_util.computeConv2DInfo(
-    inShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
+    inShape,
+    filterShape,
     a.strides,
     1,
     a.pad,
@@ -60,7 +59,8 @@ function convInfo(inShape: number[], filterShape: number[], a: BackpropAttrs): C
 
 // The engine wraps the returned TensorInfo in a tensor of its own: keep the data alive
 // with a backend reference, then drop our tensor so the engine's count stays exact.
-function keep(result: tf.Tensor): tf.TensorInfo {
+function keep(compute: () => tf.Tensor): tf.TensorInfo {
+  const result = tf.tidy(compute);
   const info = { dataId: result.dataId, shape: result.shape, dtype: result.dtype };
   tf.engine().backend.incRef(result.dataId);
   result.dispose();

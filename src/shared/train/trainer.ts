@@ -93,9 +93,8 @@ export class Trainer {
   /** Runs 0-based training step `step` on `batch` (this rank's share of the global batch). */
   async step(batch: Batch, step: number): Promise<StepResult> {
     const t0 = now();
-    const tensors = toTensors(batch);
-    const seconds: StepSeconds = { data: now() - t0, dCompute: 0, dReduce: 0, gCompute: 0, gReduce: 0, apply: 0, total: 0 };
-    try {
+    return withTensors(batch, async (tensors) => {
+      const seconds: StepSeconds = { data: now() - t0, dCompute: 0, dReduce: 0, gCompute: 0, gReduce: 0, apply: 0, total: 0 };
       let d: (DiscriminatorGradients & { norm: number }) | null = null;
       if (this.trainsDiscriminator) {
         let t = now();
@@ -132,29 +131,17 @@ export class Trainer {
         dGradNorm: d?.norm ?? null,
         seconds,
       };
-    } finally {
-      tf.dispose([tensors.real, tensors.mask]);
-    }
+    });
   }
 
   /** D's flat gradient (not reduced, not applied) on `batch` at step `step`. */
   async discriminatorGradients(batch: Batch, step: number): Promise<DiscriminatorGradients> {
-    const tensors = toTensors(batch);
-    try {
-      return await this.dGradients(tensors, step);
-    } finally {
-      tf.dispose([tensors.real, tensors.mask]);
-    }
+    return withTensors(batch, (t) => this.dGradients(t, step));
   }
 
   /** G's flat gradient (not reduced, not applied) on `batch` at step `step`, against the current D. */
   async generatorGradients(batch: Batch, step: number): Promise<GeneratorGradients> {
-    const tensors = toTensors(batch);
-    try {
-      return await this.gGradients(tensors, step);
-    } finally {
-      tf.dispose([tensors.real, tensors.mask]);
-    }
+    return withTensors(batch, (t) => this.gGradients(t, step));
   }
 
   /** Applies a flat D gradient with D's Adam. */
@@ -275,9 +262,15 @@ export class Trainer {
   }
 }
 
-function toTensors(batch: Batch): BatchTensors {
+// Runs `fn` on the batch as tensors, disposing them however `fn` ends.
+async function withTensors<T>(batch: Batch, fn: (tensors: BatchTensors) => Promise<T>): Promise<T> {
   const shape: [number, number, number, number] = [batch.count, batch.size, batch.size, 1];
-  return { ids: batch.ids, real: tf.tensor4d(batch.real, shape), mask: tf.tensor4d(batch.mask, shape) };
+  const tensors = { ids: batch.ids, real: tf.tensor4d(batch.real, shape), mask: tf.tensor4d(batch.mask, shape) };
+  try {
+    return await fn(tensors);
+  } finally {
+    tf.dispose([tensors.real, tensors.mask]);
+  }
 }
 
 function applyFlat(optimizer: tf.Optimizer, flat: Float32Array, variables: tf.Variable[], network: string): void {
