@@ -60,7 +60,8 @@ export const DEFAULT_CONFIG: RunConfig = {
 const epochs = (n: number, images: number): ConfigOverlay['train'] => ({ steps: n * Math.floor(images / 64) });
 
 // What every slide-era run shared: plain conv nets without skips, batches of 64,
-// Adam, GAN loss only, no minibatch features in D.
+// Adam, GAN loss only, no minibatch features in D. Filters cap at 256, which puts v3.3 at
+// the slides' 3M parameters (G+D) and v3.2's generator at their 8M.
 const research = (over: {
   lr: [number, number];
   layers: [number, number];
@@ -80,7 +81,7 @@ const research = (over: {
     generator: {
       layers: over.layers[0],
       baseFilters: 64,
-      maxFilters: 512,
+      maxFilters: 256,
       kernelSize: 5,
       skip: false,
       bottleneck: over.bottleneck ? 256 : 0,
@@ -90,7 +91,7 @@ const research = (over: {
     discriminator: {
       layers: over.layers[1],
       baseFilters: 64,
-      maxFilters: 512,
+      maxFilters: 256,
       kernelSize: 5,
       dropout: over.dropout ?? 0.25,
       minibatch: 'none',

@@ -40,6 +40,14 @@ test('v3.3 lands near the slides\' "3M parameters" (G + D)', (t) => {
   t.true(total > 2.5e6 && total < 3.5e6, `v3.3 has ${total} parameters`);
 });
 
+test('v3.2 lands near the slides\' "8M parameters" (its ten-layer generator)', (t) => {
+  const c = resolveConfig({ preset: 'v3.2' });
+  const g = buildGenerator(c.generator, 64);
+  const params = g.countParams();
+  g.dispose();
+  t.true(params > 7e6 && params < 10e6, `v3.2's generator has ${params} parameters`);
+});
+
 const gen = (over: Partial<GeneratorConfig>): GeneratorConfig => ({ ...DEFAULT_CONFIG.generator, ...over });
 
 test('the plan splits N layers into floor(N/2) downsamplers and the rest upsamplers, ending at the image size', (t) => {
