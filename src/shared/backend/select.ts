@@ -29,6 +29,9 @@ const loaders: Record<BackendName, () => Promise<void>> = {
  * tensorflow-gpu → tensorflow → wasm → cpu. Logs the one in use. Model code is backend-agnostic.
  */
 export async function selectBackend(preference: 'auto' | BackendName, log?: Logger): Promise<SelectedBackend> {
+  // Production mode: tfjs otherwise prints console banners (such as advice to install
+  // tfjs-node) through the command's output; the backend in use is logged here instead.
+  tf.env().set('PROD', true);
   const order = preference === 'auto' ? BACKENDS : [preference];
   const skipped: SelectedBackend['skipped'] = [];
   for (const name of order) {
