@@ -23,9 +23,9 @@ export function formatTable(t: BenchTable): string {
 
 const format = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3));
 
-/** Median wall time in seconds of `reps` runs of `fn`, after one warm-up run. */
-export async function medianSeconds(reps: number, fn: () => Promise<void> | void): Promise<number> {
-  await fn();
+/** Median wall time in seconds of `reps` runs of `fn`, after one warm-up run unless `warmUp` is false. */
+export async function medianSeconds(reps: number, fn: () => Promise<void> | void, warmUp = true): Promise<number> {
+  if (warmUp) await fn();
   const times: number[] = [];
   for (let i = 0; i < reps; i++) {
     const t = performance.now();
