@@ -21,7 +21,8 @@ export class EpochPlan {
   readonly imageCount: number;
   /** Full batches per epoch. */
   readonly stepsPerEpoch: number;
-  private readonly batchSize: number;
+  /** Samples per step (the global batch). */
+  readonly batchSize: number;
   private readonly seed: number;
   private cached: { epoch: number; order: Int32Array } | null = null;
 
