@@ -72,3 +72,17 @@ export class GradientSizeMismatchError extends FacefillError {
     super('GRADIENT_SIZE_MISMATCH', `${network} gradient has ${actual} values; the model has ${expected} trainable parameters`);
   }
 }
+
+/** Thrown when not all workers joined the rendezvous before its timeout. */
+export class RendezvousTimeoutError extends FacefillError {
+  constructor(message: string) {
+    super('RENDEZVOUS_TIMEOUT', message);
+  }
+}
+
+/** Thrown when a worker tries to join a rendezvous that is complete, closed, or already has its endpoint. */
+export class RendezvousClosedError extends FacefillError {
+  constructor(message: string) {
+    super('RENDEZVOUS_CLOSED', message);
+  }
+}
