@@ -10,7 +10,7 @@ import { runTrain } from './commands/train';
 import { BACKENDS } from './shared/config';
 import { SPLITS, type Split } from './shared/data/api';
 import { parseSplitFractions } from './shared/data/split';
-import { FacefillError } from './shared/errors';
+import { ConfigInvalidError, FacefillError } from './shared/errors';
 import { formatEvalTable } from './shared/eval/evaluate';
 import { createLogger } from './shared/log';
 
@@ -31,7 +31,7 @@ program
   .option('--split <fractions>', 'train,val,test fractions', '0.8,0.1,0.1')
   .option('--no-progress', 'no progress bar')
   .action(async (o: { source: string; out: string; size: number; split: string; progress: boolean }) => {
-    if (o.size < 16 || o.size > 128) throw new FacefillError('CONFIG_INVALID', `--size ${o.size}: expected 16..128`);
+    if (o.size < 16 || o.size > 128) throw new ConfigInvalidError(`--size ${o.size}: expected 16..128`);
     await runIngest({ ...o, split: parseSplitFractions(o.split), progress: showProgress(o.progress), log: createLogger('ingest') });
   });
 
