@@ -86,3 +86,10 @@ export class RendezvousClosedError extends FacefillError {
     super('RENDEZVOUS_CLOSED', message);
   }
 }
+
+/** Thrown when a transferred file's size or sha256 does not match what its sender declared. */
+export class TransferChecksumError extends FacefillError {
+  constructor(message: string) {
+    super('TRANSFER_CHECKSUM', message);
+  }
+}

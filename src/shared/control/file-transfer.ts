@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize } from 'node:path';
+import { TransferChecksumError } from '../errors';
+
+/**
+ * One piece of a file in transit (dataset shards to workers, checkpoints to and from the
+ * coordinator). A file is sent as pieces in offset order; its last piece carries the total
+ * size and sha256, which the receiver checks before the file appears under its name.
+ */
+export interface FilePiece {
+  /** Path relative to the folder being transferred, with forward slashes. */
+  name: string;
+  offset: number;
+  data: Buffer;
+  last: boolean;
+  /** Set on the last piece. */
+  totalBytes: number;
+  /** Hex sha256 of the whole file; set on the last piece. */
+  sha256: string;
+}
+
+/** A file received whole and verified. */
+export interface ReceivedFile {
+  name: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** Reads `root/name` as pieces of at most `pieceBytes`, hashing as it goes. */
+export async function* readFilePieces(root: string, name: string, pieceBytes = 1 << 20): AsyncGenerator<FilePiece> {
+  const path = join(root, safeName(name));
+  const size = (await stat(path)).size;
+  const hash = createHash('sha256');
+  let offset = 0;
+  if (size === 0) {
+    yield { name, offset: 0, data: Buffer.alloc(0), last: true, totalBytes: 0, sha256: hash.digest('hex') };
+    return;
+  }
+  for await (const chunk of createReadStream(path, { highWaterMark: pieceBytes })) {
+    const data = chunk as Buffer;
+    hash.update(data);
+    const last = offset + data.length >= size;
+    yield { name, offset, data, last, totalBytes: last ? size : 0, sha256: last ? hash.digest('hex') : '' };
+    offset += data.length;
+  }
+}
+
+/**
+ * Writes the files of a piece stream under `root`, each into a temporary file that is
+ * renamed into place only when its size and sha256 match what the sender declared. A gap,
+ * an overlap, an unsafe name, a mismatch, or a stream that ends mid-file is a
+ * {@link TransferChecksumError} naming the file; nothing unverified is left under its name.
+ */
+export async function writeFilePieces(root: string, pieces: AsyncIterable<FilePiece>): Promise<ReceivedFile[]> {
+  const received: ReceivedFile[] = [];
+  let current: { name: string; tmp: string; file: Awaited<ReturnType<typeof open>>; hash: ReturnType<typeof createHash>; bytes: number } | null = null;
+  try {
+    for await (const piece of pieces) {
+      if (current === null) {
+        const name = safeName(piece.name);
+        const target = join(root, name);
+        await mkdir(dirname(target), { recursive: true });
+        const tmp = join(dirname(target), `.${name.split('/').pop()}.partial-${process.pid}`);
+        current = { name: piece.name, tmp, file: await open(tmp, 'w'), hash: createHash('sha256'), bytes: 0 };
+      }
+      if (piece.name !== current.name) throw new TransferChecksumError(`${current.name}: the stream moved on to ${piece.name} before the file's last piece`);
+      if (piece.offset !== current.bytes) throw new TransferChecksumError(`${current.name}: piece at offset ${piece.offset}, expected ${current.bytes}`);
+      await current.file.write(piece.data);
+      current.hash.update(piece.data);
+      current.bytes += piece.data.length;
+      if (!piece.last) continue;
+      await current.file.close();
+      const sha256 = current.hash.digest('hex');
+      if (current.bytes !== piece.totalBytes || sha256 !== piece.sha256) {
+        throw new TransferChecksumError(
+          `${current.name}: received ${current.bytes} bytes with sha256 ${sha256}, the sender declared ${piece.totalBytes} bytes with sha256 ${piece.sha256}`,
+        );
+      }
+      await rename(current.tmp, join(root, safeName(current.name)));
+      received.push({ name: current.name, bytes: current.bytes, sha256 });
+      current = null;
+    }
+    if (current !== null) throw new TransferChecksumError(`${current.name}: the stream ended after ${current.bytes} bytes, before the file's last piece`);
+    return received;
+  } finally {
+    if (current !== null) {
+      await current.file.close().catch(() => undefined);
+      await rm(current.tmp, { force: true });
+    }
+  }
+}
+
+// A relative path that stays inside the folder: a peer must not write elsewhere.
+function safeName(name: string): string {
+  const n = normalize(name).replace(/\\/g, '/');
+  if (n === '' || n === '.' || isAbsolute(n) || n.startsWith('../') || n === '..' || n.includes('/../')) {
+    throw new TransferChecksumError(`unsafe file name '${name}': expected a path inside the transferred folder`);
+  }
+  return n;
+}
