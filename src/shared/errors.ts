@@ -93,3 +93,10 @@ export class TransferChecksumError extends FacefillError {
     super('TRANSFER_CHECKSUM', message);
   }
 }
+
+/** Thrown when a control-plane call names another run than the coordinator's (a worker of an old run). */
+export class RunMismatchError extends FacefillError {
+  constructor(expected: string, actual: string) {
+    super('RUN_MISMATCH', `call for run '${actual}', but this coordinator runs '${expected}'`);
+  }
+}
