@@ -100,3 +100,17 @@ export class RunMismatchError extends FacefillError {
     super('RUN_MISMATCH', `call for run '${actual}', but this coordinator runs '${expected}'`);
   }
 }
+
+/** Thrown when a collective's peer sends nothing within the timeout: the step fails instead of hanging. */
+export class CollectiveTimeoutError extends FacefillError {
+  constructor(message: string) {
+    super('COLLECTIVE_TIMEOUT', message);
+  }
+}
+
+/** Thrown when a collective receives a malformed or unexpected message for the current operation. */
+export class CollectiveMessageError extends FacefillError {
+  constructor(message: string) {
+    super('COLLECTIVE_MESSAGE', message);
+  }
+}
