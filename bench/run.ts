@@ -1,8 +1,9 @@
+import { allreduceBench } from './allreduce.bench';
 import { type Bench, formatTable } from './_table';
 import { trainStepBench } from './train-step.bench';
 import { wasmKernelsBench } from './wasm-kernels.bench';
 
-const BENCHES: Bench[] = [wasmKernelsBench, trainStepBench];
+const BENCHES: Bench[] = [wasmKernelsBench, trainStepBench, allreduceBench];
 
 // `npm run bench [name...]`: runs all benchmarks, or those named, printing a table each.
 async function main(): Promise<void> {
