@@ -97,26 +97,17 @@ export class Trainer {
       const seconds: StepSeconds = { data: now() - t0, dCompute: 0, dReduce: 0, gCompute: 0, gReduce: 0, apply: 0, total: 0 };
       let d: (DiscriminatorGradients & { norm: number }) | null = null;
       if (this.trainsDiscriminator) {
-        let t = now();
-        const computed = await this.dGradients(tensors, step);
-        seconds.dCompute = now() - t;
-        t = now();
-        const reduced = await this.reduce(computed.flat, 'D', step);
-        seconds.dReduce = now() - t;
-        t = now();
-        this.applyDiscriminatorGradients(reduced);
-        seconds.apply += now() - t;
-        d = { ...computed, norm: l2Norm(reduced) };
+        const phase = await this.runPhase('D', step, () => this.dGradients(tensors, step), (flat) => this.applyDiscriminatorGradients(flat));
+        seconds.dCompute = phase.computeSeconds;
+        seconds.dReduce = phase.reduceSeconds;
+        seconds.apply += phase.applySeconds;
+        d = { ...phase.computed, norm: l2Norm(phase.reduced) };
       }
-      let t = now();
-      const g = await this.gGradients(tensors, step);
-      seconds.gCompute = now() - t;
-      t = now();
-      const reducedG = await this.reduce(g.flat, 'G', step);
-      seconds.gReduce = now() - t;
-      t = now();
-      this.applyGeneratorGradients(reducedG);
-      seconds.apply += now() - t;
+      const gPhase = await this.runPhase('G', step, () => this.gGradients(tensors, step), (flat) => this.applyGeneratorGradients(flat));
+      seconds.gCompute = gPhase.computeSeconds;
+      seconds.gReduce = gPhase.reduceSeconds;
+      seconds.apply += gPhase.applySeconds;
+      const { computed: g, reduced: reducedG } = gPhase;
       seconds.total = now() - t0;
       return {
         step,
@@ -177,6 +168,22 @@ export class Trainer {
   dispose(): void {
     this.optimizerG.dispose();
     this.optimizerD.dispose();
+  }
+
+  // One phase of the step: compute the flat gradient, reduce it across ranks, apply it; timed.
+  private async runPhase<T extends { flat: Float32Array }>(
+    phase: 'D' | 'G',
+    step: number,
+    compute: () => Promise<T>,
+    apply: (flat: Float32Array) => void,
+  ): Promise<{ computed: T; reduced: Float32Array; computeSeconds: number; reduceSeconds: number; applySeconds: number }> {
+    const t0 = now();
+    const computed = await compute();
+    const t1 = now();
+    const reduced = await this.reduce(computed.flat, phase, step);
+    const t2 = now();
+    apply(reduced);
+    return { computed, reduced, computeSeconds: t1 - t0, reduceSeconds: t2 - t1, applySeconds: now() - t2 };
   }
 
   private rowSeeds(step: number, pass: number, ids: Int32Array): Uint32Array {
