@@ -114,3 +114,10 @@ export class CollectiveMessageError extends FacefillError {
     super('COLLECTIVE_MESSAGE', message);
   }
 }
+
+/** Thrown when a user-given mask image cannot be read or holds no hole. */
+export class MaskFileError extends FacefillError {
+  constructor(file: string, reason: string) {
+    super('MASK_FILE', `mask ${file}: ${reason}`);
+  }
+}

@@ -1,13 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { FacefillError } from '../errors';
+import { MaskFileError } from '../errors';
 import { decodeGray } from './image-codec';
-
-/** Thrown when a user-given mask image cannot be read or holds no hole. */
-export class MaskFileError extends FacefillError {
-  constructor(file: string, reason: string) {
-    super('MASK_FILE', `mask ${file}: ${reason}`);
-  }
-}
 
 /**
  * Loads a user-given mask image (any size; white = hole, black = known), resized to
