@@ -19,15 +19,7 @@ import { flattenGradients, l2Norm, type NamedTensor, trainableVariables, unflatt
 import { labelTargets } from './label-targets';
 
 // The step's contract lives in api.ts; re-exported so callers of the trainer find it here too.
-export type {
-  DiscriminatorGradients,
-  GeneratorGradients,
-  GradientReducer,
-  Networks,
-  OptimizerStates,
-  StepResult,
-  StepSeconds,
-} from './api';
+export type * from './api';
 
 interface BatchTensors {
   ids: Int32Array;
