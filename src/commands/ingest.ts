@@ -1,60 +1,78 @@
 import { SingleBar } from 'cli-progress';
 import type { FaceSource } from '../shared/data/api';
-import { ingest, type IngestResult } from '../shared/data/ingest';
+import { ingest, type IngestCounts, type IngestResult } from '../shared/data/ingest';
 import { openSource } from '../shared/data/open-source';
 import type { SplitFractions } from '../shared/data/split';
 import { TarGzSource } from '../shared/data/tar-source';
-import type { Logger } from '../shared/log';
+import { createLogger, type Logger } from '../shared/log';
 
 /** Options of `facefill ingest`. */
 export interface IngestCommandOptions {
+  /** `synthetic:N[:seed]`, a UTKFace-style .tar.gz, or a folder of images. */
   source: string;
+  /** Dataset folder to create. */
   out: string;
+  /** Side of the square grayscale images, in pixels. */
   size: number;
   split?: SplitFractions;
-  progress: boolean;
-  log: Logger;
+  /** Seed of generated faces when the source is `synthetic:N` without one. */
+  seed?: number;
+  /** Show a progress bar on stderr. */
+  progress?: boolean;
+  log?: Logger;
 }
 
-/** `facefill ingest`: builds a dataset folder from a source, with a progress bar on stderr. */
-export async function runIngest(options: IngestCommandOptions): Promise<IngestResult> {
-  const source = openSource(options.source);
-  const bar = options.progress ? progressBar(source) : undefined;
+/** What an ingest did, with its throughput. */
+export interface IngestSummary extends IngestResult {
+  /** Files read (decoded, skipped or duplicate) per second of wall time. */
+  imagesPerSecond: number;
+}
+
+/**
+ * `facefill ingest`: builds a dataset folder from a source, with a progress bar on stderr
+ * (by compressed bytes for a .tar.gz, by files otherwise) and a summary log line.
+ */
+export async function runIngest(options: IngestCommandOptions): Promise<IngestSummary> {
+  const log = options.log ?? createLogger('ingest');
+  const source = openSource(options.source, options.seed);
+  const bar = options.progress ? startBar(source) : undefined;
   const result = await ingest({
     source,
     out: options.out,
     size: options.size,
     split: options.split,
-    onProgress: bar && ((c) => bar.update(source instanceof TarGzSource ? source.bytesRead : c.filesRead, c)),
+    onProgress: bar && ((c) => bar.update(source instanceof TarGzSource ? source.bytesRead : c.filesRead, { ...c })),
   });
   bar?.update(bar.getTotal());
   bar?.stop();
   const { counts, splits } = result.manifest;
-  options.log.info(
+  const imagesPerSecond = counts.filesRead / result.seconds;
+  log.info(
     {
       ...counts,
       train: splits.train.count,
       val: splits.val.count,
       test: splits.test.count,
       seconds: round(result.seconds),
-      imagesPerSecond: round(counts.filesRead / result.seconds),
+      imagesPerSecond: round(imagesPerSecond),
     },
-    `ingested ${counts.kept} distinct images into ${result.out}`,
+    `ingested ${counts.kept} distinct images of ${counts.filesRead} files into ${result.out} (${Math.round(imagesPerSecond)} images/s)`,
   );
-  if (counts.undecodable > 0) options.log.warn(`${counts.undecodable} files could not be decoded; see ${result.out}/ingest-report.json`);
-  return result;
+  if (counts.undecodable > 0) log.warn(`${counts.undecodable} files could not be decoded; see ${result.out}/ingest-report.json`);
+  return { ...result, imagesPerSecond };
 }
 
-function progressBar(source: FaceSource): SingleBar {
+function startBar(source: FaceSource): SingleBar {
   const byBytes = source instanceof TarGzSource;
   const bar = new SingleBar({
-    format: `ingest [{bar}] {percentage}% | ${byBytes ? '{value}/{total} bytes' : '{value}/{total} files'} | kept {decoded} | dup {duplicates} | bad {undecodable} | {eta_formatted}`,
+    format: `ingest [{bar}] {percentage}% | ${byBytes ? '{value}/{total} bytes' : '{value}/{total} files'} | decoded {decoded} | dup {duplicates} | bad {undecodable} | {eta_formatted}`,
     stream: process.stderr,
     hideCursor: true,
     etaBuffer: 200,
     fps: 5,
   });
-  bar.start(byBytes ? source.totalBytes : (source.expectedCount ?? 0), 0, { decoded: 0, duplicates: 0, undecodable: 0 });
+  const start: IngestCounts = { filesRead: 0, decoded: 0, undecodable: 0, duplicates: 0 };
+  bar.start(byBytes ? source.totalBytes : (source.expectedCount ?? 0), 0, start);
   return bar;
 }
 

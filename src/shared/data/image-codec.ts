@@ -1,22 +1,34 @@
 import sharp from 'sharp';
 import { ImageDecodeError } from '../errors';
 
+// libvips' operation cache only pays off when the same operation repeats on the same
+// input; an ingest decodes thousands of distinct files once each, and is ~10% faster
+// without it (and holds less memory).
+sharp.cache(false);
+
 /**
- * Decodes any image sharp reads (JPEG, PNG, WebP, ...; any size or colour) into a
- * grayscale `size`x`size` image, one byte per pixel, row-major. An input that already is
- * single-channel `size`x`size` is not resampled. A corrupt or truncated file is an
+ * Decodes any image sharp reads (JPEG, PNG, WebP, ...; any size, colour or bit depth) into
+ * a grayscale `size`x`size` image, one byte per pixel, row-major. An input that already is
+ * `size`x`size` is not resampled (sharp skips a resize to the same dimensions), so its
+ * gray pixels come back byte-exact. A corrupt, truncated or non-image file is an
  * {@link ImageDecodeError} naming `source`; so is a non-square image when `square` is set
  * (aligned face crops are square, and stretching another shape distorts the face).
  */
 export async function decodeGray(bytes: Buffer, size: number, source: string, options: { square?: boolean } = {}): Promise<Uint8Array> {
   try {
-    // failOn 'truncated' makes a cut-off JPEG an error instead of a half-grey picture.
-    const image = sharp(bytes, { failOn: 'truncated' });
-    const meta = await image.metadata();
-    if (options.square && meta.width !== meta.height) throw new Error(`it is ${meta.width}x${meta.height}; expected a square face crop`);
-    let pipeline = image.grayscale();
-    if (meta.width !== size || meta.height !== size) pipeline = pipeline.resize(size, size, { fit: 'fill', kernel: 'lanczos3' });
-    const { data, info } = await pipeline.extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+    // 'error' makes a cut-off JPEG (and any decoder error) fail instead of decoding to a
+    // half-grey picture, yet tolerates the harmless warnings many camera JPEGs carry.
+    const image = sharp(bytes, { failOn: 'error' });
+    if (options.square) {
+      const { width, height } = await image.metadata();
+      if (width !== height) throw new Error(`it is ${width}x${height}; expected a square face crop`);
+    }
+    const { data, info } = await image
+      .grayscale()
+      .resize(size, size, { fit: 'fill', kernel: 'lanczos3' })
+      .extractChannel(0)
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
     if (info.width !== size || info.height !== size || data.length !== size * size) {
       throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${size}x${size}x1`);
     }
@@ -26,7 +38,7 @@ export async function decodeGray(bytes: Buffer, size: number, source: string, op
   }
 }
 
-/** Encodes grayscale pixels (one byte each, row-major) as a PNG. */
+/** Encodes grayscale pixels (one byte each, row-major) as a single-channel PNG. */
 export async function encodePng(pixels: Uint8Array, width: number, height: number): Promise<Buffer> {
   return sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.length), { raw: { width, height, channels: 1 } })
     .toColourspace('b-w')

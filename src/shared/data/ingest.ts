@@ -4,7 +4,8 @@ import { basename, dirname, join } from 'node:path';
 import { ConfigInvalidError, ImageDecodeError } from '../errors';
 import { type FaceSource, type Split, SPLITS } from './api';
 import { decodeGray } from './image-codec';
-import { ageBucket, MANIFEST_FILE, MANIFEST_VERSION, type Manifest, sha256Hex, type ShardEntry } from './manifest';
+import { labelHistograms } from './label-histogram';
+import { MANIFEST_FILE, MANIFEST_VERSION, type Manifest, sha256Hex, type ShardEntry } from './manifest';
 import { encodeShard, type ShardRecord } from './shard-format';
 import { DEFAULT_SPLIT, type SplitFractions, splitOf } from './split';
 import { isLabelled, parseUtkfaceLabels } from './utkface-labels';
@@ -24,6 +25,7 @@ export interface IngestOptions {
   shardSize?: number;
   /** Images decoded at once (sharp decodes on libuv's thread pool). */
   concurrency?: number;
+  /** Called after each file with the running counts (the same object, updated in place). */
   onProgress?: (progress: IngestCounts) => void;
 }
 
@@ -55,12 +57,41 @@ export interface IngestResult {
  * deduplicate by the sha256 of the file bytes, parse UTKFace labels, split by content hash,
  * and write checksummed shards, `manifest.json` and `ingest-report.json`. A file that cannot
  * be decoded is skipped and listed in the report; it never aborts the ingest. The folder is
- * built under a temporary name and renamed into place when complete.
+ * built under a temporary name and renamed into place when complete, so a folder at `out`
+ * is always a whole dataset.
  */
 export async function ingest(options: IngestOptions): Promise<IngestResult> {
-  const { source, out, size, split = DEFAULT_SPLIT, shardSize = 4096, concurrency = 8 } = options;
-  if (existsSync(out)) throw new ConfigInvalidError(`--out ${out} already exists; ingest writes a new dataset folder (remove it or pick another)`);
+  const { source, out, size, split = DEFAULT_SPLIT, shardSize = 4096 } = options;
+  if (existsSync(out)) throw new ConfigInvalidError(`dataset folder ${out} already exists; ingest writes a new one (remove it or pick another)`);
   const started = process.hrtime.bigint();
+  const { counts, records, report } = await decodeAll(options);
+  const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}`);
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  try {
+    const manifest: Manifest = {
+      version: MANIFEST_VERSION,
+      imageSize: size,
+      source: source.description,
+      counts: { ...counts, kept: records.length, unlabeled: report.unlabeled.length },
+      splitFractions: [...split],
+      splits: await writeShards(tmp, size, records, split, shardSize),
+      labels: labelHistograms(records.map((r) => r.labels)),
+    };
+    await writeFile(join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    await writeFile(join(tmp, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`);
+    await rename(tmp, out);
+    return { out, manifest, report, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+// Reads every file once, skipping byte-identical copies before they are decoded, and
+// decodes up to `concurrency` files at once. The records come back sorted by hash.
+async function decodeAll(options: IngestOptions): Promise<{ counts: IngestCounts; records: ShardRecord[]; report: IngestReport }> {
+  const { source, size, concurrency = 8, onProgress } = options;
   const counts: IngestCounts = { filesRead: 0, decoded: 0, undecodable: 0, duplicates: 0 };
   const report: IngestReport = { undecodable: [], duplicates: [], unlabeled: [] };
   const firstName = new Map<string, string>();
@@ -89,49 +120,30 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       },
     );
     const tracked = job.finally(() => pending.delete(tracked));
-    // Marked handled here; a real failure still surfaces through race/all below.
+    // Marked handled here; a failure other than a decode error still surfaces through race/all below.
     tracked.catch(() => undefined);
     pending.add(tracked);
     if (pending.size >= concurrency) await Promise.race(pending);
-    options.onProgress?.(counts);
+    onProgress?.(counts);
   }
   await Promise.all(pending);
-  options.onProgress?.(counts);
+  onProgress?.(counts);
 
-  for (const r of records) if (!isLabelled(r.labels)) report.unlabeled.push(r.name);
-  report.unlabeled.sort();
-  const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}`);
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
-  try {
-    const splits = await writeShards(tmp, size, records, split, shardSize);
-    const manifest: Manifest = {
-      version: MANIFEST_VERSION,
-      imageSize: size,
-      source: source.description,
-      counts: { ...counts, kept: records.length, unlabeled: report.unlabeled.length },
-      splitFractions: [...split],
-      splits,
-      labels: histograms(records),
-    };
-    await writeFile(join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-    await writeFile(join(tmp, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`);
-    await mkdir(dirname(out), { recursive: true });
-    await rename(tmp, out);
-    return { out, manifest, report, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
-  }
+  // Decodes finish in any order; sorted, the shards, manifest and report depend only on
+  // the set of files read.
+  records.sort((a, b) => (a.sha256 < b.sha256 ? -1 : 1));
+  report.undecodable.sort((a, b) => (a.name < b.name ? -1 : 1));
+  report.unlabeled = records.filter((r) => !isLabelled(r.labels)).map((r) => r.name).sort();
+  return { counts, records, report };
 }
 
-async function writeShards(dir: string, size: number, records: ShardRecord[], fractions: SplitFractions, shardSize: number): Promise<Manifest['splits']> {
+// Records come sorted by hash, and keep that order inside each split and shard.
+async function writeShards(dir: string, size: number, records: readonly ShardRecord[], fractions: SplitFractions, shardSize: number): Promise<Manifest['splits']> {
   const bySplit = Object.fromEntries(SPLITS.map((s) => [s, [] as ShardRecord[]])) as Record<Split, ShardRecord[]>;
   for (const r of records) bySplit[splitOf(r.sha256, fractions)].push(r);
   const splits = {} as Manifest['splits'];
   for (const s of SPLITS) {
-    // Sorted by hash: the shard contents depend only on the set of images, not on read order.
-    const list = bySplit[s].sort((a, b) => (a.sha256 < b.sha256 ? -1 : 1));
+    const list = bySplit[s];
     const shards: ShardEntry[] = [];
     for (let i = 0; i < list.length; i += shardSize) {
       const file = `${s}-${String(shards.length).padStart(5, '0')}.ffs`;
@@ -142,19 +154,4 @@ async function writeShards(dir: string, size: number, records: ShardRecord[], fr
     splits[s] = { count: list.length, shards };
   }
   return splits;
-}
-
-function histograms(records: readonly ShardRecord[]): Manifest['labels'] {
-  const age: Record<string, number> = {};
-  const gender: Record<string, number> = {};
-  const race: Record<string, number> = {};
-  const bump = (h: Record<string, number>, key: string) => {
-    h[key] = (h[key] ?? 0) + 1;
-  };
-  for (const { labels } of records) {
-    bump(age, ageBucket(labels.age));
-    bump(gender, labels.gender === null ? 'unknown' : String(labels.gender));
-    bump(race, labels.race === null ? 'unknown' : String(labels.race));
-  }
-  return { age, gender, race };
 }

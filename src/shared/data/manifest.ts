@@ -14,7 +14,12 @@ export const MANIFEST_FILE = 'manifest.json';
 const count = z.number().int().min(0);
 const histogram = z.record(z.string(), count);
 
-const ShardEntrySchema = z.strictObject({ file: z.string(), count, bytes: count, sha256: z.string().regex(/^[0-9a-f]{64}$/) });
+// A plain file name: a manifest must not point outside its own folder.
+const shardFile = z
+  .string()
+  .regex(/^[\w.-]+$/, 'expected a plain file name inside the dataset folder')
+  .refine((f) => f !== '.' && f !== '..', 'expected a plain file name inside the dataset folder');
+const ShardEntrySchema = z.strictObject({ file: shardFile, count, bytes: count, sha256: z.string().regex(/^[0-9a-f]{64}$/) });
 
 /** The dataset manifest: what was read, what was kept, and every shard's checksum. */
 export const ManifestSchema = z.strictObject({
@@ -72,11 +77,4 @@ export async function manifestHash(dir: string): Promise<string> {
 /** Hex sha256 of some bytes. */
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** The histogram bucket of an age: decades, with `unknown` for unparsed names. */
-export function ageBucket(age: number | null): string {
-  if (age === null) return 'unknown';
-  const lo = Math.min(Math.floor(age / 10) * 10, 90);
-  return lo === 90 ? '90+' : `${lo}-${lo + 9}`;
 }

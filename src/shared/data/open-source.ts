@@ -9,15 +9,16 @@ import { TarGzSource } from './tar-source';
 export const MAX_SYNTHETIC = 1_000_000;
 
 /**
- * Opens a face source from its command-line spelling: `synthetic:N[:seed]`, a `.tar.gz`
- * / `.tgz` archive, or a directory of images.
+ * Opens a face source from its command-line spelling: `synthetic:N[:seed]` (generated
+ * faces; `seed` when the spec names none), a `.tar.gz` / `.tgz` archive, or a directory
+ * of images. Anything else is a {@link ConfigInvalidError} naming the spec.
  */
-export function openSource(spec: string): FaceSource {
+export function openSource(spec: string, seed = 0): FaceSource {
   const synthetic = /^synthetic:(\d+)(?::(\d+))?$/.exec(spec);
   if (synthetic) {
     const count = Number(synthetic[1]);
-    if (count < 1 || count > MAX_SYNTHETIC) throw new ConfigInvalidError(`--source ${spec}: N must be 1..${MAX_SYNTHETIC}`);
-    return new SyntheticSource(count, Number(synthetic[2] ?? 0));
+    if (count < 1 || count > MAX_SYNTHETIC) throw new ConfigInvalidError(`--source '${spec}': expected synthetic:N with N in 1..${MAX_SYNTHETIC}`);
+    return new SyntheticSource(count, synthetic[2] === undefined ? seed : Number(synthetic[2]));
   }
   if (spec.startsWith('synthetic')) throw new ConfigInvalidError(`--source '${spec}': expected synthetic:N or synthetic:N:seed`);
   let stat;

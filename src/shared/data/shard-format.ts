@@ -2,29 +2,32 @@ import { FormatError } from '../errors';
 import type { FaceLabels } from './api';
 
 /**
- * The dataset shard file (`<split>-NNNNN.ffs`), little-endian:
+ * The dataset shard file (`<split>-NNNNN.ffs`). All integers are unsigned little-endian;
+ * offsets are in bytes.
  *
  * ```
  * header, 16 bytes
- *   0   4  magic "FFSH"
- *   4   2  format version (1)
- *   6   2  image side S in pixels
- *   8   4  record count N
- *   12  4  reserved, 0
- * N records, each
- *   32     sha256 of the source file's bytes (the image's identity)
- *   1      age in years, 255 = unknown
- *   1      gender (0 male, 1 female), 255 = unknown
- *   1      race (0 White, 1 Black, 2 Asian, 3 Indian, 4 Others), 255 = unknown
- *   1      reserved, 0
- *   2      name length L in bytes
- *   L      source file name, UTF-8
- *   S*S    grayscale pixels, row-major, 0 black .. 255 white
+ *   0    4    magic "FFSH" (ASCII)
+ *   4    2    format version, 1
+ *   6    2    image side S in pixels
+ *   8    4    record count N
+ *   12   4    reserved, 0
+ * then N records back to back; offsets from the start of each record
+ *   0    32   sha256 of the source file's bytes (the image's identity), raw
+ *   32   1    age in years 0..254, 255 = unknown
+ *   33   1    gender: 0 male, 1 female, 255 = unknown
+ *   34   1    race: 0 White, 1 Black, 2 Asian, 3 Indian, 4 Others, 255 = unknown
+ *   35   1    reserved, 0
+ *   36   2    name length L in bytes (a longer name is cut to 65535 bytes)
+ *   38   L    source file name, UTF-8
+ *   38+L S*S  grayscale pixels, row-major, 0 black .. 255 white
+ * nothing after the last record
  * ```
  *
+ * A file of N records with names of L1..LN bytes is 16 + sum(38 + Li + S*S) bytes long.
  * Integrity is checked by the sha256 of the whole file recorded in the manifest; this
- * module checks structure (magic, version, lengths) so that a shard cut short or padded
- * is a {@link FormatError} rather than garbage pixels.
+ * module checks structure (magic, version, lengths, label ranges) so that a shard cut
+ * short, padded or garbled is a {@link FormatError} rather than garbage pixels.
  */
 
 /** One image as stored in a shard. */
@@ -81,8 +84,13 @@ export function decodeShard(buf: Buffer, file: string): { size: number; records:
   for (let i = 0; i < count; i++) {
     need(38, 'record header');
     const sha256 = buf.toString('hex', o, o + 32);
-    const label = (v: number) => (v === UNKNOWN ? null : v);
-    const labels = { age: label(buf[o + 32]), gender: label(buf[o + 33]), race: label(buf[o + 34]) };
+    const label = (offset: number, max: number, what: string): number | null => {
+      const v = buf[o + offset];
+      if (v === UNKNOWN) return null;
+      if (v > max) throw new FormatError(file, `record ${records.length} has ${what} ${v}, expected 0..${max} or ${UNKNOWN}`);
+      return v;
+    };
+    const labels = { age: label(32, UNKNOWN - 1, 'age'), gender: label(33, 1, 'gender'), race: label(34, 4, 'race') };
     const nameLength = buf.readUInt16LE(o + 36);
     o += 38;
     need(nameLength + size * size, 'name and pixels');

@@ -1,6 +1,7 @@
 import { mixSeed, Rng } from '../util/rng';
+import { GrayCanvas } from './gray-canvas';
 
-/** A procedurally drawn face with the labels it was drawn for. */
+/** A procedurally drawn face with the labels it was drawn for (UTKFace coding). */
 export interface SyntheticFace {
   /** side x side grayscale pixels, row-major. */
   pixels: Uint8Array;
@@ -10,128 +11,140 @@ export interface SyntheticFace {
   race: number;
 }
 
+/** Height of the eye line as a fraction of the image, as in UTKFace's aligned crops. */
+export const SYNTHETIC_EYE_LINE = 0.4;
+
 /**
- * Draws face number `index` of the generated set: background, hair, head, brows, eyes
- * with pupils, nose, mouth and a lighting gradient, each varied in shape, position and
- * shade, all from (seed, index). The layout follows aligned face crops (eyes at about
- * 40% of the height) so the occlusion masks land where they do on real faces.
+ * Draws face number `index` of the generated set: background, hair, neck, head, ears,
+ * brows, eyes with irises and pupils, nose, mouth, and for some a beard or wrinkles, under
+ * a lighting gradient. Each part varies in shape, position, size and shade, and the
+ * expression (gaze, brow tilt, smile, open mouth) varies too, all from (seed, index). Age
+ * and gender shape the drawing (grey hair, child proportions, wrinkles; long hair, beard);
+ * race is drawn uniformly and only labels the file. The layout follows aligned face crops
+ * (eyes at about 40% of the height) so the occlusion masks land where they do on real faces.
  */
 export function drawSyntheticFace(seed: number, index: number, side = 128): SyntheticFace {
   const rng = new Rng(mixSeed(seed, index, 0xface));
-  const c = new Canvas(side);
   const gender = rng.int(0, 1);
   const age = rng.int(1, 90);
   const race = rng.int(0, 4);
-  const skin = rng.uniform(70, 215);
-  const hairShade = age > 60 ? rng.uniform(170, 235) : rng.uniform(15, 140);
-  const background = rng.uniform(30, 235);
+  const skin = rng.uniform(75, 215);
+  const hair = age > 55 && rng.next() < 0.7 ? rng.uniform(165, 235) : rng.uniform(12, 130);
+  const person: Person = { gender, age, child: age < 13, skin, hair };
+  const c = new GrayCanvas(side);
 
-  c.fill(background);
-  c.gradient(rng.uniform(-25, 25), rng.uniform(-25, 25));
-
-  const cx = 0.5 + rng.uniform(-0.03, 0.03);
-  const cy = 0.53 + rng.uniform(-0.03, 0.03);
-  const rx = rng.uniform(0.27, 0.34);
-  const ry = rng.uniform(0.37, 0.45);
-  const longHair = gender === 1 ? rng.next() < 0.8 : rng.next() < 0.15;
-  if (longHair) c.ellipse(cx, cy + 0.05, rx * 1.25, ry * 1.15, hairShade);
-  c.ellipse(cx - rx * 0.98, cy, 0.045, 0.08, skin * 0.9); // ears
-  c.ellipse(cx + rx * 0.98, cy, 0.045, 0.08, skin * 0.9);
-  c.ellipse(cx, cy, rx, ry, skin);
-  // Hair cap: the top of a slightly larger ellipse, cut at the hairline.
-  const hairline = cy - ry * rng.uniform(0.45, 0.7);
-  c.ellipse(cx, cy - ry * 0.1, rx * 1.06, ry * 1.0, hairShade, (y) => y < hairline);
-
-  const eyeY = 0.4 + rng.uniform(-0.02, 0.02);
-  const eyeDx = rng.uniform(0.13, 0.17);
-  const eyeW = rng.uniform(0.045, 0.065);
-  const eyeH = eyeW * rng.uniform(0.4, 0.65);
-  const gazeX = rng.uniform(-0.4, 0.4) * eyeW;
-  const browLift = rng.uniform(0.05, 0.08);
-  const browTilt = rng.uniform(-0.02, 0.02);
-  const browShade = Math.min(hairShade, skin * 0.5);
-  for (const dir of [-1, 1]) {
-    const ex = cx + dir * eyeDx;
-    c.ellipse(ex, eyeY, eyeW, eyeH, Math.min(250, skin + 60));
-    c.ellipse(ex + gazeX, eyeY, eyeH * 0.8, eyeH * 0.8, rng.uniform(20, 90));
-    c.ellipse(ex + gazeX, eyeY, eyeH * 0.35, eyeH * 0.35, 10);
-    c.line(ex - eyeW, eyeY - browLift + dir * browTilt, ex + eyeW, eyeY - browLift - dir * browTilt, 0.012, browShade);
-  }
-
-  const noseTip = eyeY + rng.uniform(0.15, 0.2);
-  c.line(cx, eyeY + 0.04, cx + rng.uniform(-0.015, 0.015), noseTip, 0.01, skin * 0.75);
-  c.ellipse(cx, noseTip, rng.uniform(0.03, 0.045), 0.018, skin * 0.65);
-
-  const mouthY = noseTip + rng.uniform(0.09, 0.13);
-  const mouthW = rng.uniform(0.07, 0.11);
-  const smile = rng.uniform(-0.02, 0.04);
-  c.curve(cx - mouthW, mouthY, cx, mouthY + smile, cx + mouthW, mouthY, rng.uniform(0.008, 0.016), skin * rng.uniform(0.45, 0.7));
-  if (gender === 0 && age > 18 && rng.next() < 0.3) c.ellipse(cx, mouthY + 0.08, rx * 0.6, 0.07, hairShade * 0.8 + skin * 0.2);
-
-  c.gradient(rng.uniform(-20, 20), rng.uniform(-10, 10));
+  c.fill(rng.uniform(25, 235));
+  c.gradient(rng.uniform(-40, 40), rng.uniform(-30, 30));
+  const head = drawHead(c, rng, person);
+  drawHair(c, rng, person, head);
+  const eyeY = drawEyes(c, rng, person, head);
+  const noseTip = drawNose(c, rng, person, head, eyeY);
+  drawMouth(c, rng, person, head, noseTip + rng.uniform(0.08, 0.12) * (person.child ? 0.85 : 1));
+  c.gradient(rng.uniform(-30, 30), rng.uniform(-15, 15));
+  c.soften();
   return { pixels: c.toBytes(), side, age, gender, race };
 }
 
-// A float canvas in [0, 255] with anti-aliased shapes; coordinates are fractions of the side.
-class Canvas {
-  private readonly px: Float32Array;
+interface Person {
+  gender: number;
+  age: number;
+  child: boolean;
+  skin: number;
+  hair: number;
+}
 
-  constructor(readonly side: number) {
-    this.px = new Float32Array(side * side);
+/** The head ellipse, in fractions of the side. */
+interface Head {
+  cx: number;
+  cy: number;
+  rx: number;
+  ry: number;
+}
+
+// Long hair behind, neck, shoulders, ears, the face oval and, past fifty, forehead lines.
+function drawHead(c: GrayCanvas, rng: Rng, p: Person): Head {
+  const cx = 0.5 + rng.uniform(-0.03, 0.03);
+  const cy = 0.52 + rng.uniform(-0.025, 0.025);
+  const rx = rng.uniform(0.27, 0.33) * (p.child ? 1.06 : 1);
+  const ry = rng.uniform(0.36, 0.43) * (p.child ? 0.95 : 1);
+  if (rng.next() < (p.gender === 1 ? 0.8 : 0.12)) {
+    c.ellipse(cx, cy + rng.uniform(0.02, 0.1), rx * rng.uniform(1.2, 1.4), ry * rng.uniform(1.05, 1.25), p.hair, { rimShade: 0.2 });
   }
-
-  fill(shade: number): void {
-    this.px.fill(shade);
-  }
-
-  /** Adds a linear lighting ramp: +dx at the right edge, +dy at the bottom, centred on 0. */
-  gradient(dx: number, dy: number): void {
-    const s = this.side;
-    for (let y = 0; y < s; y++) for (let x = 0; x < s; x++) this.px[y * s + x] += dx * (x / s - 0.5) + dy * (y / s - 0.5);
-  }
-
-  ellipse(cx: number, cy: number, rx: number, ry: number, shade: number, clip?: (y: number) => boolean): void {
-    const s = this.side;
-    const [px, py, prx, pry] = [cx * s, cy * s, rx * s, ry * s];
-    const edge = Math.min(prx, pry);
-    for (let y = Math.max(0, Math.floor(py - pry - 1)); y <= Math.min(s - 1, Math.ceil(py + pry + 1)); y++) {
-      if (clip && !clip(y / s)) continue;
-      for (let x = Math.max(0, Math.floor(px - prx - 1)); x <= Math.min(s - 1, Math.ceil(px + prx + 1)); x++) {
-        const d = Math.hypot((x + 0.5 - px) / prx, (y + 0.5 - py) / pry);
-        this.blend(y * s + x, shade, (1 - d) * edge + 0.5);
-      }
+  c.ellipse(cx, cy + ry * 0.9, rx * 0.5, ry * 0.45, p.skin * 0.78);
+  c.ellipse(cx, 1.08, rx * 1.9, 0.16, rng.uniform(20, 230), { rimShade: 0.2 });
+  for (const dir of [-1, 1]) c.ellipse(cx + dir * rx * 0.97, cy + 0.01, 0.04, 0.075, p.skin * 0.88, { rimShade: 0.2 });
+  c.ellipse(cx, cy, rx, ry, p.skin, { rimShade: 0.22 });
+  if (p.age > 50) {
+    for (let k = 0; k < 3; k++) {
+      const wy = cy - ry * (0.42 + 0.08 * k);
+      c.line(cx - rx * 0.45, wy, cx + rx * 0.45, wy + rng.uniform(-0.01, 0.01), 0.007, p.skin * 0.75, (p.age - 40) / 80);
     }
   }
+  return { cx, cy, rx, ry };
+}
 
-  line(x0: number, y0: number, x1: number, y1: number, width: number, shade: number): void {
-    const s = this.side;
-    const [ax, ay, bx, by, half] = [x0 * s, y0 * s, x1 * s, y1 * s, (width * s) / 2];
-    const len2 = (bx - ax) ** 2 + (by - ay) ** 2 || 1;
-    for (let y = Math.max(0, Math.floor(Math.min(ay, by) - half - 1)); y <= Math.min(s - 1, Math.ceil(Math.max(ay, by) + half + 1)); y++) {
-      for (let x = Math.max(0, Math.floor(Math.min(ax, bx) - half - 1)); x <= Math.min(s - 1, Math.ceil(Math.max(ax, bx) + half + 1)); x++) {
-        const t = Math.max(0, Math.min(1, ((x + 0.5 - ax) * (bx - ax) + (y + 0.5 - ay) * (by - ay)) / len2));
-        const d = Math.hypot(x + 0.5 - (ax + t * (bx - ax)), y + 0.5 - (ay + t * (by - ay)));
-        this.blend(y * s + x, shade, half - d + 0.5);
-      }
-    }
-  }
+// The hair cap: a larger ellipse kept above a hairline that dips towards the temples.
+function drawHair(c: GrayCanvas, rng: Rng, p: Person, { cx, cy, rx, ry }: Head): void {
+  if (p.gender === 0 && p.age > 40 && rng.next() < 0.25) return;
+  const hairline = cy - ry * rng.uniform(0.62, 0.82);
+  const dip = rng.uniform(0.4, 1.4);
+  const part = rng.uniform(-0.25, 0.25);
+  const mask = (x: number, y: number) => Math.min(1, Math.max(0, (hairline + dip * (x - cx - part * rx) ** 2 - y) * c.side + 0.5));
+  c.ellipse(cx, cy - ry * 0.06, rx * 1.07, ry * 1.02, p.hair, { mask, rimShade: 0.15 });
+}
 
-  /** A quadratic Bézier stroke through (x0,y0), control (xc,yc), (x1,y1). */
-  curve(x0: number, y0: number, xc: number, yc: number, x1: number, y1: number, width: number, shade: number): void {
-    const at = (t: number): [number, number] => [
-      (1 - t) ** 2 * x0 + 2 * (1 - t) * t * xc + t * t * x1,
-      (1 - t) ** 2 * y0 + 2 * (1 - t) * t * yc + t * t * y1,
-    ];
-    const n = 12;
-    for (let i = 0; i < n; i++) this.line(...at(i / n), ...at((i + 1) / n), width, shade);
+// Eye sockets, whites, irises, pupils, upper lids and brows; returns the eye line.
+function drawEyes(c: GrayCanvas, rng: Rng, p: Person, { cx }: Head): number {
+  const eyeY = SYNTHETIC_EYE_LINE + rng.uniform(-0.02, 0.02);
+  const eyeDx = rng.uniform(0.12, 0.16);
+  const eyeW = rng.uniform(0.045, 0.06) * (p.child ? 1.15 : 1);
+  const eyeH = eyeW * rng.uniform(0.42, 0.62);
+  const gazeX = rng.uniform(-0.35, 0.35) * eyeW;
+  const iris = rng.uniform(25, 110);
+  const browGap = rng.uniform(0.045, 0.07);
+  const browTilt = rng.uniform(-0.02, 0.02);
+  const browArch = rng.uniform(0, 0.025);
+  const browWidth = rng.uniform(0.014, 0.026) * (p.gender === 0 ? 1.2 : 1);
+  // Pupils stay the darkest spots of a face, as in photos.
+  const browShade = Math.max(35, Math.min(p.hair, p.skin * 0.55));
+  for (const dir of [-1, 1]) {
+    const ex = cx + dir * eyeDx;
+    c.ellipse(ex, eyeY + eyeH * 0.3, eyeW * 1.15, eyeH * 1.2, p.skin * 0.85, { opacity: 0.6 });
+    c.ellipse(ex, eyeY, eyeW, eyeH, Math.min(245, p.skin + 70));
+    c.ellipse(ex + gazeX, eyeY, eyeH * 0.85, eyeH * 0.85, iris, { mask: (_x, y) => (Math.abs(y - eyeY) < eyeH ? 1 : 0) });
+    c.ellipse(ex + gazeX, eyeY, eyeH * 0.45, eyeH * 0.45, 5);
+    c.curve(ex - eyeW, eyeY, ex, eyeY - eyeH * 2, ex + eyeW, eyeY, 0.01, p.skin * 0.35);
+    const by = eyeY - browGap;
+    // Inner ends lower than outer ones frown, higher ones look surprised or sad.
+    c.curve(ex - dir * eyeW * 1.2, by + browTilt, ex, by - 2 * browArch, ex + dir * eyeW * 1.25, by - browTilt, browWidth, browShade);
   }
+  return eyeY;
+}
 
-  toBytes(): Uint8Array {
-    return Uint8Array.from(this.px, (v) => Math.max(0, Math.min(255, Math.round(v))));
-  }
+// Bridge, tip and nostrils; returns the height of the tip.
+function drawNose(c: GrayCanvas, rng: Rng, p: Person, { cx }: Head, eyeY: number): number {
+  const tip = eyeY + rng.uniform(0.14, 0.19) * (p.child ? 0.85 : 1);
+  const width = rng.uniform(0.03, 0.045);
+  c.line(cx + rng.uniform(-0.02, 0.02), eyeY + 0.03, cx + rng.uniform(-0.01, 0.01), tip - 0.01, 0.012, p.skin * 0.8, 0.7);
+  c.ellipse(cx, tip, width, 0.022, p.skin * 0.82, { opacity: 0.8 });
+  for (const d of [-1, 1]) c.ellipse(cx + d * width * 0.55, tip + 0.008, width * 0.3, 0.01, p.skin * 0.45);
+  return tip;
+}
 
-  private blend(i: number, shade: number, coverage: number): void {
-    const a = Math.max(0, Math.min(1, coverage));
-    if (a > 0) this.px[i] += (shade - this.px[i]) * a;
+// For some men a beard first, then an open or closed mouth with lips, smiling or not.
+function drawMouth(c: GrayCanvas, rng: Rng, p: Person, { cx, cy, rx, ry }: Head, mouthY: number): void {
+  const mouthW = rng.uniform(0.07, 0.11);
+  const smile = rng.uniform(-0.015, 0.04);
+  const lips = p.skin * rng.uniform(0.55, 0.8);
+  if (p.gender === 0 && p.age > 18 && rng.next() < 0.35) {
+    // The beard covers the jaw below a line that rises towards the ears.
+    const beardTop = mouthY - rng.uniform(0.03, 0.06);
+    const rise = rng.uniform(0.4, 1.2);
+    const mask = (x: number, y: number) => Math.min(1, Math.max(0, (y - beardTop + rise * (x - cx) ** 2) * c.side + 0.5));
+    c.ellipse(cx, cy, rx * 0.98, ry * 0.99, p.hair, { opacity: rng.uniform(0.35, 0.85), mask });
   }
+  if (rng.next() < 0.25) c.ellipse(cx, mouthY + smile * 0.5, mouthW * 0.75, rng.uniform(0.015, 0.035), 25);
+  c.curve(cx - mouthW, mouthY, cx, mouthY - 0.012 + smile * 0.3, cx + mouthW, mouthY, 0.012, lips);
+  c.curve(cx - mouthW, mouthY, cx, mouthY + smile, cx + mouthW, mouthY, rng.uniform(0.008, 0.014), lips * 0.7);
+  c.curve(cx - mouthW * 0.7, mouthY + 0.02, cx, mouthY + 0.03 + smile, cx + mouthW * 0.7, mouthY + 0.02, 0.014, lips * 1.1);
 }

@@ -30,3 +30,31 @@ test('a truncated, padded or foreign file is a FormatError naming it', (t) => {
   future.writeUInt16LE(99, 4);
   t.throws(() => decodeShard(future, 'v99.ffs'), { instanceOf: FormatError, message: /version 99/ });
 });
+
+test('a shard cut at any byte is refused', (t) => {
+  const bytes = encodeShard(4, [record(1, 4), record(2, 4), record(3, 4)]);
+  for (let cut = 0; cut < bytes.length; cut++) {
+    t.throws(() => decodeShard(bytes.subarray(0, cut), 'cut.ffs'), { instanceOf: FormatError }, `cut at ${cut} of ${bytes.length}`);
+  }
+});
+
+test('a corrupted length field is refused, and an empty shard is valid', (t) => {
+  const bytes = encodeShard(8, [record(1, 8), record(2, 8)]);
+  const longName = Buffer.from(bytes);
+  longName.writeUInt16LE(0xffff, 16 + 36);
+  t.throws(() => decodeShard(longName, 'name.ffs'), { instanceOf: FormatError, message: /truncated/ });
+  const moreRecords = Buffer.from(bytes);
+  moreRecords.writeUInt32LE(3, 8);
+  t.throws(() => decodeShard(moreRecords, 'count.ffs'), { instanceOf: FormatError, message: /truncated in record 2 of 3/ });
+  t.deepEqual(decodeShard(encodeShard(8, []), 'empty.ffs'), { size: 8, records: [] });
+});
+
+test('a label byte out of its range is refused', (t) => {
+  const bytes = encodeShard(4, [record(1, 4)]);
+  const badGender = Buffer.from(bytes);
+  badGender[16 + 33] = 7;
+  t.throws(() => decodeShard(badGender, 'g.ffs'), { instanceOf: FormatError, message: /gender 7/ });
+  const badRace = Buffer.from(bytes);
+  badRace[16 + 34] = 5;
+  t.throws(() => decodeShard(badRace, 'r.ffs'), { instanceOf: FormatError, message: /race 5/ });
+});

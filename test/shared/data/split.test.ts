@@ -4,7 +4,7 @@ import { parseSplitFractions, splitOf } from '../../../src/shared/data/split';
 
 const hash = (i: number) => createHash('sha256').update(String(i)).digest('hex');
 
-test('the split depends only on the hash and follows the fractions', (t) => {
+test('the split depends only on the hash (so byte-identical copies share one) and follows the fractions', (t) => {
   const counts = { train: 0, val: 0, test: 0 };
   const n = 20000;
   for (let i = 0; i < n; i++) {
@@ -18,7 +18,11 @@ test('the split depends only on the hash and follows the fractions', (t) => {
 });
 
 test('custom fractions are honoured, including empty splits', (t) => {
-  for (let i = 0; i < 500; i++) t.is(splitOf(hash(i), [1, 0, 0]), 'train');
+  for (let i = 0; i < 500; i++) {
+    t.is(splitOf(hash(i), [1, 0, 0]), 'train');
+    t.is(splitOf(hash(i), [0, 0, 1]), 'test');
+    t.not(splitOf(hash(i), [0.5, 0.5, 0]), 'test');
+  }
   t.deepEqual(parseSplitFractions('0.7,0.2,0.1'), [0.7, 0.2, 0.1]);
 });
 
