@@ -1,71 +1,84 @@
-// One benchmark rank in its own process, driven by bench/allreduce.bench.ts over IPC:
-// bind, connect, then time all-reduces (or raw point-to-point sends) of the sizes asked.
+// One benchmark rank in its own process, driven by bench/allreduce.bench.ts over IPC: it opens
+// a ZeroMQ ring transport and a separate PULL socket for the point-to-point baseline, then
+// times what it is asked to.
 import { Pull, Push } from 'zeromq';
-import { ringAllReduceMean } from '../src/shared/collective/ring-allreduce';
-import { ZmqRing } from '../src/shared/collective/zmq-transport';
+import { createAllReduce } from '../src/shared/collective/ring-allreduce';
+import { ZmqTransport } from '../src/shared/collective/zmq-transport';
+import type { GradientReducer } from '../src/shared/train/api';
+import { createLogger } from '../src/shared/log';
+import { medianSeconds } from './_table';
 
-/** Messages the parent sends. */
+/** What the parent asks. */
 export type ToBenchRank =
-  | { kind: 'bind'; rank: number; worldSize: number }
-  | { kind: 'connect'; right: string }
-  | { kind: 'allreduce'; values: number; reps: number }
-  | { kind: 'p2p-recv'; values: number; reps: number }
-  | { kind: 'p2p-send'; to: string; values: number; reps: number }
+  | { kind: 'open'; rank: number; worldSize: number }
+  | { kind: 'connect'; right: string; rightP2p: string }
+  | { kind: 'allreduce'; bytes: number; reps: number }
+  | { kind: 'p2p-receive'; reps: number }
+  | { kind: 'p2p-send'; bytes: number; reps: number }
   | { kind: 'exit' };
 
-/** Messages a rank sends back: seconds per operation (all-reduce: the median over reps). */
-export type FromBenchRank = { kind: 'bound'; endpoint: string; p2p: string } | { kind: 'timed'; seconds: number } | { kind: 'error'; message: string };
+/**
+ * What a rank answers: seconds per all-reduce, or for the point-to-point stream the wall-clock
+ * time (ms since the epoch, comparable between processes on one host) of its first send or
+ * last receipt.
+ */
+export type FromBenchRank =
+  | { kind: 'opened'; ring: string; p2p: string }
+  | { kind: 'done'; seconds: number }
+  | { kind: 'at'; epochMs: number }
+  | { kind: 'error'; message: string };
 
-let ring: ZmqRing | null = null;
-let p2p: Pull | null = null;
-let me = { rank: 0, worldSize: 1 };
+let transport: ZmqTransport | null = null;
+let reduce: GradientReducer | null = null;
+const p2p = new Pull({ linger: 0 });
+const p2pOut = new Push({ linger: 0 });
+const epochMs = () => performance.timeOrigin + performance.now();
 let step = 0;
-const reply = (m: FromBenchRank) => process.send?.(m);
-const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function handle(m: ToBenchRank): Promise<FromBenchRank> {
+  switch (m.kind) {
+    case 'open':
+      transport = await ZmqTransport.bind({ rank: m.rank, worldSize: m.worldSize, bind: 'tcp://127.0.0.1:*', log: createLogger('bench', 'error') });
+      reduce = createAllReduce({ transport, run: 'bench', timeoutMs: 60_000 });
+      await p2p.bind('tcp://127.0.0.1:*');
+      return { kind: 'opened', ring: transport.endpoints[0], p2p: p2p.lastEndpoint ?? '' };
+    case 'connect':
+      // The point-to-point link is connected now, so its timing will not include the handshake.
+      transport?.connect(m.right);
+      p2pOut.connect(m.rightP2p);
+      return { kind: 'done', seconds: 0 };
+    case 'allreduce': {
+      if (!transport || !reduce) throw new Error('allreduce before open');
+      const data = new Float32Array(m.bytes / 4).fill(transport.rank);
+      const want = (transport.worldSize - 1) / 2;
+      const run = reduce;
+      const seconds = await medianSeconds(m.reps, async () => {
+        const out = await run(data, 'G', step++);
+        if (out[0] !== want || out[out.length - 1] !== want) throw new Error(`all-reduce gave ${out[0]}, expected ${want}`);
+      });
+      return { kind: 'done', seconds };
+    }
+    case 'p2p-receive': {
+      for (let i = 0; i < m.reps; i++) await p2p.receive();
+      return { kind: 'at', epochMs: epochMs() };
+    }
+    case 'p2p-send': {
+      const payload = Buffer.alloc(m.bytes, 1);
+      const start = epochMs();
+      for (let i = 0; i < m.reps; i++) await p2pOut.send(payload);
+      return { kind: 'at', epochMs: start };
+    }
+    case 'exit':
+      await transport?.close();
+      p2p.close();
+      p2pOut.close();
+      process.exit(0);
+  }
+}
 
 process.on('message', (m: ToBenchRank) => {
-  void (async () => {
-    try {
-      if (m.kind === 'bind') {
-        me = { rank: m.rank, worldSize: m.worldSize };
-        ring = await ZmqRing.bind({ bind: 'tcp://127.0.0.1:*', left: (m.rank - 1 + m.worldSize) % m.worldSize, right: (m.rank + 1) % m.worldSize });
-        p2p = new Pull({ linger: 0 });
-        await p2p.bind('tcp://127.0.0.1:*');
-        reply({ kind: 'bound', endpoint: ring.endpoint, p2p: p2p.lastEndpoint ?? '' });
-      } else if (m.kind === 'connect') {
-        ring?.connect(m.right);
-      } else if (m.kind === 'allreduce' && ring) {
-        const data = new Float32Array(m.values).fill(me.rank);
-        const times: number[] = [];
-        for (let i = 0; i <= m.reps; i++) {
-          const t = performance.now();
-          await ringAllReduceMean(data, step++, 'G', { ...me, run: 'bench', transport: ring, timeoutMs: 60_000 });
-          if (i > 0) times.push((performance.now() - t) / 1000);
-        }
-        reply({ kind: 'timed', seconds: median(times) });
-      } else if (m.kind === 'p2p-recv' && p2p) {
-        // Sustained throughput: from the first arrival to the last, per message (timing each
-        // arrival alone would credit messages that were already queued).
-        await p2p.receive();
-        const t = performance.now();
-        for (let i = 0; i < m.reps; i++) await p2p.receive();
-        reply({ kind: 'timed', seconds: (performance.now() - t) / 1000 / m.reps });
-      } else if (m.kind === 'p2p-send') {
-        // Linger so that close() delivers what is still queued instead of dropping it.
-        const push = new Push({ linger: 30_000 });
-        push.connect(m.to);
-        const payload = Buffer.alloc(m.values * 4);
-        // Sent back to back: the receiver times each arrival, i.e. sustained throughput.
-        for (let i = 0; i <= m.reps; i++) await push.send(payload);
-        push.close();
-        reply({ kind: 'timed', seconds: 0 });
-      } else if (m.kind === 'exit') {
-        await ring?.close();
-        p2p?.close();
-        process.exit(0);
-      }
-    } catch (err) {
-      reply({ kind: 'error', message: (err as Error).message });
-    }
-  })();
+  handle(m).then(
+    (r) => process.send?.(r),
+    (err: Error) => process.send?.({ kind: 'error', message: err.message } satisfies FromBenchRank),
+  );
 });

@@ -1,56 +1,79 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_CHUNK_BYTES } from '../src/shared/collective/ring-allreduce';
 import type { FromBenchRank, ToBenchRank } from './_allreduce-rank';
 import type { Bench, BenchTable } from './_table';
 
 const SCRIPT = join(__dirname, '_allreduce-rank.js');
-const SIZES_MIB = [1 / 16, 1, 4, 16, 64];
+const KIB = 1024;
+const MIB = 1024 * KIB;
+/** Buffer sizes and all-reduce repetitions (median of these, after one warm-up). */
+const SIZES: [bytes: number, reps: number][] = [
+  [64 * KIB, 31],
+  [MIB, 15],
+  [4 * MIB, 9],
+  [16 * MIB, 5],
+  [64 * MIB, 5],
+];
+/** The point-to-point stream carries at least this much, so small messages are timed over many. */
+const P2P_MIN_BYTES = 64 * MIB;
 const WORLDS = [2, 4];
 
-function ask(child: ChildProcess, m: ToBenchRank): Promise<FromBenchRank> {
+function ask(child: ChildProcess, m: ToBenchRank): Promise<Exclude<FromBenchRank, { kind: 'error' }>> {
   return new Promise((resolve, reject) => {
     child.once('message', (r: FromBenchRank) => (r.kind === 'error' ? reject(new Error(r.message)) : resolve(r)));
     child.send(m);
   });
 }
 
-async function timeWorld(n: number, bytes: number, reps: number): Promise<{ allreduce: number; p2p: number }> {
+const seconds = (r: FromBenchRank): number => (r.kind === 'done' ? r.seconds : NaN);
+const epochMs = (r: FromBenchRank): number => (r.kind === 'at' ? r.epochMs : NaN);
+const sizeName = (bytes: number): string => (bytes < MIB ? `${bytes / KIB} KiB` : `${bytes / MIB} MiB`);
+
+// Times the all-reduce on `n` processes and, between two of them, raw ZeroMQ for each size.
+async function timeWorld(n: number): Promise<(string | number)[][]> {
   const children = Array.from({ length: n }, () => fork(SCRIPT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   try {
-    const bound = await Promise.all(children.map((c, rank) => ask(c, { kind: 'bind', rank, worldSize: n })));
-    const ends = bound.map((b) => b as Extract<FromBenchRank, { kind: 'bound' }>);
-    children.forEach((c, rank) => c.send({ kind: 'connect', right: ends[(rank + 1) % n].endpoint } satisfies ToBenchRank));
-    const values = bytes / 4;
-    const times = await Promise.all(children.map((c) => ask(c, { kind: 'allreduce', values, reps })));
-    const recv = ask(children[1], { kind: 'p2p-recv', values, reps });
-    await ask(children[0], { kind: 'p2p-send', to: ends[1].p2p, values, reps });
-    const p2p = await recv;
-    return { allreduce: Math.max(...times.map((t) => (t as { seconds: number }).seconds)), p2p: (p2p as { seconds: number }).seconds };
+    const opened = await Promise.all(children.map((c, rank) => ask(c, { kind: 'open', rank, worldSize: n })));
+    const ends = opened.map((o) => o as Extract<FromBenchRank, { kind: 'opened' }>);
+    await Promise.all(children.map((c, rank) => ask(c, { kind: 'connect', right: ends[(rank + 1) % n].ring, rightP2p: ends[(rank + 1) % n].p2p })));
+    const rows: (string | number)[][] = [];
+    for (const [bytes, reps] of SIZES) {
+      // The slowest rank's median is the operation's time.
+      const allreduce = Math.max(...(await Promise.all(children.map((c) => ask(c, { kind: 'allreduce', bytes, reps })))).map(seconds));
+      // From rank 0's first send to rank 1's last receipt, over a link connected beforehand.
+      const messages = Math.max(reps, Math.ceil(P2P_MIN_BYTES / bytes));
+      const received = ask(children[1], { kind: 'p2p-receive', reps: messages });
+      const start = epochMs(await ask(children[0], { kind: 'p2p-send', bytes, reps: messages }));
+      const p2p = (epochMs(await received) - start) / 1000 / messages;
+      const algbw = bytes / allreduce / 1e9;
+      const busbw = (algbw * 2 * (n - 1)) / n;
+      const p2pbw = bytes / p2p / 1e9;
+      rows.push([`N=${n}, ${sizeName(bytes)}`, allreduce * 1e3, algbw, busbw, p2pbw, busbw / p2pbw]);
+    }
+    return rows;
   } finally {
-    for (const c of children) c.send({ kind: 'exit' } satisfies ToBenchRank);
+    for (const c of children) if (c.connected) c.send({ kind: 'exit' } satisfies ToBenchRank);
   }
 }
 
-/** Ring all-reduce over ZeroMQ between processes on this host, against raw ZeroMQ point-to-point for the same size. */
+/** Ring all-reduce (mean) over ZeroMQ tcp between processes on this host, against raw ZeroMQ point-to-point for the same size. */
 export const allreduceBench: Bench = {
   name: 'allreduce',
   async run(): Promise<BenchTable> {
+    const load = loadavg()[0];
     const rows: (string | number)[][] = [];
-    for (const n of WORLDS) {
-      for (const mib of SIZES_MIB) {
-        const bytes = Math.round(mib * 1024 * 1024);
-        const { allreduce, p2p } = await timeWorld(n, bytes, mib >= 16 ? 3 : 10);
-        const algbw = bytes / allreduce / 1e9;
-        const busbw = (algbw * 2 * (n - 1)) / n;
-        const p2pbw = bytes / p2p / 1e9;
-        rows.push([`N=${n} ${mib < 1 ? `${mib * 1024} KiB` : `${mib} MiB`}`, allreduce * 1e3, algbw, busbw, p2pbw, busbw / p2pbw]);
-      }
-    }
+    for (const n of WORLDS) rows.push(...(await timeWorld(n)));
     return {
-      title: 'ring all-reduce (mean) over ZeroMQ tcp on loopback, one process per rank (nccl-tests definitions)',
-      columns: ['ranks, buffer', 'time (ms)', 'algbw GB/s', 'busbw GB/s', 'p2p GB/s', 'busbw/p2p'],
+      title: `ring all-reduce (mean) over ZeroMQ tcp on 127.0.0.1, one process per rank, ${sizeName(DEFAULT_CHUNK_BYTES)} chunks`,
+      columns: ['ranks, buffer', 'time ms', 'algbw GB/s', 'busbw GB/s', 'p2p GB/s', 'busbw/p2p'],
       rows,
-      notes: [`${require('node:os').cpus().length} cores on this machine: with more ranks than cores, ranks share CPUs and busbw falls for that reason.`],
+      notes: [
+        'time: median over reps of the slowest rank; algbw = bytes / time; busbw = algbw * 2(N-1)/N (nccl-tests);',
+        'p2p: raw ZeroMQ PUSH/PULL between two of the processes, a stream of messages of the buffer size, first send to last receipt.',
+        `${cpus().length} cores (1-min load ${load.toFixed(1)} at start): with more ranks than cores, ranks share CPUs and busbw falls for that reason.`,
+      ],
     };
   },
 };

@@ -121,3 +121,10 @@ export class MaskFileError extends FacefillError {
     super('MASK_FILE', `mask ${file}: ${reason}`);
   }
 }
+
+/** Thrown when a collective's transport is closed before or while an operation uses it. */
+export class CollectiveClosedError extends FacefillError {
+  constructor(message: string) {
+    super('COLLECTIVE_CLOSED', message);
+  }
+}

@@ -1,46 +1,64 @@
 /**
- * Contracts of the gradient collective: the ring all-reduce runs over a {@link RingTransport}
- * and knows no sockets, so the same algorithm is tested in memory and run over ZeroMQ.
+ * Contracts of the gradient collective. The ring all-reduce runs over a {@link Transport} and
+ * knows no sockets, so the same algorithm is tested in memory and run over ZeroMQ.
  */
 
-/** Which gradient a message belongs to. */
+/** Which of the two gradients of a training step an operation reduces: D's first, then G's. */
 export type Phase = 'D' | 'G';
 
-/** The header of one all-reduce message; the payload travels beside it. */
-export interface RingHeader {
-  /** Run id: messages of another run are dropped. */
-  run: string;
-  /** Training step: messages of an earlier step are dropped. */
+/** One collective operation of a run: each (step, phase) is reduced at most once per run id. */
+export interface CollectiveOp {
+  /** 0-based training step. */
   step: number;
   phase: Phase;
-  /** 0..2(N-1)-1: reduce-scatter rounds, then all-gather rounds. */
+}
+
+/** Names one chunk of one collective operation, so a receiver can tell it from every other. */
+export interface ChunkTag extends CollectiveOp {
+  /**
+   * Run id, unique per ring incarnation: a ring rebuilt after a failure must use a new one
+   * (e.g. `${run}/${generation}`), so leftovers of the old ring cannot pass for current data.
+   */
+  run: string;
+  /** 0..2(N-1)-1: the reduce-scatter rounds, then the all-gather rounds. */
   round: number;
-  /** Chunk index within the round's segment. */
+  /** Index of the chunk within its round's segment. */
   chunk: number;
-  /** Payload length in float32 values. */
+}
+
+/** The chunk a rank waits for: its tag and its length in float32 values. */
+export interface ExpectedChunk extends ChunkTag {
   length: number;
 }
 
-/** One message around the ring. */
-export interface RingMessage {
-  header: RingHeader;
-  payload: Float32Array;
-}
-
 /**
- * A rank's two links in the ring: it sends to its right neighbour and receives from its
- * left one. Concurrency rule: at most one pending `receive` at a time; `send`s may overlap.
+ * A rank's two links in a ring of `worldSize` ranks: it sends to its right neighbour
+ * (rank + 1) mod N and receives from its left neighbour (rank - 1) mod N. Every ring
+ * collective needs only these two links, so a transport offers nothing else.
+ *
+ * Concurrency rule: at most one `receive` may be pending at a time (as on a ZeroMQ socket).
+ * `send` may be called again before earlier sends resolved; messages leave, arrive and their
+ * sends resolve in call order.
+ *
+ * Memory rules: `send` may resolve before the payload's bytes have left (ZeroMQ reads the
+ * caller's memory from its I/O thread, without a copy), so a payload must not be modified
+ * until the right neighbour has received it. A received payload belongs to the caller: the
+ * transport never reads or writes it again, so it may be modified and sent on.
  */
-export interface RingTransport {
-  /** Rank of the left neighbour (for error messages). */
-  readonly left: number;
-  /** Queues one message for the right neighbour. */
-  send(message: RingMessage): Promise<void>;
+export interface Transport {
+  readonly rank: number;
+  readonly worldSize: number;
+  /** Queues one chunk for the right neighbour; rejects with CollectiveClosedError after `close`. */
+  send(tag: ChunkTag, payload: Float32Array): Promise<void>;
   /**
-   * The next message from the left neighbour. Rejects with CollectiveTimeoutError naming
-   * the left neighbour after `timeoutMs`, or CollectiveMessageError when the bytes are not a
-   * well-formed message.
+   * Resolves with the payload (the caller's to keep) of the next message from the left
+   * neighbour, which must be the chunk `expect` describes. A message of another run, or of an
+   * operation before `expect`'s, is a leftover of an aborted operation: it is dropped with a warning and the wait goes on.
+   * Rejects with CollectiveMessageError when a message is malformed or is not the expected
+   * chunk, CollectiveTimeoutError naming the left neighbour when nothing fitting arrives
+   * within `timeoutMs`, and CollectiveClosedError when the transport is closed.
    */
-  receive(timeoutMs: number): Promise<RingMessage>;
+  receive(expect: ExpectedChunk, timeoutMs: number): Promise<Float32Array>;
+  /** Releases the links; pending and later calls reject with CollectiveClosedError. Idempotent. */
   close(): Promise<void>;
 }

@@ -1,40 +1,85 @@
 import { pack, unpack } from 'msgpackr';
+import { z } from 'zod';
 import { CollectiveMessageError } from '../errors';
-import type { RingHeader, RingMessage } from './api';
+import type { ChunkTag } from './api';
 
 /**
- * The all-reduce wire format: two ZeroMQ frames, a msgpack-encoded {@link RingHeader} and the
- * raw little-endian float32 payload. The payload is copied once on encode (the sender reuses
- * its buffer in later rounds) and viewed without a copy on decode when it is 4-byte aligned.
+ * The collective's wire format: one message is two ZeroMQ frames, a MessagePack-encoded
+ * {@link FrameHeader} and the payload's raw float32 bytes (little-endian, the byte order of
+ * every supported host).
  */
-export function encodeFrames(m: RingMessage): [Buffer, Buffer] {
-  const p = m.payload;
-  return [pack(m.header), Buffer.from(Buffer.from(p.buffer, p.byteOffset, p.byteLength))];
+
+/** The header frame of one message: the chunk's tag and its payload length in float32 values. */
+export interface FrameHeader extends ChunkTag {
+  length: number;
 }
 
-/** Parses and validates the frames of one message; anything malformed is a CollectiveMessageError naming `from`. */
-export function decodeFrames(frames: Buffer[], from: string): RingMessage {
-  if (frames.length !== 2) throw new CollectiveMessageError(`${from} sent ${frames.length} frames, expected 2 (header, payload)`);
-  let header: unknown;
+/** A decoded, well-formed message (not yet checked against what the receiver expects). */
+export interface Frame {
+  header: FrameHeader;
+  payload: Float32Array;
+}
+
+// A real header is about 50 bytes; a bigger one is refused before it is parsed.
+const MAX_HEADER_BYTES = 1024;
+const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+const FrameHeaderSchema = z.object({
+  run: z.string().max(256),
+  step: count,
+  phase: z.enum(['D', 'G']),
+  round: count,
+  chunk: count,
+  length: count,
+});
+
+/**
+ * Encodes one message. The payload frame is a view of the array's memory, not a copy: the
+ * caller keeps it unchanged until the peer has it (see the Transport's memory rule).
+ */
+export function encodeFrame(tag: ChunkTag, payload: Float32Array): [Buffer, Buffer] {
+  const header: FrameHeader = { run: tag.run, step: tag.step, phase: tag.phase, round: tag.round, chunk: tag.chunk, length: payload.length };
+  return [pack(header), Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)];
+}
+
+/**
+ * Decodes and validates one received message; `peer` names its sender in errors. The payload
+ * is a view of the received bytes, copied only when they do not start on a 4-byte boundary.
+ * Throws CollectiveMessageError naming what is wrong: the frame count, an undecodable or
+ * ill-typed header, or a payload whose size does not fit the header.
+ */
+export function decodeFrame(frames: readonly Buffer[], peer: string): Frame {
+  const bad = (what: string) => new CollectiveMessageError(`${peer} sent ${what}`);
+  if (frames.length !== 2) throw bad(`a message of ${frames.length} frame(s); expected 2 (header, payload)`);
+  const [head, body] = frames;
+  if (head.length > MAX_HEADER_BYTES) throw bad(`a header frame of ${head.length} bytes; expected at most ${MAX_HEADER_BYTES}`);
+  let decoded: unknown;
   try {
-    header = unpack(frames[0]);
+    decoded = unpack(head);
   } catch (err) {
-    throw new CollectiveMessageError(`${from} sent a header that is not msgpack: ${(err as Error).message}`);
+    throw bad(`a header frame that is not MessagePack (${(err as Error).message})`);
   }
-  const h = checkHeader(header, from);
-  const bytes = frames[1];
-  if (bytes.length !== h.length * 4) {
-    throw new CollectiveMessageError(`${from} sent ${bytes.length} payload bytes, its header says ${h.length} float32 values (${h.length * 4} bytes)`);
+  const parsed = FrameHeaderSchema.safeParse(decoded);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(header)'}: ${i.message}`).join('; ');
+    throw bad(`a malformed header ${describe(decoded)}: ${issues}`);
   }
-  const aligned = bytes.byteOffset % 4 === 0 ? bytes : Buffer.from(bytes);
-  return { header: h, payload: new Float32Array(aligned.buffer, aligned.byteOffset, h.length) };
+  const header = parsed.data;
+  if (body.length % 4 !== 0) throw bad(`a payload of ${body.length} bytes, not a whole number of float32 values`);
+  if (body.length !== header.length * 4) {
+    throw bad(`a payload of ${body.length} bytes, but its header says ${header.length} float32 values (${header.length * 4} bytes)`);
+  }
+  const aligned = body.byteOffset % 4 === 0 ? body : Buffer.from(body);
+  return { header, payload: new Float32Array(aligned.buffer, aligned.byteOffset, header.length) };
 }
 
-function checkHeader(v: unknown, from: string): RingHeader {
-  const h = v as Partial<Record<keyof RingHeader, unknown>> | null;
-  const nat = (x: unknown) => Number.isInteger(x) && (x as number) >= 0;
-  if (h === null || typeof h !== 'object' || typeof h.run !== 'string' || (h.phase !== 'D' && h.phase !== 'G') || ![h.step, h.round, h.chunk, h.length].every(nat)) {
-    throw new CollectiveMessageError(`${from} sent a malformed header ${JSON.stringify(v)}; expected {run, step, phase: D|G, round, chunk, length}`);
+function describe(v: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    // BigInt fields (uint64 in MessagePack) cannot be JSON-encoded.
+    text = String(v);
   }
-  return h as RingHeader;
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
 }

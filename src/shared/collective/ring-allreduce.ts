@@ -1,86 +1,139 @@
-import { CollectiveMessageError } from '../errors';
-import type { Logger } from '../log';
-import type { Phase, RingHeader, RingMessage, RingTransport } from './api';
+import { CollectiveTimeoutError, ConfigInvalidError } from '../errors';
+import type { GradientReducer } from '../train/api';
+import type { ChunkTag, CollectiveOp, Transport } from './api';
 
-/** Where a rank sits and how it talks to its neighbours. */
-export interface RingOptions {
-  rank: number;
-  worldSize: number;
+/** How a rank runs its all-reduces. */
+export interface RingAllReduceOptions {
+  /** This rank's links; its rank and world size place it in the ring. */
+  transport: Transport;
+  /** Run id, unique per ring incarnation (see {@link ChunkTag.run}). */
   run: string;
-  transport: RingTransport;
-  /** Bound on each receive; a silent neighbour fails the step after this long. */
+  /**
+   * Bound on every wait, in ms: each receive, and handing the last messages to the right
+   * neighbour. The first receive also waits for the left neighbour to finish computing its
+   * gradient, so this must cover the ranks' compute skew.
+   */
   timeoutMs: number;
-  /** Largest message payload in float32 values; segments are cut into chunks of this size. */
-  chunkValues?: number;
-  log?: Logger;
+  /** Largest message payload; each segment is cut into chunks of this size. Default 1 MiB. */
+  chunkBytes?: number;
+  /** Write the mean into the input array instead of a new one. Default false (true in {@link createAllReduce}). */
+  inPlace?: boolean;
 }
 
-const DEFAULT_CHUNK_VALUES = 256 * 1024;
+/** Default largest message payload: big enough to amortise per-message costs, small enough to pipeline. */
+export const DEFAULT_CHUNK_BYTES = 1 << 20;
 
 /**
- * Ring all-reduce (mean) of one Float32Array per rank: N-1 reduce-scatter rounds leave rank r
- * owning the sum of segment (r+1) mod N; it divides by N and N-1 all-gather rounds pass every
- * finished segment around. Each value is summed in the same order and finished by one owner,
- * so all ranks end bit-identical. Segments are split into chunks so large buffers stream.
- * Returns a new array; `data` is not modified.
+ * Ring all-reduce of one Float32Array per rank, resolving with the element-wise mean over the
+ * ranks. The buffer is split into N nearly equal segments. N-1 reduce-scatter rounds pass
+ * partial sums to the right, each rank adding its own values, so that rank r ends up owning
+ * the full sum of segment r+1, which it divides by N; N-1 all-gather rounds then pass the
+ * finished segments around. Every element is summed in the same order and finished once by
+ * its owner, so every rank ends with bit-identical values.
+ *
+ * Segments travel in chunks of `chunkBytes`, pipelined: a chunk is forwarded as soon as it has
+ * arrived and been reduced, while the rest of its round is still on the wire. Nothing is
+ * copied to be sent: a rank's own values go out as views of `data`, and every later chunk is
+ * reduced inside the buffer it arrived in and forwarded from there. So when the promise
+ * resolves no send still reads `data` or the result (the own values provably reached the
+ * right neighbour before their sums came back around), and the caller may reuse both at once.
+ * World size 1 is the identity without any I/O.
+ *
+ * Rejects with CollectiveTimeoutError when the left neighbour is silent or the right one
+ * accepts nothing for `timeoutMs`, and with CollectiveMessageError for a malformed or
+ * misfitting message. After a rejection the ring may hold leftovers of this operation; the
+ * next operation (a later step or phase) drops them.
  */
-export async function ringAllReduceMean(data: Float32Array, step: number, phase: Phase, o: RingOptions): Promise<Float32Array> {
-  const n = o.worldSize;
-  // slice() is a memcpy; Float32Array.from would walk the iterator element by element.
-  const out = data.slice();
-  if (n === 1) return out;
-  const bounds = (s: number): [number, number] => {
-    const seg = ((s % n) + n) % n;
-    return [Math.floor((seg * out.length) / n), Math.floor(((seg + 1) * out.length) / n)];
-  };
-  const chunk = o.chunkValues ?? DEFAULT_CHUNK_VALUES;
-  const chunksOf = ([lo, hi]: [number, number]): [number, number][] => {
+export async function ringAllReduceMean(data: Float32Array, op: CollectiveOp, o: RingAllReduceOptions): Promise<Float32Array> {
+  checkArguments(op, o);
+  const t = o.transport;
+  const n = t.worldSize;
+  if (n === 1 || data.length === 0) return o.inPlace ? data : data.slice();
+  // Every segment of the result is written once, by the owner's division or an all-gather.
+  const out = o.inPlace ? data : new Float32Array(data.length);
+
+  const chunkValues = Math.floor((o.chunkBytes ?? DEFAULT_CHUNK_BYTES) / 4);
+  const chunksOf = (segment: number): [number, number][] => {
+    const k = ((segment % n) + n) % n;
+    const hi = Math.floor(((k + 1) * data.length) / n);
     const parts: [number, number][] = [];
-    for (let a = lo; a < hi; a += chunk) parts.push([a, Math.min(hi, a + chunk)]);
-    return parts.length ? parts : [[lo, lo]];
+    for (let a = Math.floor((k * data.length) / n); a < hi; a += chunkValues) parts.push([a, Math.min(hi, a + chunkValues)]);
+    return parts;
   };
-  for (let round = 0; round < 2 * (n - 1); round++) {
-    const gather = round >= n - 1;
-    const k = gather ? round - (n - 1) : round;
-    const sendSeg = gather ? o.rank + 1 - k : o.rank - k;
-    const recvSeg = gather ? o.rank - k : o.rank - k - 1;
-    const sends = chunksOf(bounds(sendSeg)).map(([a, b], c) =>
-      o.transport.send({ header: { run: o.run, step, phase, round, chunk: c, length: b - a }, payload: out.subarray(a, b) }),
-    );
-    const expected = chunksOf(bounds(recvSeg));
-    for (const [c, [a, b]] of expected.entries()) {
-      const msg = await receiveFor(o, { run: o.run, step, phase, round, chunk: c, length: b - a });
-      const dst = out.subarray(a, b);
-      if (gather) dst.set(msg.payload);
-      else for (let i = 0; i < dst.length; i++) dst[i] += msg.payload[i];
-    }
-    await Promise.all(sends);
-    // The owner finishes its segment once, so every rank receives the same float32 values.
-    if (round === n - 2) {
-      const [a, b] = bounds(o.rank + 1);
-      for (let i = a; i < b; i++) out[i] /= n;
+  // The segment this rank sends in `round`: in reduce-scatter its own partial sums walk left
+  // one segment a round, in all-gather it starts from the segment it owns. What it receives in
+  // a round is what it sends in the next, which is what lets each chunk be forwarded at once.
+  const sentIn = (round: number) => (round < n - 1 ? t.rank - round : t.rank + 1 - (round - (n - 1)));
+  const lastRound = 2 * (n - 1) - 1;
+  const tag = (round: number, chunk: number): ChunkTag => ({ run: o.run, step: op.step, phase: op.phase, round, chunk });
+
+  // Sends are not awaited one by one (that would serialise the pipeline); the transport keeps
+  // their order, so the last one settling means all have, and the first failure is kept.
+  let failure: Error | undefined;
+  let lastSend: Promise<void> = Promise.resolve();
+  const post = (round: number, chunk: number, payload: Float32Array) => {
+    lastSend = t.send(tag(round, chunk), payload).catch((err: Error) => void (failure ??= err));
+  };
+
+  chunksOf(sentIn(0)).forEach(([a, b], c) => post(0, c, data.subarray(a, b)));
+  for (let round = 0; round <= lastRound; round++) {
+    for (const [c, [a, b]] of chunksOf(sentIn(round + 1)).entries()) {
+      if (failure) throw failure;
+      // The transport hands over the payload's memory: it is reduced and forwarded in place.
+      const payload = await t.receive({ ...tag(round, c), length: b - a }, o.timeoutMs);
+      if (round < n - 1) {
+        // In-place mode reads `data` here before the owner's division or an all-gather
+        // overwrites the same segment.
+        const own = data.subarray(a, b);
+        if (round === n - 2) {
+          for (let i = 0; i < payload.length; i++) payload[i] = Math.fround(payload[i] + own[i]) / n;
+          out.set(payload, a);
+        } else {
+          for (let i = 0; i < payload.length; i++) payload[i] += own[i];
+        }
+      } else {
+        out.set(payload, a);
+      }
+      if (round < lastRound) post(round + 1, c, payload);
     }
   }
+  const right = (t.rank + 1) % n;
+  await within(lastSend, o.timeoutMs, () =>
+    new CollectiveTimeoutError(`rank ${t.rank} could not hand its last messages of step ${op.step} phase ${op.phase} to rank ${right} within ${o.timeoutMs} ms (is rank ${right} alive?)`),
+  );
+  if (failure) throw failure;
   return out;
 }
 
-// Receives the message `want` describes: messages of another run or an earlier step are
-// dropped (late leftovers or a stray sender cannot change this step); anything else that
-// does not match is an error, since using it would corrupt the result.
-async function receiveFor(o: RingOptions, want: RingHeader): Promise<RingMessage> {
-  for (;;) {
-    const msg = await o.transport.receive(o.timeoutMs);
-    const h = msg.header;
-    if (h.run !== want.run || h.step < want.step) {
-      o.log?.warn({ from: o.transport.left, got: { run: h.run, step: h.step }, want: { run: want.run, step: want.step } }, 'dropped a stale all-reduce message');
-      continue;
-    }
-    const fields = ['step', 'phase', 'round', 'chunk', 'length'] as const;
-    const off = fields.filter((f) => h[f] !== want[f]);
-    if (off.length > 0 || msg.payload.length !== want.length) {
-      const got = off.map((f) => `${f} ${h[f]} (expected ${want[f]})`).join(', ') || `payload of ${msg.payload.length} values (expected ${want.length})`;
-      throw new CollectiveMessageError(`all-reduce message from rank ${o.transport.left} does not fit: ${got}`);
-    }
-    return msg;
+/**
+ * The trainer's gradient reducer for one data-parallel rank: each flat D or G gradient is
+ * replaced by its mean over the ranks ({@link ringAllReduceMean}), so all replicas apply the
+ * same update. Pass it to the Trainer. Reduces in place unless `inPlace` is false, as a
+ * GradientReducer may: the gradient is the trainer's own scratch array, and a copy of it
+ * would cost about as much as the reduction's additions.
+ */
+export function createAllReduce(o: RingAllReduceOptions): GradientReducer {
+  const options = { ...o, inPlace: o.inPlace ?? true };
+  checkArguments({ step: 0, phase: 'D' }, options);
+  return (flat, phase, step) => ringAllReduceMean(flat, { step, phase }, options);
+}
+
+function checkArguments(op: CollectiveOp, o: RingAllReduceOptions): void {
+  const chunkBytes = o.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  if (!Number.isInteger(chunkBytes) || chunkBytes < 4) throw new ConfigInvalidError(`all-reduce chunkBytes ${chunkBytes}: expected an integer >= 4`);
+  if (!(o.timeoutMs > 0) || !Number.isFinite(o.timeoutMs)) throw new ConfigInvalidError(`all-reduce timeoutMs ${o.timeoutMs}: expected a positive number of ms`);
+  if (!Number.isSafeInteger(op.step) || op.step < 0) throw new RangeError(`all-reduce step ${op.step}: expected an integer >= 0`);
+}
+
+// Resolves as `promise` does, or rejects with `onTimeout()` after `ms`.
+async function within<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -1,40 +1,55 @@
-// A rank in its own process, driven by the parent over the IPC channel: bind, connect to the
-// right neighbour, all-reduce the data it is sent, send back the result, exit.
-import { ringAllReduceMean } from '../../../src/shared/collective/ring-allreduce';
-import { ZmqRing } from '../../../src/shared/collective/zmq-transport';
+// One rank in its own process, driven by its parent over the IPC channel (advanced
+// serialization, so Float32Arrays cross as they are): open a ZeroMQ transport, connect to the
+// right neighbour, all-reduce what it is sent, reply with the result.
+import type { GradientReducer } from '../../../src/shared/train/api';
+import { createAllReduce } from '../../../src/shared/collective/ring-allreduce';
+import { ZmqTransport } from '../../../src/shared/collective/zmq-transport';
+import { createLogger } from '../../../src/shared/log';
 
-/** Messages the parent sends. */
+/**
+ * What the parent asks. `open` closes the rank's previous ring, so one process serves several;
+ * `close` closes it and the IPC channel, after which the process must end by itself.
+ */
 export type ToRank =
-  | { kind: 'bind'; rank: number; worldSize: number; bind: string }
+  | { kind: 'open'; rank: number; worldSize: number; bind: string; timeoutMs?: number }
   | { kind: 'connect'; right: string }
-  | { kind: 'reduce'; step: number; data: number[] }
+  | { kind: 'reduce'; step: number; phase: 'D' | 'G'; data: Float32Array }
+  | { kind: 'close' }
   | { kind: 'exit' };
 
-/** Messages a rank sends back. */
-export type FromRank = { kind: 'bound'; endpoint: string } | { kind: 'reduced'; data: number[] } | { kind: 'error'; message: string };
+/** What a rank answers. */
+export type FromRank = { kind: 'opened'; endpoint: string } | { kind: 'connected' } | { kind: 'reduced'; data: Float32Array } | { kind: 'error'; message: string };
 
-let ring: ZmqRing | null = null;
-let me = { rank: 0, worldSize: 1 };
+let transport: ZmqTransport | null = null;
+let reduce: GradientReducer | null = null;
 const reply = (m: FromRank) => process.send?.(m);
 
+async function handle(m: ToRank): Promise<FromRank | null> {
+  switch (m.kind) {
+    case 'open':
+      await transport?.close();
+      transport = await ZmqTransport.bind({ rank: m.rank, worldSize: m.worldSize, bind: m.bind, log: createLogger('rank', 'error') });
+      reduce = createAllReduce({ transport, run: `proc-${m.worldSize}`, timeoutMs: m.timeoutMs ?? 20_000, chunkBytes: 16 * 1024 });
+      return { kind: 'opened', endpoint: transport.endpoints[0] };
+    case 'connect':
+      transport?.connect(m.right);
+      return { kind: 'connected' };
+    case 'reduce':
+      if (!reduce) throw new Error('reduce before open');
+      return { kind: 'reduced', data: await reduce(m.data, m.phase, m.step) };
+    case 'close':
+      await transport?.close();
+      process.disconnect();
+      return null;
+    case 'exit':
+      await transport?.close();
+      process.exit(0);
+  }
+}
+
 process.on('message', (m: ToRank) => {
-  void (async () => {
-    try {
-      if (m.kind === 'bind') {
-        me = { rank: m.rank, worldSize: m.worldSize };
-        ring = await ZmqRing.bind({ bind: m.bind, left: (m.rank - 1 + m.worldSize) % m.worldSize, right: (m.rank + 1) % m.worldSize });
-        reply({ kind: 'bound', endpoint: ring.endpoint });
-      } else if (m.kind === 'connect') {
-        ring?.connect(m.right);
-      } else if (m.kind === 'reduce' && ring) {
-        const out = await ringAllReduceMean(Float32Array.from(m.data), m.step, 'D', { ...me, run: 'proc', transport: ring, timeoutMs: 10_000, chunkValues: 1000 });
-        reply({ kind: 'reduced', data: Array.from(out) });
-      } else if (m.kind === 'exit') {
-        await ring?.close();
-        process.exit(0);
-      }
-    } catch (err) {
-      reply({ kind: 'error', message: (err as Error).message });
-    }
-  })();
+  handle(m).then(
+    (r) => r && reply(r),
+    (err: Error) => reply({ kind: 'error', message: `${err.name}: ${err.message}` }),
+  );
 });

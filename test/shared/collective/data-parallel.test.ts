@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import test from 'ava';
 import { MemoryRing } from '../../../src/shared/collective/memory-transport';
-import { ringReducer } from '../../../src/shared/collective/ring-reducer';
+import { createLogger } from '../../../src/shared/log';
+import { createAllReduce } from '../../../src/shared/collective/ring-allreduce';
 import { buildDiscriminator, buildGenerator } from '../../../src/shared/model';
 import { makeBatch } from '../../../src/shared/train/batch';
 import { EpochPlan } from '../../../src/shared/train/epoch-plan';
@@ -39,9 +40,9 @@ test('2 ranks with batch b each end with the weights of 1 process with batch 2b,
     await single.step(makeBatch(faces, ids, config, epoch), s);
   }
 
-  const ring = new MemoryRing(2);
+  const ring = new MemoryRing(2, createLogger('test', 'silent'));
   const shards = new ShardPlan(plan, 2);
-  const ranks = [0, 1].map((rank) => newTrainer(ringReducer({ rank, worldSize: 2, run: 'dp', transport: ring.transport(rank), timeoutMs: 10_000 })));
+  const ranks = [0, 1].map((rank) => newTrainer(createAllReduce({ transport: ring.transport(rank), run: 'dp', timeoutMs: 10_000 })));
   for (let s = 0; s < STEPS; s++) {
     await Promise.all(
       ranks.map((trainer, rank) => {

@@ -1,82 +1,109 @@
 import test from 'ava';
-import type { RingTransport } from '../../../src/shared/collective/api';
+import type { ChunkTag, ExpectedChunk, Transport } from '../../../src/shared/collective/api';
 import { MemoryRing } from '../../../src/shared/collective/memory-transport';
-import { ringAllReduceMean } from '../../../src/shared/collective/ring-allreduce';
-import { CollectiveMessageError, CollectiveTimeoutError } from '../../../src/shared/errors';
+import { createAllReduce, ringAllReduceMean } from '../../../src/shared/collective/ring-allreduce';
+import { CollectiveClosedError, CollectiveTimeoutError, ConfigInvalidError } from '../../../src/shared/errors';
 import { Rng } from '../../../src/shared/util/rng';
+import { allReduce, capturedLog, exactMean, firstBitDifference, ints } from './_transport-suite';
 
-const rng = new Rng(11);
-// Small integers: every partial sum is exact in float32, so the mean is checked exactly.
-const ints = (n: number) => Float32Array.from({ length: n }, () => rng.int(-1000, 1000));
+const quiet = () => capturedLog().log;
 
-function allReduce(ring: MemoryRing, inputs: Float32Array[], step = 0, chunkValues?: number, transports?: RingTransport[]): Promise<Float32Array[]> {
-  const n = inputs.length;
-  return Promise.all(
-    inputs.map((data, rank) =>
-      ringAllReduceMean(data, step, 'D', { rank, worldSize: n, run: 'r1', transport: transports?.[rank] ?? ring.transport(rank), timeoutMs: 2000, chunkValues }),
-    ),
-  );
+/** A transport that fails the test on any I/O. */
+const noIo = (worldSize: number): Transport => ({
+  rank: 0,
+  worldSize,
+  send: () => Promise.reject(new Error('unexpected send')),
+  receive: () => Promise.reject(new Error('unexpected receive')),
+  close: async () => undefined,
+});
+
+/** Wraps a transport, recording every send and receive in order. */
+function recording(inner: Transport, events: string[]): Transport {
+  return {
+    rank: inner.rank,
+    worldSize: inner.worldSize,
+    send: (tag: ChunkTag, payload: Float32Array) => {
+      events.push(`send r${tag.round} c${tag.chunk} n${payload.length}`);
+      return inner.send(tag, payload);
+    },
+    receive: async (expect: ExpectedChunk, timeoutMs: number) => {
+      const payload = await inner.receive(expect, timeoutMs);
+      events.push(`recv r${expect.round} c${expect.chunk}`);
+      return payload;
+    },
+    close: () => inner.close(),
+  };
 }
 
-test('the mean matches an independent sum for N = 1..16 and awkward lengths, bit-identical on every rank', async (t) => {
-  for (let n = 1; n <= 16; n++) {
-    for (const length of [0, 1, n - 1, n + 1, 7, 97, 10_007]) {
-      const inputs = Array.from({ length: n }, () => ints(length));
-      const expected = Float32Array.from({ length }, (_, i) => inputs.reduce((s, x) => s + x[i], 0) / n);
-      const results = await allReduce(new MemoryRing(n), inputs, 0, 64);
-      for (const r of results) t.deepEqual(Array.from(r), Array.from(results[0]), `ranks differ at N=${n} length=${length}`);
-      const worst = results[0].reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i])), 0);
-      t.true(worst <= 1e-4 * 1000, `N=${n} length=${length}: off by ${worst}`);
+test('world size 1 and length 0 are the identity without any I/O', async (t) => {
+  const data = Float32Array.of(1.5, -2, 3);
+  const copy = await ringAllReduceMean(data, { step: 0, phase: 'D' }, { transport: noIo(1), run: 'r', timeoutMs: 100 });
+  t.not(copy, data);
+  t.deepEqual(copy, data);
+  t.is(await ringAllReduceMean(data, { step: 0, phase: 'D' }, { transport: noIo(1), run: 'r', timeoutMs: 100, inPlace: true }), data);
+  t.is((await ringAllReduceMean(new Float32Array(0), { step: 0, phase: 'D' }, { transport: noIo(4), run: 'r', timeoutMs: 100 })).length, 0);
+});
+
+test('chunks are pipelined: a chunk is forwarded before the rest of its round has arrived', async (t) => {
+  const ring = new MemoryRing(2, quiet());
+  const events: string[] = [];
+  const inputs = [ints(new Rng(1), 80), ints(new Rng(2), 80)];
+  const transports = [recording(ring.transport(0), events), ring.transport(1)];
+  // Segments of 40 values in chunks of 10: 4 chunks a round.
+  const results = await allReduce(transports, inputs, 0, { chunkBytes: 40 });
+  t.is(firstBitDifference(results[0], exactMean(inputs)), -1);
+  t.true(events.indexOf('send r1 c0 n10') < events.indexOf('recv r0 c3'), events.join(', '));
+  t.deepEqual(
+    events.filter((e) => e.startsWith('send')).map((e) => e.split(' ')[3]),
+    Array(8).fill('n10'),
+    'every message is one chunk',
+  );
+});
+
+test('a right neighbour that accepts nothing fails the all-reduce with a timeout naming it', async (t) => {
+  const ring = new MemoryRing(2, quiet());
+  const inner = ring.transport(0);
+  // Delivers, but its sends never report success: a peer that stopped reading.
+  const stuck: Transport = {
+    rank: 0,
+    worldSize: 2,
+    send: (tag, payload) => inner.send(tag, payload).then(() => new Promise<void>(() => undefined)),
+    receive: (expect, ms) => inner.receive(expect, ms),
+    close: () => inner.close(),
+  };
+  const [r0] = await Promise.allSettled([
+    ringAllReduceMean(new Float32Array(4), { step: 0, phase: 'D' }, { transport: stuck, run: 'r', timeoutMs: 300 }),
+    ringAllReduceMean(new Float32Array(4), { step: 0, phase: 'D' }, { transport: ring.transport(1), run: 'r', timeoutMs: 300 }),
+  ]);
+  t.is(r0.status, 'rejected');
+  const err = (r0 as PromiseRejectedResult).reason as Error;
+  t.true(err instanceof CollectiveTimeoutError);
+  t.regex(err.message, /rank 0 could not hand its last messages of step 0 phase D to rank 1 within 300 ms/);
+});
+
+test('a closed transport fails the all-reduce with CollectiveClosedError', async (t) => {
+  const ring = new MemoryRing(2, quiet());
+  const transport = ring.transport(0);
+  await transport.close();
+  await t.throwsAsync(ringAllReduceMean(new Float32Array(4), { step: 0, phase: 'D' }, { transport, run: 'r', timeoutMs: 1000 }), { instanceOf: CollectiveClosedError });
+});
+
+test('bad options and steps are refused by name', (t) => {
+  const transport = noIo(2);
+  t.throws(() => createAllReduce({ transport, run: 'r', timeoutMs: 100, chunkBytes: 2 }), { instanceOf: ConfigInvalidError, message: /chunkBytes 2: expected an integer >= 4/ });
+  t.throws(() => createAllReduce({ transport, run: 'r', timeoutMs: 0 }), { instanceOf: ConfigInvalidError, message: /timeoutMs 0/ });
+  return t.throwsAsync(createAllReduce({ transport, run: 'r', timeoutMs: 100 })(new Float32Array(2), 'D', -1), { instanceOf: RangeError, message: /step -1/ });
+});
+
+test('createAllReduce is a GradientReducer: D then G of each step, the mean on every rank', async (t) => {
+  const ring = new MemoryRing(3, quiet());
+  const reducers = [0, 1, 2].map((rank) => createAllReduce({ transport: ring.transport(rank), run: 'r', timeoutMs: 2000, chunkBytes: 64 }));
+  const rng = new Rng(4);
+  for (let step = 0; step < 3; step++) {
+    for (const phase of ['D', 'G'] as const) {
+      const inputs = [0, 1, 2].map(() => ints(rng, 101));
+      const results = await Promise.all(reducers.map((reduce, rank) => reduce(inputs[rank], phase, step)));
+      for (const r of results) t.is(firstBitDifference(r, exactMean(inputs)), -1, `step ${step} phase ${phase}`);
     }
   }
 });
-
-test('float data: all ranks agree bit for bit, within float tolerance of the float64 mean', async (t) => {
-  const n = 5;
-  const inputs = Array.from({ length: n }, () => Float32Array.from({ length: 1001 }, () => rng.normal()));
-  const results = await allReduce(new MemoryRing(n), inputs, 3, 17);
-  for (const r of results) t.deepEqual(r, results[0]);
-  for (let i = 0; i < 1001; i++) t.true(Math.abs(results[0][i] - inputs.reduce((s, x) => s + x[i], 0) / n) < 1e-5);
-});
-
-test('the chunk size does not change the result', async (t) => {
-  const inputs = Array.from({ length: 3 }, () => Float32Array.from({ length: 500 }, () => rng.normal()));
-  const whole = await allReduce(new MemoryRing(3), inputs, 0, 1 << 20);
-  const chunked = await allReduce(new MemoryRing(3), inputs, 0, 7);
-  t.deepEqual(chunked[1], whole[1]);
-});
-
-test('a silent neighbour fails the all-reduce with a timeout naming it, never a hang', async (t) => {
-  const ring = new MemoryRing(3);
-  const pending = [0, 1].map((rank) =>
-    ringAllReduceMean(ints(30), 0, 'G', { rank, worldSize: 3, run: 'r1', transport: ring.transport(rank), timeoutMs: 200 }),
-  );
-  const errors = await Promise.all(pending.map((p) => p.then(() => null, (e: Error) => e)));
-  t.true(errors[0] instanceof CollectiveTimeoutError);
-  t.regex(errors[0]!.message, /rank 0 received nothing from rank 2 within 200 ms/);
-});
-
-test('stale or foreign messages are dropped; a malformed one fails the step instead of corrupting it', async (t) => {
-  const inputs = Array.from({ length: 2 }, () => ints(10));
-  const clean = await allReduce(new MemoryRing(2), inputs, 5);
-  const ring = new MemoryRing(2);
-  ring.inject(0, { header: { run: 'r1', step: 4, phase: 'D', round: 0, chunk: 0, length: 5 }, payload: new Float32Array(5).fill(1e9) });
-  ring.inject(1, { header: { run: 'other-run', step: 5, phase: 'D', round: 0, chunk: 0, length: 5 }, payload: new Float32Array(5).fill(1e9) });
-  t.deepEqual(await allReduce(ring, inputs, 5), clean);
-
-  const hostile = new MemoryRing(2);
-  hostile.inject(0, { header: { run: 'r1', step: 5, phase: 'D', round: 0, chunk: 0, length: 3 }, payload: new Float32Array(3) });
-  const [r0] = await Promise.allSettled(allReduceEach(hostile, inputs, 5));
-  t.is(r0.status, 'rejected');
-  if (r0.status === 'rejected') {
-    t.true(r0.reason instanceof CollectiveMessageError);
-    t.regex((r0.reason as Error).message, /from rank 1 does not fit: length 3 \(expected 5\)/);
-  }
-});
-
-// Like allReduce, but one promise per rank so a test can look at each.
-function allReduceEach(ring: MemoryRing, inputs: Float32Array[], step: number): Promise<Float32Array>[] {
-  return inputs.map((data, rank) =>
-    ringAllReduceMean(data, step, 'D', { rank, worldSize: inputs.length, run: 'r1', transport: ring.transport(rank), timeoutMs: 300 }),
-  );
-}

@@ -1,38 +1,64 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
 import { Push } from 'zeromq';
-import { pack } from 'msgpackr';
-import { ringAllReduceMean } from '../../../src/shared/collective/ring-allreduce';
-import { ZmqRing } from '../../../src/shared/collective/zmq-transport';
-import { CollectiveMessageError } from '../../../src/shared/errors';
-import { ringSuite } from './_ring-suite';
-import { zmqRing } from './_zmq-ring';
+import { ZmqTransport } from '../../../src/shared/collective/zmq-transport';
+import { CollectiveClosedError, ConfigInvalidError } from '../../../src/shared/errors';
+import { capturedLog, type RingFactory, transportSuite } from './_transport-suite';
 
-ringSuite(test, 'zmq tcp', zmqRing('tcp'));
-ringSuite(test, 'zmq ipc', zmqRing('ipc'), 3);
+/** A ring of ZeroMQ transports in this process, over tcp on loopback (free ports) or ipc in a temp dir. */
+function zmqRing(kind: 'tcp' | 'ipc'): RingFactory {
+  return async (n, log) => {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-zmq-'));
+    const transports = await Promise.all(
+      Array.from({ length: n }, (_, rank) =>
+        ZmqTransport.bind({ rank, worldSize: n, bind: kind === 'tcp' ? 'tcp://127.0.0.1:*' : `ipc://${join(dir, `rank-${rank}`)}`, log }),
+      ),
+    );
+    transports.forEach((tr, rank) => tr.connect(transports[(rank + 1) % n].endpoints[0]));
+    const rogues = new Map<number, Push>();
+    return {
+      transports,
+      inject: async (rank, frames) => {
+        let rogue = rogues.get(rank);
+        if (!rogue) {
+          rogue = new Push({ linger: 0 });
+          rogue.connect(transports[rank].endpoints[0]);
+          rogues.set(rank, rogue);
+        }
+        await rogue.send(frames);
+      },
+      close: async () => {
+        for (const rogue of rogues.values()) rogue.close();
+        await Promise.all(transports.map((tr) => tr.close()));
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  };
+}
 
-test('garbage on the data plane is refused by name and a later correct all-reduce still works', async (t) => {
-  const make = zmqRing('tcp');
-  const ring = await make(2);
-  const rogue = new Push({ linger: 0 });
-  const target = ring.transports[0] as ZmqRing;
-  rogue.connect(target.endpoint);
-  try {
-    const cases: [Buffer[], RegExp][] = [
-      [[Buffer.from('garbage')], /1 frames, expected 2/],
-      [[Buffer.from([0xc1]), Buffer.alloc(4)], /not msgpack|malformed header/],
-      [[pack({ run: 'suite', step: 0, phase: 'X', round: 0, chunk: 0, length: 1 }), Buffer.alloc(4)], /malformed header/],
-      [[pack({ run: 'suite', step: 0, phase: 'D', round: 0, chunk: 0, length: 2 }), Buffer.alloc(5)], /5 payload bytes.*2 float32/],
-    ];
-    for (const [frames, message] of cases) {
-      await rogue.send(frames);
-      await t.throwsAsync(target.receive(2000), { instanceOf: CollectiveMessageError, message });
-    }
-    const inputs = [Float32Array.of(1, 2, 3), Float32Array.of(3, 4, 5)];
-    const out = await Promise.all(inputs.map((d, rank) => ringAllReduceMean(d, 1, 'D', { rank, worldSize: 2, run: 'suite', transport: ring.transports[rank], timeoutMs: 2000 })));
-    t.deepEqual(Array.from(out[0]), [2, 3, 4]);
-    t.deepEqual(out[1], out[0]);
-  } finally {
-    rogue.close();
-    await ring.close();
-  }
+transportSuite(test, 'zmq tcp', zmqRing('tcp'), 5);
+transportSuite(test, 'zmq ipc', zmqRing('ipc'), 5);
+
+test('zmq: the bound endpoint resolves a wildcard port, and a bad rank is a config error', async (t) => {
+  const transport = await ZmqTransport.bind({ rank: 0, worldSize: 1, bind: ['tcp://127.0.0.1:*', 'tcp://127.0.0.1:*'], log: capturedLog().log });
+  t.is(transport.endpoints.length, 2);
+  for (const e of transport.endpoints) t.regex(e, /^tcp:\/\/127\.0\.0\.1:\d+$/);
+  await transport.close();
+  await t.throwsAsync(ZmqTransport.bind({ rank: 2, worldSize: 2, bind: 'tcp://127.0.0.1:*' }), { instanceOf: ConfigInvalidError, message: /rank 2 of world size 2/ });
+});
+
+test('zmq: close ends a pending receive and a pending send with CollectiveClosedError at once, and is idempotent', async (t) => {
+  // Never connected: a send waits for a peer forever, a receive for a message.
+  const transport = await ZmqTransport.bind({ rank: 0, worldSize: 2, bind: 'tcp://127.0.0.1:*', log: capturedLog().log });
+  const started = performance.now();
+  const receiving = transport.receive({ run: 'z', step: 0, phase: 'D', round: 0, chunk: 0, length: 1 }, 60_000);
+  const sending = transport.send({ run: 'z', step: 0, phase: 'D', round: 0, chunk: 0 }, new Float32Array(1));
+  setTimeout(() => void transport.close(), 50);
+  await t.throwsAsync(receiving, { instanceOf: CollectiveClosedError });
+  await t.throwsAsync(sending, { instanceOf: CollectiveClosedError });
+  t.true(performance.now() - started < 5000);
+  await transport.close();
+  await t.throwsAsync(transport.send({ run: 'z', step: 0, phase: 'D', round: 0, chunk: 0 }, new Float32Array(1)), { instanceOf: CollectiveClosedError });
 });

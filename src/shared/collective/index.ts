@@ -1,0 +1,6 @@
+// The collective package's public surface: the transport contract, the ring all-reduce and the
+// reducer a worker hands to the Trainer, and the two transports.
+export type { ChunkTag, CollectiveOp, ExpectedChunk, Phase, Transport } from './api';
+export { MemoryRing } from './memory-transport';
+export { createAllReduce, DEFAULT_CHUNK_BYTES, type RingAllReduceOptions, ringAllReduceMean } from './ring-allreduce';
+export { ZmqTransport, type ZmqTransportOptions } from './zmq-transport';
