@@ -1,156 +1,165 @@
 import * as tf from '@tensorflow/tfjs';
 
-/**
- * Convolution gradient kernels for the wasm backend, built from forward
- * convolutions. Stock tfjs wasm has no Conv2DBackpropFilter at all (conv nets
- * cannot train) and its Conv2DBackpropInput is a slow single-thread loop; its
- * forward Conv2D runs on XNNPACK, so expressing both gradients as forward
- * convolutions makes a GAN step several times faster.
+/*
+ * Convolution gradient kernels for the wasm backend, built from forward convolutions.
+ * Stock tfjs wasm has no Conv2DBackpropFilter at all (conv nets cannot train) and its
+ * Conv2DBackpropInput is a slow single-thread loop; its forward Conv2D runs on XNNPACK,
+ * so expressing both gradients as forward convolutions makes a GAN step several times faster.
+ *
+ * The kernels compute with tf ops. Inside a kernel the engine records nothing on the
+ * gradient tape (its kernel depth is above zero), so the ops are plain computations; a
+ * tidy frees their intermediates, and the result's data is handed to the engine with
+ * one more backend reference (see `kernelOutput`).
  */
 
-type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
+type Conv2DInfo = tf.backend_util.Conv2DInfo;
 type Shape4D = [number, number, number, number];
-type BackpropAttrs = {
-  strides: [number, number] | number;
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+
+const filterGradientKernel: tf.KernelConfig = {
+  kernelName: tf.Conv2DBackpropFilter,
+  backendName: 'wasm',
+  kernelFunc: ({ inputs, attrs, backend: b }) => {
+    const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+    const backend = b as tf.KernelBackend;
+    const { x: xInfo, dy: dyInfo } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+    return kernelOutput(backend, () => {
+      const x = borrow(backend, xInfo) as tf.Tensor4D;
+      const dy = borrow(backend, dyInfo) as tf.Tensor4D;
+      return filterGradient(x, dy, convInfo(x.shape, a.filterShape, a));
+    });
+  },
 };
 
-let registered = false;
+const inputGradientKernel: tf.KernelConfig = {
+  kernelName: tf.Conv2DBackpropInput,
+  backendName: 'wasm',
+  kernelFunc: ({ inputs, attrs, backend: b }) => {
+    const a = attrs as unknown as tf.Conv2DBackpropInputAttrs;
+    const backend = b as tf.KernelBackend;
+    const { dy: dyInfo, filter: filterInfo } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+    return kernelOutput(backend, () => {
+      const dy = borrow(backend, dyInfo) as tf.Tensor4D;
+      const filter = borrow(backend, filterInfo) as tf.Tensor4D;
+      return inputGradient(dy, filter, convInfo(a.inputShape, filter.shape, a));
+    });
+  },
+};
 
-/** Registers Conv2DBackpropFilter and Conv2DBackpropInput for the 'wasm' backend; safe to call twice. */
+/**
+ * Registers Conv2DBackpropFilter and Conv2DBackpropInput for the 'wasm' backend, in
+ * place of any kernel registered under those names; does nothing when ours already are.
+ */
 export function registerWasmConvGradients(): void {
-  if (registered) return;
-  registered = true;
-  // The stock (slow) input-gradient kernel must go before ours can take its place.
-  if (tf.getKernel(tf.Conv2DBackpropInput, 'wasm')) tf.unregisterKernel(tf.Conv2DBackpropInput, 'wasm');
-  tf.registerKernel({
-    kernelName: tf.Conv2DBackpropFilter,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, attrs }) => {
-      const { x, dy } = inputs as { x: tf.Tensor4D; dy: tf.Tensor4D };
-      const a = attrs as unknown as BackpropAttrs & { filterShape: Shape4D };
-      return keep(() => filterGradient(x, dy, convInfo(x.shape, a.filterShape, a)));
-    },
-  });
-  tf.registerKernel({
-    kernelName: tf.Conv2DBackpropInput,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, attrs }) => {
-      const { dy, filter } = inputs as { dy: tf.Tensor4D; filter: tf.Tensor4D };
-      const a = attrs as unknown as BackpropAttrs & { inputShape: Shape4D };
-      return keep(() => inputGradient(dy, filter, convInfo(a.inputShape, filter.shape, a)));
-    },
-  });
+  for (const kernel of [filterGradientKernel, inputGradientKernel]) {
+    const current = tf.getKernel(kernel.kernelName, 'wasm');
+    if (current?.kernelFunc === kernel.kernelFunc) continue;
+    // tfjs refuses to register a second kernel under a name: the stock one goes first.
+    if (current) tf.unregisterKernel(kernel.kernelName, 'wasm');
+    tf.registerKernel(kernel);
+  }
 }
 
-function convInfo(inShape: Shape4D, filterShape: Shape4D, a: BackpropAttrs): Conv2DInfo {
-  if (a.dataFormat !== 'NHWC') throw new Error(`wasm conv gradients support NHWC only, got ${a.dataFormat}`);
-  return tf.backend_util.computeConv2DInfo(
-    inShape,
-    filterShape,
-    a.strides,
-    1,
-    a.pad,
-    a.dimRoundingMode,
-  );
+function convInfo(inShape: Shape4D, filterShape: Shape4D, a: tf.Conv2DBackpropFilterAttrs | tf.Conv2DBackpropInputAttrs): Conv2DInfo {
+  // The wasm forward Conv2D is NHWC only, so no NCHW gradient can be asked of us.
+  if (a.dataFormat !== 'NHWC') throw new Error(`wasm conv gradients support dataFormat 'NHWC' only, got '${a.dataFormat}'`);
+  return tf.backend_util.computeConv2DInfo(inShape, filterShape, a.strides, 1, a.pad, a.dimRoundingMode);
 }
 
-// The engine wraps the returned TensorInfo in a tensor of its own: keep the data alive
-// with a backend reference, then drop our tensor so the engine's count stays exact.
-function keep(compute: () => tf.Tensor): tf.TensorInfo {
+// A kernel's inputs may be bare TensorInfos (when another kernel calls it): wrap one in a
+// tensor that holds its own backend reference, released when the kernel's tidy ends.
+function borrow(backend: tf.KernelBackend, info: tf.TensorInfo): tf.Tensor {
+  backend.incRef(info.dataId);
+  return tf.engine().makeTensorFromTensorInfo(info, backend);
+}
+
+// The engine wraps a kernel's TensorInfo in a tensor of its own: keep the data alive
+// with a backend reference, then drop our tensor so the engine's counts stay exact.
+function kernelOutput(backend: tf.KernelBackend, compute: () => tf.Tensor): tf.TensorInfo {
   const result = tf.tidy(compute);
-  const info = { dataId: result.dataId, shape: result.shape, dtype: result.dtype };
-  tf.engine().backend.incRef(result.dataId);
+  backend.incRef(result.dataId);
   result.dispose();
-  return info;
+  return { dataId: result.dataId, shape: result.shape, dtype: result.dtype };
 }
 
 /**
- * dW[kh,kw,ci,co] = sum over b,oh,ow of xpad[b, oh*s+kh, ow*s+kw, ci] * dy[b,oh,ow,co]:
+ * dW[kh,kw,ci,co] = sum over b,oh,ow of xpad[b, oh*sh+kh, ow*sw+kw, ci] * dy[b,oh,ow,co]:
  * a stride-1 convolution of x (batch and channels swapped) by dy, dilated by the stride.
  */
 function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, info: Conv2DInfo): tf.Tensor4D {
   const { top, left } = info.padInfo;
+  // Rows and columns the forward windows reach; the padding past them is never read.
   const needH = (info.outHeight - 1) * info.strideHeight + info.filterHeight;
   const needW = (info.outWidth - 1) * info.strideWidth + info.filterWidth;
-  const padded = tf.pad(x, [
+  const pad: tf.backend_util.ExplicitPadding = [
     [0, 0],
     [top, Math.max(0, needH - top - info.inHeight)],
     [left, Math.max(0, needW - left - info.inWidth)],
     [0, 0],
-  ]);
-  const xt = tf.transpose(padded, [3, 1, 2, 0]);
+  ];
+  const xt = tf.transpose(x, [3, 1, 2, 0]);
   const dyt = tf.transpose(dy, [1, 2, 0, 3]);
-  const full = tf.conv2d(xt, dyt, 1, 'valid', 'NHWC', [info.strideHeight, info.strideWidth]);
-  const cropped = tf.slice(full, [0, 0, 0, 0], [-1, info.filterHeight, info.filterWidth, -1]);
-  return tf.transpose(cropped, [1, 2, 0, 3]);
-}
-
-/** One axis of the phase decomposition of a strided transposed convolution. */
-interface Phase {
-  /** First kernel tap of this phase and the number of taps (every stride-th). */
-  tap: number;
-  taps: number;
-  /** Output positions of this phase, and where the window starts in dy. */
-  size: number;
-  start: number;
-}
-
-function phases(inSize: number, stride: number, pad: number, kernel: number): Phase[] {
-  const out: Phase[] = [];
-  for (let p = 0; p < stride; p++) {
-    const tap = (p + pad) % stride;
-    const taps = Math.max(0, Math.ceil((kernel - tap) / stride));
-    const q = Math.floor((p + pad) / stride);
-    out.push({ tap, taps, size: Math.ceil((inSize - p) / stride), start: q - taps + 1 });
-  }
-  return out;
+  const full = tf.conv2d(xt, dyt, 1, pad, 'NHWC', [info.strideHeight, info.strideWidth]);
+  const taps = tf.slice(full, [0, 0, 0, 0], [-1, info.filterHeight, info.filterWidth, -1]);
+  return tf.transpose(taps, [1, 2, 0, 3]);
 }
 
 /**
- * dx as one stride-1 convolution per stride phase: output rows p, p+s, p+2s, ...
- * see only every s-th kernel tap, so each phase is a small dense correlation of dy
- * with those taps flipped; the phases are then interleaved.
+ * dx as one stride-1 convolution of dy (a sub-pixel convolution). With the padding P and
+ * the stride s, padded input row s*v + r (0 <= r < s) receives dy[v - j] * w[r + s*j] for
+ * j = 0 .. J-1, J = ceil(k / s): a J-tap correlation of dy ending at row v. One convolution
+ * computes it for all s*s phases (r_h, r_w) at once as s*s*inC output channels; spreading
+ * those channels back over space and cropping P gives dx.
  */
 function inputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, info: Conv2DInfo): tf.Tensor4D {
-  const batch = dy.shape[0];
-  const sh = info.strideHeight;
-  const sw = info.strideWidth;
-  const rows = phases(info.inHeight, sh, info.padInfo.top, info.filterHeight);
-  const cols = phases(info.inWidth, sw, info.padInfo.left, info.filterWidth);
-  const maxRows = rows[0].size;
-  const maxCols = cols[0].size;
-  const inC = info.inChannels;
-  const transposed = tf.transpose(filter, [0, 1, 3, 2]);
-  const rowBlocks = rows.map((r) => {
-    const colBlocks = cols.map((c) => {
-      const part = r.taps === 0 || c.taps === 0 || r.size === 0 || c.size === 0
-        ? tf.zeros([batch, r.size, c.size, inC])
-        : phaseConv(dy, transposed, r, c, info);
-      return tf.pad(part, [[0, 0], [0, maxRows - r.size], [0, maxCols - c.size], [0, 0]]);
-    });
-    return tf.stack(colBlocks, 3);
-  });
-  const interleaved = tf.stack(rowBlocks, 2).reshape([batch, maxRows * sh, maxCols * sw, inC]) as tf.Tensor4D;
-  return tf.slice(interleaved, [0, 0, 0, 0], [-1, info.inHeight, info.inWidth, -1]);
+  const { strideHeight: sh, strideWidth: sw, inChannels: inC } = info;
+  const { top, left } = info.padInfo;
+  const jh = Math.ceil(info.filterHeight / sh);
+  const jw = Math.ceil(info.filterWidth / sw);
+  // Rows and columns v (of the padded input divided by the stride) that cover dx.
+  const rows = Math.ceil((top + info.inHeight) / sh);
+  const cols = Math.ceil((left + info.inWidth) / sw);
+  const pad: tf.backend_util.ExplicitPadding = [
+    [0, 0],
+    [jh - 1, Math.max(0, rows - info.outHeight)],
+    [jw - 1, Math.max(0, cols - info.outWidth)],
+    [0, 0],
+  ];
+  const phases = tf.conv2d(dy, subPixelKernel(filter, info), 1, pad);
+  const [batch, zh, zw] = phases.shape;
+  // Channels are ordered (r_h, r_w, c): bring r_h next to v; (r_w, c) already follows u.
+  // Rows are kept flat (columns x channels) because a 3-D crop copies whole runs.
+  const spread = phases
+    .reshape([batch, zh, zw, sh, sw * inC])
+    .transpose([0, 1, 3, 2, 4])
+    .reshape([batch, zh * sh, zw * sw * inC]);
+  return tf
+    .slice(spread, [0, top, left * inC], [batch, info.inHeight, info.inWidth * inC])
+    .reshape<tf.Tensor4D>([batch, info.inHeight, info.inWidth, inC]);
 }
 
-function phaseConv(dy: tf.Tensor4D, filterT: tf.Tensor4D, r: Phase, c: Phase, info: Conv2DInfo): tf.Tensor4D {
-  // Window position j meets dy row u+start+j and kernel tap tap+s*(taps-1-j): the phase's taps, reversed.
-  const rowIdx = Array.from({ length: r.taps }, (_, j) => r.tap + info.strideHeight * (r.taps - 1 - j));
-  const colIdx = Array.from({ length: c.taps }, (_, j) => c.tap + info.strideWidth * (c.taps - 1 - j));
-  const kernel = tf.gather(tf.gather(filterT, rowIdx, 0), colIdx, 1) as tf.Tensor4D;
-  const window = (dySize: number, p: Phase): [number, number, number] => {
-    const before = Math.max(0, -p.start);
-    const last = p.size - 1 + p.start + p.taps - 1;
-    const after = Math.max(0, last - (dySize - 1));
-    return [before, after, p.start + before];
-  };
-  const [rb, ra, rBegin] = window(dy.shape[1], r);
-  const [cb, ca, cBegin] = window(dy.shape[2], c);
-  const padded = tf.pad(dy, [[0, 0], [rb, ra], [cb, ca], [0, 0]]);
-  const win = tf.slice(padded, [0, rBegin, cBegin, 0], [-1, r.size + r.taps - 1, c.size + c.taps - 1, -1]);
-  return tf.conv2d(win, kernel, 1, 'valid');
+/**
+ * The sub-pixel kernel [J_h, J_w, outC, s_h*s_w*inC]: window tap jj of phase r is filter
+ * tap r + s*(J-1-jj) (taps past the filter's edge are zero), with in and out channels swapped.
+ */
+function subPixelKernel(filter: tf.Tensor4D, info: Conv2DInfo): tf.Tensor4D {
+  const { strideHeight: sh, strideWidth: sw, inChannels: inC, outChannels: outC } = info;
+  const jh = Math.ceil(info.filterHeight / sh);
+  const jw = Math.ceil(info.filterWidth / sw);
+  const width = jw * sw;
+  const padded = tf
+    .pad(filter, [[0, jh * sh - info.filterHeight], [0, width - info.filterWidth], [0, 0], [0, 0]])
+    .reshape([jh * sh * width, inC, outC]);
+  const taps: number[] = [];
+  for (let a = 0; a < jh; a++) {
+    for (let b = 0; b < jw; b++) {
+      for (let rh = 0; rh < sh; rh++) {
+        for (let rw = 0; rw < sw; rw++) taps.push((rh + sh * (jh - 1 - a)) * width + rw + sw * (jw - 1 - b));
+      }
+    }
+  }
+  return tf
+    .gather(padded, taps)
+    .reshape([jh * jw, sh * sw, inC, outC])
+    .transpose([0, 3, 1, 2])
+    .reshape<tf.Tensor4D>([jh, jw, outC, sh * sw * inC]);
 }
