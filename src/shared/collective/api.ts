@@ -3,10 +3,17 @@
  * knows no sockets, so the same algorithm is tested in memory and run over ZeroMQ.
  */
 
-/** Which of the two gradients of a training step an operation reduces: D's first, then G's. */
-export type Phase = 'D' | 'G';
+/**
+ * The collective operations of a training step, in the order they run: the broadcast of rank
+ * 0's weights (before a run's first step), D's gradient, G's gradient, and the averaging of
+ * the batch-norm statistics (at checkpoint steps).
+ */
+export const PHASES = ['init', 'D', 'G', 'stats'] as const;
 
-/** One collective operation of a run: each (step, phase) is reduced at most once per run id. */
+/** One collective operation's place within its step. */
+export type Phase = (typeof PHASES)[number];
+
+/** One collective operation of a run: each (step, phase) runs at most once per run id. */
 export interface CollectiveOp {
   /** 0-based training step. */
   step: number;

@@ -1,7 +1,7 @@
 import { pack, unpack } from 'msgpackr';
 import { z } from 'zod';
 import { CollectiveMessageError } from '../errors';
-import type { ChunkTag } from './api';
+import { type ChunkTag, PHASES } from './api';
 
 /**
  * The collective's wire format: one message is two ZeroMQ frames, a MessagePack-encoded
@@ -27,7 +27,7 @@ const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const FrameHeaderSchema = z.object({
   run: z.string().max(256),
   step: count,
-  phase: z.enum(['D', 'G']),
+  phase: z.enum(PHASES),
   round: count,
   chunk: count,
   length: count,

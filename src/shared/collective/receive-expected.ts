@@ -1,6 +1,6 @@
 import { CollectiveMessageError, CollectiveTimeoutError } from '../errors';
 import type { Logger } from '../log';
-import type { CollectiveOp, ExpectedChunk } from './api';
+import { type CollectiveOp, type ExpectedChunk, PHASES } from './api';
 import { decodeFrame, type FrameHeader } from './frame';
 
 /**
@@ -70,8 +70,8 @@ export async function receiveExpected(
   }
 }
 
-// D's reduction comes before G's within a step.
-const order = (op: CollectiveOp): number => op.step * 2 + (op.phase === 'G' ? 1 : 0);
+// Operations are ordered by step, then by phase within the step.
+const order = (op: CollectiveOp): number => op.step * PHASES.length + PHASES.indexOf(op.phase);
 const opName = (op: CollectiveOp): string => `step ${op.step} phase ${op.phase}`;
 const chunkName = (c: ExpectedChunk): string =>
   `${opName(c)} round ${c.round} chunk ${c.chunk} (${c.length} values) of run '${c.run}'`;

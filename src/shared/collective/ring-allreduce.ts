@@ -118,15 +118,16 @@ export function createAllReduce(o: RingAllReduceOptions): GradientReducer {
   return (flat, phase, step) => ringAllReduceMean(flat, { step, phase }, options);
 }
 
-function checkArguments(op: CollectiveOp, o: RingAllReduceOptions): void {
+/** Validates the options and the operation shared by every ring collective. */
+export function checkArguments(op: CollectiveOp, o: RingAllReduceOptions): void {
   const chunkBytes = o.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   if (!Number.isInteger(chunkBytes) || chunkBytes < 4) throw new ConfigInvalidError(`all-reduce chunkBytes ${chunkBytes}: expected an integer >= 4`);
   if (!(o.timeoutMs > 0) || !Number.isFinite(o.timeoutMs)) throw new ConfigInvalidError(`all-reduce timeoutMs ${o.timeoutMs}: expected a positive number of ms`);
   if (!Number.isSafeInteger(op.step) || op.step < 0) throw new RangeError(`all-reduce step ${op.step}: expected an integer >= 0`);
 }
 
-// Resolves as `promise` does, or rejects with `onTimeout()` after `ms`.
-async function within<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+/** Resolves as `promise` does, or rejects with `onTimeout()` after `ms`. */
+export async function within<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(onTimeout()), ms);

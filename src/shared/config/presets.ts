@@ -54,6 +54,14 @@ export const DEFAULT_CONFIG: RunConfig = {
     occlusion: { half: 1, eyes: 1, 'eyes-unconstrained': 1, box: 1, strokes: 1 },
   },
   train: { steps: 2000, seed: 1, checkpointEvery: 500, logEvery: 10 },
+  cluster: {
+    rendezvousTimeoutSeconds: 600,
+    heartbeatSeconds: 2,
+    heartbeatTimeoutSeconds: 30,
+    collectiveTimeoutSeconds: 120,
+    sameHostTransport: 'ipc',
+    chunkBytes: 1 << 20,
+  },
 };
 
 /** Steps for `epochs` passes over `images` images in batches of 64, as the slides counted them. */

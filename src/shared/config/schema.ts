@@ -103,6 +103,25 @@ export const TrainSchema = z.strictObject({
   logEvery: int(1, 1_000_000),
 });
 
+/**
+ * How a distributed run's processes find and watch each other. Every bound is here so that
+ * the coordinator hands all workers the same ones: nothing waits without a limit.
+ */
+export const ClusterSchema = z.strictObject({
+  /** How long the coordinator waits for all workers to register. */
+  rendezvousTimeoutSeconds: z.number().min(1).max(86_400),
+  /** How often a worker sends a heartbeat. */
+  heartbeatSeconds: z.number().min(0.1).max(600),
+  /** A worker silent for longer fails the run (synchronous training cannot go on without it). */
+  heartbeatTimeoutSeconds: z.number().min(0.5).max(3_600),
+  /** Bound on each all-reduce wait; it must cover the ranks' compute skew within a step. */
+  collectiveTimeoutSeconds: z.number().min(0.5).max(3_600),
+  /** Ring links between ranks on one host: ipc (Unix sockets) or tcp over loopback. */
+  sameHostTransport: z.enum(['ipc', 'tcp']),
+  /** Largest all-reduce message payload. */
+  chunkBytes: int(4, 1 << 30),
+});
+
 /** The one run configuration shared by every command. */
 export const RunConfigSchema = z.strictObject({
   preset: z.string(),
@@ -113,6 +132,7 @@ export const RunConfigSchema = z.strictObject({
   optimizer: OptimizerSchema,
   data: DataSchema,
   train: TrainSchema,
+  cluster: ClusterSchema,
 });
 
 /** A validated run configuration. */
@@ -127,6 +147,8 @@ export type LossConfig = RunConfig['loss'];
 export type OptimizerConfig = RunConfig['optimizer'];
 /** Data settings. */
 export type DataConfig = RunConfig['data'];
+/** Distributed-run settings. */
+export type ClusterConfig = RunConfig['cluster'];
 
 /** A partial overlay of a RunConfig, as presets, config files and flags give it. */
 export type ConfigOverlay = {
