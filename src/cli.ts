@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { type ConfigFlags, configFromFlags, toInt, withConfigFlags } from './commands/config-options';
+import { runCoordinator } from './commands/coordinator';
 import { runDemo } from './commands/demo';
 import { runEval } from './commands/eval';
 import { runIngest } from './commands/ingest';
 import { formatPresetTable, listPresets } from './commands/presets';
 import { runRestore } from './commands/restore';
+import { runPull } from './commands/pull';
 import { runTrain } from './commands/train';
+import { DEFAULT_WORK_DIR, runWorkerCommand } from './commands/worker';
+import { DEFAULT_GRACE_MS, runWorkers } from './commands/workers';
 import { BACKENDS } from './shared/config';
 import { SPLITS, type Split } from './shared/data/api';
 import { parseSplitFractions } from './shared/data/split';
@@ -46,6 +50,73 @@ withConfigFlags(
 ).action(async (o: ConfigFlags & { data: string; out: string; resume?: boolean; progress: boolean }) => {
   await runTrain({ config: configFromFlags(o), data: o.data, out: o.out, resume: o.resume === true, progress: showProgress(o.progress) });
 });
+
+withConfigFlags(
+  program
+    .command('coordinator')
+    .description('coordinate a data-parallel run: rendezvous, shard plan, liveness, merged checkpoints')
+    .requiredOption('--data <dir>', 'ingested dataset folder (served to workers that lack it)')
+    .requiredOption('--workers <n>', 'number of workers (ranks) to wait for', toInt)
+    .option('--port <n>', 'control-plane port (0: any free port)', toInt, 7700)
+    .option('--bind <host>', 'address to listen on', '0.0.0.0')
+    .option('--out <dir>', 'run folder: merged checkpoints and run.json', 'runs/cluster')
+    .option('--exit-when-done', 'exit once the run finished instead of serving pull/status until stopped')
+    .option('--no-progress', 'log lines instead of a progress bar'),
+).action(async (o: ConfigFlags & { data: string; workers: number; port: number; bind: string; out: string; exitWhenDone?: boolean; progress: boolean }) => {
+  if (o.workers < 1) throw new ConfigInvalidError(`--workers ${o.workers}: expected at least 1`);
+  const view = await runCoordinator({
+    config: configFromFlags(o),
+    data: o.data,
+    workers: o.workers,
+    listen: `${o.bind}:${o.port}`,
+    out: o.out,
+    exitWhenDone: o.exitWhenDone === true,
+    progress: showProgress(o.progress),
+    log: createLogger('coordinator'),
+  });
+  if (view.state !== 'finished') {
+    console.error(`facefill: run ${view.runId} ${view.state}: ${view.error}`);
+    process.exitCode = 1;
+  }
+});
+
+program
+  .command('worker')
+  .description('join a coordinator\'s run as one rank (one per GPU)')
+  .requiredOption('--coordinator <host:port>', 'the coordinator\'s control address')
+  .option('--gpu <i>', 'GPU ordinal this worker runs on (-1: CPU)', toInt, -1)
+  .addOption(backendOption())
+  .option('--work-dir <dir>', 'downloaded datasets and rank 0\'s checkpoints', DEFAULT_WORK_DIR)
+  .option('--data <dir>', 'a local copy of the dataset (shared filesystem), used when it is the run\'s')
+  .option('--host <address>', 'address other workers reach this one at (default: this host\'s address towards the coordinator)')
+  .option('--data-port <n>', 'tcp port for all-reduce messages (0: any free port)', toInt, 0)
+  .option('--register-timeout <seconds>', 'how long to wait for the coordinator and the other workers', toInt, 900)
+  .action(async (o: { coordinator: string; gpu: number; backend: 'auto'; workDir: string; data?: string; host?: string; dataPort: number; registerTimeout: number }) => {
+    await runWorkerCommand({ ...o, registerTimeoutSeconds: o.registerTimeout, log: createLogger('worker') });
+  });
+
+program
+  .command('workers')
+  .description('start one worker per GPU of this host (or N CPU workers) and supervise them')
+  .requiredOption('--coordinator <host:port>', 'the coordinator\'s control address')
+  .option('--gpus <list>', 'all, or GPU ordinals such as 0,1,3')
+  .option('--cpu <n>', 'number of CPU workers instead of GPUs', toInt)
+  .option('--grace <seconds>', 'time a worker gets to stop before it is killed', toInt, DEFAULT_GRACE_MS / 1000)
+  .argument('[worker-flags...]', 'flags passed to every `facefill worker` (after --)')
+  .action(async (workerArgs: string[], o: { coordinator: string; gpus?: string; cpu?: number; grace: number }) => {
+    process.exitCode = await runWorkers({ coordinator: o.coordinator, gpus: o.gpus, cpu: o.cpu, workerArgs, graceMs: o.grace * 1000, log: createLogger('workers') });
+  });
+
+program
+  .command('pull')
+  .description('download the latest merged checkpoint of a run (verified) for `facefill restore`')
+  .requiredOption('--coordinator <host:port>', 'the coordinator\'s control address')
+  .requiredOption('--out <dir>', 'checkpoint folder to write')
+  .option('--step <n>', 'a given checkpoint step instead of the latest', toInt, 0)
+  .option('--timeout <seconds>', 'bound on the whole download', toInt, 600)
+  .action(async (o: { coordinator: string; out: string; step: number; timeout: number }) => {
+    await runPull({ ...o, timeoutMs: o.timeout * 1000, log: createLogger('pull') });
+  });
 
 program
   .command('restore')

@@ -1,14 +1,10 @@
-import type { FilePiece } from '../shared/control/file-transfer';
 import type { RunConfig } from '../shared/config';
+import type { FilePiece } from '../shared/control/file-transfer';
+import type { DatasetPlan } from '../shared/control/wire';
 import type { StepResult } from '../shared/train/api';
 import type { Assignment, Registration } from './rendezvous';
 
-/** The dataset a run trains on, as workers must have it. */
-export interface DatasetPlan {
-  /** sha256 of the dataset's manifest.json. */
-  manifestSha256: string;
-  files: { name: string; bytes: number; sha256: string }[];
-}
+export type { DatasetPlan };
 
 /** How the global batch is split (see ShardPlan), and how long the run is. */
 export interface TrainingPlan {
@@ -30,6 +26,42 @@ export interface WorkerAssignment extends Assignment {
 
 /** What the coordinator tells a worker in reply to a heartbeat or report. */
 export type Directive = { action: 'continue' } | { action: 'stop'; reason: string };
+
+/** A worker's own account of itself in a heartbeat. */
+export type WorkerCondition = 'running' | 'finished' | 'failed';
+
+/** A heartbeat: the worker is alive, at `step`, and in `condition` (with `error` when failed). */
+export interface Heartbeat {
+  runId: string;
+  rank: number;
+  step: number;
+  condition: WorkerCondition;
+  error: string;
+}
+
+/** A step report: one rank's step result, and at checkpoint steps its weights' digest. */
+export interface StepReportIn {
+  runId: string;
+  rank: number;
+  result: StepResult;
+  /** Images this rank trained on in the step. */
+  images: number;
+  /** sha256 of all the rank's weights at a checkpoint step, else ''. */
+  weightsSha256: string;
+}
+
+/** One piece of an uploaded checkpoint, with the upload's header (repeated on every piece). */
+export interface CheckpointPiece extends FilePiece {
+  runId: string;
+  rank: number;
+  step: number;
+}
+
+/** Where an uploaded checkpoint went. */
+export interface CheckpointReceipt {
+  step: number;
+  path: string;
+}
 
 /** One worker as `status` shows it. */
 export interface WorkerView {
@@ -62,10 +94,14 @@ export interface RunView {
 export interface ControlPlane {
   /** Joins the rendezvous; resolves when the world is complete. */
   register(registration: Registration): Promise<WorkerAssignment>;
-  heartbeat(runId: string, rank: number, step: number): Directive;
-  reportStep(runId: string, rank: number, result: StepResult, images: number): Directive;
+  heartbeat(beat: Heartbeat): Directive;
+  reportStep(report: StepReportIn): Directive;
   status(): RunView;
   /** The pieces of one dataset file, for workers without a shared filesystem. */
   datasetPieces(runId: string, name: string): AsyncIterable<FilePiece>;
+  /** Receives rank 0's checkpoint files (verified) for merging. */
+  uploadCheckpoint(pieces: AsyncIterable<CheckpointPiece>): Promise<CheckpointReceipt>;
+  /** The pieces of a merged checkpoint (`step` 0: the latest), meta.json last. */
+  checkpointPieces(step: number): AsyncIterable<FilePiece>;
   shutdown(reason: string): void;
 }

@@ -4,16 +4,21 @@ import type { HeartbeatReply } from '../generated/facefill/v1/HeartbeatReply';
 import type { RegisterReply } from '../generated/facefill/v1/RegisterReply';
 import type { RegisterRequest__Output } from '../generated/facefill/v1/RegisterRequest';
 import type { RunStatus } from '../generated/facefill/v1/RunStatus';
-import type { StepReport, StepReport__Output } from '../generated/facefill/v1/StepReport';
+import type { StepReport__Output } from '../generated/facefill/v1/StepReport';
+import { toStepReport, toStepResult } from '../shared/control/wire';
 import {
   ConfigInvalidError,
   RendezvousClosedError,
   RendezvousTimeoutError,
+  ReplicasDivergedError,
   RunMismatchError,
   TransferChecksumError,
+  CheckpointError,
 } from '../shared/errors';
-import type { StepResult } from '../shared/train/api';
-import type { ControlPlane, Directive, RunView, WorkerAssignment } from './api';
+import type { FilePiece } from '../shared/control/file-transfer';
+import type { FileChunk, FileChunk__Output } from '../generated/facefill/v1/FileChunk';
+import type { HeartbeatRequest__Output } from '../generated/facefill/v1/HeartbeatRequest';
+import type { CheckpointPiece, ControlPlane, Directive, Heartbeat, RunView, StepReportIn, WorkerAssignment, WorkerCondition } from './api';
 import type { Member, Registration } from './rendezvous';
 
 /**
@@ -28,27 +33,52 @@ export function controlServiceHandlers(plane: ControlPlane): CoordinatorHandlers
         .then(() => plane.register(toRegistration(call.request)))
         .then((a) => callback(null, toRegisterReply(a)), (err: unknown) => callback(toServiceError(err)));
     },
-    Heartbeat: (call, callback) => unary(callback, () => toDirectiveReply(plane.heartbeat(call.request.runId, call.request.rank, call.request.step))),
-    ReportStep: (call, callback) =>
-      unary(callback, () => ({ action: toDirectiveReply(plane.reportStep(call.request.runId, call.request.rank, toStepResult(call.request), call.request.images)).action })),
+    Heartbeat: (call, callback) => unary(callback, () => toDirectiveReply(plane.heartbeat(toHeartbeat(call.request)))),
+    ReportStep: (call, callback) => unary(callback, () => ({ action: toDirectiveReply(plane.reportStep(toStepReportIn(call.request))).action })),
     Status: (_call, callback) => unary(callback, () => toRunStatus(plane.status())),
-    DownloadDataset: (call) => {
-      void (async () => {
-        try {
-          for await (const p of plane.datasetPieces(call.request.runId, call.request.name)) {
-            const chunk = { runId: call.request.runId, name: p.name, offset: p.offset, data: p.data, last: p.last, totalBytes: p.totalBytes, sha256: p.sha256 };
-            if (!call.write(chunk)) await new Promise((resolve) => call.once('drain', resolve));
-          }
-          call.end();
-        } catch (err) {
-          call.emit('error', toServiceError(err));
-        }
-      })();
+    DownloadDataset: (call) => void streamPieces(call, call.request.runId, () => plane.datasetPieces(call.request.runId, call.request.name)),
+    UploadCheckpoint: (call, callback) => {
+      plane.uploadCheckpoint(checkpointPieces(call)).then(
+        (receipt) => callback(null, receipt),
+        (err: unknown) => callback(toServiceError(err)),
+      );
     },
-    UploadCheckpoint: (_call, callback) => callback(unimplemented('UploadCheckpoint')),
-    DownloadCheckpoint: (call) => call.emit('error', unimplemented('DownloadCheckpoint')),
+    DownloadCheckpoint: (call) => void streamPieces(call, '', () => plane.checkpointPieces(call.request.step)),
     Shutdown: (call, callback) => unary(callback, () => (plane.shutdown(call.request.reason || 'shutdown requested'), {})),
   };
+}
+
+// Writes file pieces to a server stream, honouring back-pressure; a failure ends the stream with its status.
+async function streamPieces(call: grpc.ServerWritableStream<unknown, FileChunk>, runId: string, pieces: () => AsyncIterable<FilePiece>): Promise<void> {
+  try {
+    for await (const p of pieces()) {
+      const chunk: FileChunk = { runId, name: p.name, offset: p.offset, data: p.data, last: p.last, totalBytes: p.totalBytes, sha256: p.sha256 };
+      if (!call.write(chunk)) await new Promise((resolve) => call.once('drain', resolve));
+    }
+    call.end();
+  } catch (err) {
+    call.emit('error', toServiceError(err));
+  }
+}
+
+// An upload's chunks as checkpoint pieces; fields a piece must carry are checked here.
+async function* checkpointPieces(call: AsyncIterable<FileChunk__Output>): AsyncIterable<CheckpointPiece> {
+  for await (const c of call) {
+    if (!Buffer.isBuffer(c.data)) throw new ConfigInvalidError(`checkpoint upload: piece of '${c.name}' has no data`);
+    yield { runId: c.runId, rank: c.rank, step: c.step, name: c.name, offset: c.offset, data: c.data, last: c.last, totalBytes: c.totalBytes, sha256: c.sha256 };
+  }
+}
+
+const CONDITIONS: readonly WorkerCondition[] = ['running', 'finished', 'failed'];
+
+function toHeartbeat(h: HeartbeatRequest__Output): Heartbeat {
+  const condition = (h.state === '' ? 'running' : h.state) as WorkerCondition;
+  if (!CONDITIONS.includes(condition)) throw new ConfigInvalidError(`heartbeat: state '${h.state}' is not one of ${CONDITIONS.join(', ')}`);
+  return { runId: h.runId, rank: h.rank, step: h.step, condition, error: h.error };
+}
+
+function toStepReportIn(r: StepReport__Output): StepReportIn {
+  return { runId: r.runId, rank: r.rank, result: toStepResult(r), images: r.images, weightsSha256: r.weightsSha256 };
 }
 
 function unary<T>(callback: grpc.sendUnaryData<T>, run: () => T): void {
@@ -65,10 +95,11 @@ function toRegistration(r: RegisterRequest__Output): Registration {
     throw new ConfigInvalidError(`register: data endpoint '${r.dataEndpoint}' is not tcp://host:port or ipc://path`);
   }
   if (!Number.isInteger(r.gpu) || r.gpu < -1) throw new ConfigInvalidError(`register: gpu ${r.gpu} is not a GPU ordinal or -1`);
-  return { host: r.host, gpu: r.gpu, backend: r.backend, dataEndpoint: r.dataEndpoint, pid: r.pid };
+  if (r.ipcEndpoint !== '' && !r.ipcEndpoint.startsWith('ipc://')) throw new ConfigInvalidError(`register: ipc endpoint '${r.ipcEndpoint}' is not ipc://path`);
+  return { host: r.host, gpu: r.gpu, backend: r.backend, dataEndpoint: r.dataEndpoint, ipcEndpoint: r.ipcEndpoint, pid: r.pid };
 }
 
-const toPeer = (m: Member) => ({ rank: m.rank, host: m.host, dataEndpoint: m.dataEndpoint });
+const toPeer = (m: Member) => ({ rank: m.rank, host: m.host, dataEndpoint: m.dataEndpoint, ipcEndpoint: m.ipcEndpoint });
 
 function toRegisterReply(a: WorkerAssignment): RegisterReply {
   const { plan } = a;
@@ -96,55 +127,6 @@ function toDirectiveReply(d: Directive): HeartbeatReply {
   return d.action === 'continue' ? { action: 'CONTINUE', reason: '' } : { action: 'STOP', reason: d.reason };
 }
 
-// proto3 `optional` fields are absent when unset: absent means null (D not trained).
-const orNull = (v: number | undefined): number | null => (v === undefined ? null : v);
-
-function toStepResult(r: StepReport__Output): StepResult {
-  const s = r.seconds;
-  return {
-    step: r.step,
-    dLossReal: orNull(r.dLossReal),
-    dLossFake: orNull(r.dLossFake),
-    gAdversarialLoss: orNull(r.gAdversarialLoss),
-    gL2Loss: r.gL2Loss,
-    gLoss: r.gLoss,
-    dScoreReal: orNull(r.dScoreReal),
-    dScoreFake: orNull(r.dScoreFake),
-    gGradNorm: r.gGradNorm,
-    dGradNorm: orNull(r.dGradNorm),
-    seconds: {
-      data: s?.data ?? 0,
-      dCompute: s?.dCompute ?? 0,
-      dReduce: s?.dReduce ?? 0,
-      gCompute: s?.gCompute ?? 0,
-      gReduce: s?.gReduce ?? 0,
-      apply: s?.apply ?? 0,
-      total: s?.total ?? 0,
-    },
-  };
-}
-
-/** The wire form of a step report (the worker's side of {@link toStepResult}). */
-export function toStepReport(runId: string, rank: number, r: StepResult, images: number): StepReport {
-  const opt = (v: number | null) => (v === null ? undefined : v);
-  return {
-    runId,
-    rank,
-    step: r.step,
-    dLossReal: opt(r.dLossReal),
-    dLossFake: opt(r.dLossFake),
-    gAdversarialLoss: opt(r.gAdversarialLoss),
-    gL2Loss: r.gL2Loss,
-    gLoss: r.gLoss,
-    dScoreReal: opt(r.dScoreReal),
-    dScoreFake: opt(r.dScoreFake),
-    gGradNorm: r.gGradNorm,
-    dGradNorm: opt(r.dGradNorm),
-    seconds: r.seconds,
-    images,
-  };
-}
-
 function toRunStatus(v: RunView): RunStatus {
   return {
     runId: v.runId,
@@ -166,6 +148,8 @@ const CODES: [new (...args: never[]) => Error, grpc.status][] = [
   [ConfigInvalidError, grpc.status.INVALID_ARGUMENT],
   [RangeError, grpc.status.INVALID_ARGUMENT],
   [TransferChecksumError, grpc.status.DATA_LOSS],
+  [ReplicasDivergedError, grpc.status.DATA_LOSS],
+  [CheckpointError, grpc.status.FAILED_PRECONDITION],
 ];
 
 /** Maps an error to a gRPC error whose status code says what kind of refusal it is and whose details carry the message. */
@@ -178,5 +162,3 @@ export function toServiceError(err: unknown): grpc.ServiceError {
 
 const serviceError = (code: grpc.status, details: string): grpc.ServiceError =>
   Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
-
-const unimplemented = (method: string): grpc.ServiceError => serviceError(grpc.status.UNIMPLEMENTED, `${method} arrives with merged checkpoints`);

@@ -8,6 +8,8 @@ export interface Registration {
   backend: string;
   /** Where the worker receives all-reduce messages (tcp://host:port or ipc://path). */
   dataEndpoint: string;
+  /** Where it also receives from a left neighbour on the same host (ipc://path), or ''. */
+  ipcEndpoint: string;
   pid: number;
 }
 

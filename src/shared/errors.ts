@@ -128,3 +128,24 @@ export class CollectiveClosedError extends FacefillError {
     super('COLLECTIVE_CLOSED', message);
   }
 }
+
+/** Thrown when a distributed run stops before its end: the coordinator said so, or a rank failed. */
+export class RunStoppedError extends FacefillError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RUN_STOPPED', message, options);
+  }
+}
+
+/** Thrown when the replicas' weights differ at a checkpoint: data-parallel training diverged. */
+export class ReplicasDivergedError extends FacefillError {
+  constructor(message: string) {
+    super('REPLICAS_DIVERGED', message);
+  }
+}
+
+/** Thrown when a control-plane call fails: the coordinator is unreachable, too slow, or refused it. */
+export class ControlCallError extends FacefillError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CONTROL_CALL', message, options);
+  }
+}

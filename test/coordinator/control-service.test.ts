@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import test from 'ava';
 import type { ControlPlane, Directive, WorkerAssignment } from '../../src/coordinator/api';
-import { controlServiceHandlers, toStepReport } from '../../src/coordinator/control-service';
+import { controlServiceHandlers } from '../../src/coordinator/control-service';
+import { toStepReport } from '../../src/shared/control/wire';
 import { Rendezvous, type Registration } from '../../src/coordinator/rendezvous';
 import type { CoordinatorClient } from '../../src/generated/facefill/v1/Coordinator';
 import type { FileChunk__Output } from '../../src/generated/facefill/v1/FileChunk';
@@ -33,10 +34,12 @@ function fakePlane(): ControlPlane & { reports: { rank: number; result: StepResu
       const dataset = { manifestSha256: 'ab'.repeat(32), files: [{ name: 'train-00000.ffs', bytes: 70_000, sha256: 'cd'.repeat(32) }] };
       return { ...a, runId: RUN, config: DEFAULT_CONFIG, plan: { globalBatch: 32, perRankBatch: 16, seed: 1, steps: 2 ** 33, dataset }, startStep: 5 };
     },
-    heartbeat: (runId, _rank, step): Directive => (check(runId), step < 10 ? { action: 'continue' } : { action: 'stop', reason: 'rank 1 failed' }),
-    reportStep: (runId, rank, result, images) => (check(runId), reports.push({ rank, result, images }), { action: 'continue' }),
+    heartbeat: ({ runId, step }): Directive => (check(runId), step < 10 ? { action: 'continue' } : { action: 'stop', reason: 'rank 1 failed' }),
+    reportStep: ({ runId, rank, result, images }): Directive => (check(runId), reports.push({ rank, result, images }), { action: 'continue' }),
     status: () => ({ runId: RUN, state: 'running', step: 3, steps: 10, workers: [], lastReport: null, imagesPerSecond: 12.5, error: '', latestCheckpoint: '' }),
     datasetPieces: (runId: string, name: string): AsyncIterable<FilePiece> => (check(runId), readFilePieces(dataDir, name, 16_384)),
+    uploadCheckpoint: () => Promise.reject(new Error('not in this test')),
+    checkpointPieces: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error('not in this test')) }) }),
     shutdown: () => undefined,
   };
 }
@@ -58,7 +61,7 @@ const call = <T>(fn: (cb: (err: grpc.ServiceError | null, v?: T) => void) => voi
 test('register completes the rendezvous and carries ranks, ring, config and plan across the wire', async (t) => {
   const { client, stop } = await serve(fakePlane());
   try {
-    const reg = (host: string) => ({ host, gpu: 0, backend: 'wasm', dataEndpoint: `tcp://${host}:5701`, pid: 1 });
+    const reg = (host: string) => ({ host, gpu: 0, backend: 'wasm', dataEndpoint: `tcp://${host}:5701`, ipcEndpoint: '', pid: 1 });
     const register = (host: string) => call<RegisterReply__Output>((cb) => client.Register(reg(host), { deadline: Date.now() + 10_000 }, cb));
     const [b, a] = await Promise.all([register('b'), register('a')]);
     t.deepEqual([a.rank, b.rank], [0, 1]);

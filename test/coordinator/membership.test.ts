@@ -2,7 +2,7 @@ import test from 'ava';
 import { Membership } from '../../src/coordinator/membership';
 import type { Member } from '../../src/coordinator/rendezvous';
 
-const members: Member[] = [0, 1, 2].map((rank) => ({ rank, host: `h${rank}`, gpu: 0, backend: 'wasm', dataEndpoint: `tcp://h${rank}:1`, pid: rank }));
+const members: Member[] = [0, 1, 2].map((rank) => ({ rank, host: `h${rank}`, gpu: 0, backend: 'wasm', dataEndpoint: `tcp://h${rank}:1`, ipcEndpoint: '', pid: rank }));
 
 test('workers heard from within the timeout keep the run healthy', (t) => {
   const m = new Membership(members, 1000, 0);

@@ -2,7 +2,7 @@ import test from 'ava';
 import { type Registration, Rendezvous } from '../../src/coordinator/rendezvous';
 import { RendezvousClosedError, RendezvousTimeoutError } from '../../src/shared/errors';
 
-const reg = (host: string, gpu: number, pid = 100 + gpu): Registration => ({ host, gpu, backend: 'wasm', dataEndpoint: `tcp://${host}:${5700 + gpu}`, pid });
+const reg = (host: string, gpu: number, pid = 100 + gpu): Registration => ({ host, gpu, backend: 'wasm', dataEndpoint: `tcp://${host}:${5700 + gpu}`, ipcEndpoint: '', pid });
 
 test('ranks follow host then gpu, whatever the join order, and the ring closes', async (t) => {
   const rdzv = new Rendezvous(4, 5000);

@@ -4,4 +4,4 @@ export { type ChunkTag, type CollectiveOp, type ExpectedChunk, PHASES, type Phas
 export { MemoryRing } from './memory-transport';
 export { createAllReduce, DEFAULT_CHUNK_BYTES, type RingAllReduceOptions, ringAllReduceMean } from './ring-allreduce';
 export { ringBroadcast } from './ring-broadcast';
-export { ZmqTransport, type ZmqTransportOptions } from './zmq-transport';
+export { type ZmqListener, ZmqTransport, type ZmqTransportOptions } from './zmq-transport';

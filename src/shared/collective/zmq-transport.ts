@@ -28,6 +28,16 @@ export interface ZmqTransportOptions {
   log?: Logger;
 }
 
+/** A bound receiving socket waiting for its rank (see {@link ZmqTransport.listen}). */
+export interface ZmqListener {
+  /** The addresses bound, wildcard ports resolved. */
+  readonly endpoints: readonly string[];
+  /** Becomes rank `rank` of a ring of `worldSize`; once only. */
+  place(rank: number, worldSize: number): ZmqTransport;
+  /** Unbinds, unless placed (the transport then owns the socket). */
+  close(): void;
+}
+
 /**
  * A rank's ring links over ZeroMQ: it binds one PULL socket, which its left neighbour's PUSH
  * connects to, and connects one PUSH socket to its right neighbour's PULL. PUSH/PULL fits the
@@ -65,11 +75,21 @@ export class ZmqTransport implements Transport {
 
   /** Binds this rank's receiving socket to every address in `o.bind`. */
   static async bind(o: ZmqTransportOptions): Promise<ZmqTransport> {
-    if (!Number.isInteger(o.worldSize) || o.worldSize < 1 || !Number.isInteger(o.rank) || o.rank < 0 || o.rank >= o.worldSize) {
-      throw new ConfigInvalidError(`rank ${o.rank} of world size ${o.worldSize}: expected 0 <= rank < world size`);
+    const listener = await ZmqTransport.listen(o);
+    try {
+      return listener.place(o.rank, o.worldSize);
+    } catch (err) {
+      listener.close();
+      throw err;
     }
+  }
+
+  /**
+   * Binds the receiving socket before the rank is known: a worker publishes the endpoints
+   * when it registers, and takes its place in the ring once the rendezvous assigns it one.
+   */
+  static async listen(o: Omit<ZmqTransportOptions, 'rank' | 'worldSize'>): Promise<ZmqListener> {
     const pull = new Pull({ linger: 0, receiveHighWaterMark: o.receiveHighWaterMark ?? 64 });
-    const push = new Push({ linger: o.lingerMs ?? 1000, sendHighWaterMark: o.sendHighWaterMark ?? 64 });
     const endpoints: string[] = [];
     try {
       for (const address of typeof o.bind === 'string' ? [o.bind] : o.bind) {
@@ -78,10 +98,24 @@ export class ZmqTransport implements Transport {
       }
     } catch (err) {
       pull.close();
-      push.close();
       throw err;
     }
-    return new ZmqTransport(o.rank, o.worldSize, endpoints, pull, push, o.log ?? createLogger('collective'));
+    let taken = false;
+    return {
+      endpoints,
+      place: (rank, worldSize) => {
+        if (!Number.isInteger(worldSize) || worldSize < 1 || !Number.isInteger(rank) || rank < 0 || rank >= worldSize) {
+          throw new ConfigInvalidError(`rank ${rank} of world size ${worldSize}: expected 0 <= rank < world size`);
+        }
+        if (taken) throw new Error('this listener already has its place in a ring');
+        taken = true;
+        const push = new Push({ linger: o.lingerMs ?? 1000, sendHighWaterMark: o.sendHighWaterMark ?? 64 });
+        return new ZmqTransport(rank, worldSize, endpoints, pull, push, o.log ?? createLogger('collective'));
+      },
+      close: () => {
+        if (!taken) pull.close();
+      },
+    };
   }
 
   /** Connects the sending socket to the right neighbour's endpoint (it may not be up yet). Once only. */

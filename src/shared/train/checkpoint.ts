@@ -98,6 +98,29 @@ export async function saveCheckpoint(outDir: string, content: CheckpointContent)
   return join(root, name);
 }
 
+/**
+ * Moves a checkpoint directory received from elsewhere (`fromDir`, e.g. uploaded by rank 0)
+ * into the run in `outDir` as its newest checkpoint, after verifying every file it lists
+ * against meta.json and its run state; resolves with the installed directory.
+ */
+export async function installCheckpoint(outDir: string, fromDir: string): Promise<string> {
+  const meta = await readMeta(fromDir);
+  for (const f of meta.files) await readVerified(fromDir, meta, f.path);
+  const state = await readState(fromDir, meta);
+  if (state.step !== meta.step) throw new CheckpointError(`checkpoint ${fromDir}: ${STATE} says step ${state.step}, ${META} says ${meta.step}`);
+  const name = `step-${String(meta.step).padStart(6, '0')}`;
+  const root = checkpointsDir(outDir);
+  await mkdir(root, { recursive: true });
+  await replaceDir(fromDir, join(root, name));
+  await writeAtomic(join(root, LATEST), json({ checkpoint: name, step: meta.step }));
+  return join(root, name);
+}
+
+/** The files of a checkpoint directory, relative to it: meta.json and every file it lists. */
+export async function checkpointFiles(dir: string): Promise<string[]> {
+  return [...(await readMeta(dir)).files.map((f) => f.path), META];
+}
+
 /** The newest checkpoint directory of the run in `outDir`, or null when it has none. */
 export async function latestCheckpoint(outDir: string): Promise<string | null> {
   const pointer = join(checkpointsDir(outDir), LATEST);

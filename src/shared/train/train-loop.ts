@@ -6,8 +6,9 @@ import { CheckpointError, ConfigInvalidError } from '../errors';
 import type { Logger } from '../log';
 import { buildDiscriminator, buildGenerator } from '../model';
 import { makeBatch } from './batch';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
-import { EpochPlan } from './epoch-plan';
+import { type CheckpointContent, latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { EpochPlan, type StepSamples } from './epoch-plan';
+import { ShardPlan } from './shard-plan';
 import { compareForResume, describeChanges } from './resume-compatibility';
 import type { GradientReducer, Networks, OptimizerStates, StepResult } from './api';
 import { Trainer } from './trainer';
@@ -21,11 +22,29 @@ export interface TrainingOptions {
   outDir: string;
   /** Continue from the run folder's latest checkpoint (a new run when there is none). */
   resume: boolean;
-  /** Gradient all-reduce; identity (single process) when absent. */
-  reduce?: GradientReducer;
-  /** Called after every step. */
-  onStep?: (result: StepResult) => void;
+  /** Called after every step; the next step waits for it, and a throw ends the run. */
+  onStep?: (result: StepResult) => void | Promise<void>;
+  /** Data-parallel replicas: this process is one rank of a ring (see {@link Replica}). */
+  replica?: Replica;
   log?: Logger;
+}
+
+/**
+ * What makes a training run one replica of a synchronous data-parallel run: it takes its rank's
+ * slice of every global batch (ShardPlan), reduces gradients with `reduce`, starts from the
+ * same weights as the other ranks, and saves checkpoints the replica's way.
+ */
+export interface Replica {
+  rank: number;
+  worldSize: number;
+  reduce: GradientReducer;
+  /** Makes every rank's weights equal before the first step (e.g. a broadcast from rank 0). */
+  synchronize(networks: Networks, step: number): Promise<void>;
+  /**
+   * Takes over a checkpoint at a checkpoint step (e.g. average the statistics, report the
+   * weights' hash, save and upload on rank 0); resolves with the directory written, if any.
+   */
+  checkpoint(content: CheckpointContent): Promise<string | null>;
 }
 
 /** {@link TrainingOptions} with the train split already in memory instead of a dataset folder. */
@@ -73,10 +92,15 @@ export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<T
       `the dataset holds ${set.size}x${set.size} images but data.imageSize is ${config.data.imageSize}; ingest at ${config.data.imageSize} or set data.imageSize=${set.size}`,
     );
   }
+  const { replica } = options;
   const plan = new EpochPlan(set.count, config);
+  const shards = replica ? new ShardPlan(plan, replica.worldSize) : null;
+  const samplesAt = (step: number): StepSamples => (shards && replica ? shards.at(step, replica.rank) : plan.at(step));
+  const save = (content: CheckpointContent) => (replica ? replica.checkpoint(content) : saveCheckpoint(outDir, content));
   const start = await startingPoint(options);
-  const trainer = new Trainer(config, start.networks, options.reduce);
+  const trainer = new Trainer(config, start.networks, replica?.reduce);
   try {
+    await replica?.synchronize(start.networks, start.step);
     if (start.optimizers) {
       await trainer.loadOptimizerStates(start.optimizers);
       disposeStates(start.optimizers);
@@ -93,20 +117,23 @@ export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<T
       // A step's awaits can all resolve as microtasks (wasm, cpu): yield so that timers and
       // I/O (logs, sockets, heartbeats) run between steps instead of after the run.
       await new Promise<void>((resolve) => setImmediate(resolve));
-      const { epoch, ids } = plan.at(step);
+      const { epoch, ids } = samplesAt(step);
       last = await trainer.step(makeBatch(set, ids, config, epoch), step);
-      options.onStep?.(last);
+      await options.onStep?.(last);
       const done = step + 1;
-      if (done % logEvery === 0) log?.info(stepLog(last, config.data.batchSize), `step ${done}/${steps}`);
+      if (done % logEvery === 0) log?.info(stepLog(last, shards?.perRankBatch ?? config.data.batchSize), `step ${done}/${steps}`);
       if ((checkpointEvery > 0 && done % checkpointEvery === 0) || done === steps) {
         const optimizers = await trainer.optimizerStates();
         try {
           const networks = { generator: trainer.generator, discriminator: trainer.discriminator };
-          checkpoint = await saveCheckpoint(outDir, { step: done, config, manifestHash: options.manifestHash, networks, optimizers });
+          const written = await save({ step: done, config, manifestHash: options.manifestHash, networks, optimizers });
+          if (written) {
+            checkpoint = written;
+            log?.info({ checkpoint }, `checkpoint at step ${done}`);
+          }
         } finally {
           disposeStates(optimizers);
         }
-        log?.info({ checkpoint }, `checkpoint at step ${done}`);
       }
     }
     const seconds = (performance.now() - began) / 1000;

@@ -1,0 +1,78 @@
+import { hostname } from 'node:os';
+import { type RunView } from '../coordinator/api';
+import { Coordinator } from '../coordinator/coordinator';
+import { planDataset } from '../coordinator/dataset-plan';
+import { startControlServer } from '../coordinator/server';
+import type { RunConfig } from '../shared/config';
+import type { Logger } from '../shared/log';
+import { TrainingProgressBar } from './progress-bar';
+
+/** What `facefill coordinator` needs once its flags are parsed. */
+export interface CoordinatorCommandOptions {
+  config: RunConfig;
+  /** Ingested dataset folder to serve. */
+  data: string;
+  workers: number;
+  /** Control-plane address to listen on, host:port (port 0: any free port). */
+  listen: string;
+  /** Run folder: merged checkpoints and run.json. */
+  out: string;
+  /** Exit once the run finished instead of serving `pull` and `status` until stopped. */
+  exitWhenDone: boolean;
+  progress: boolean;
+  log: Logger;
+  /** Told the port once listening (tests and the demo use it with port 0). */
+  onListening?: (port: number, runId: string) => void;
+}
+
+/**
+ * Runs the coordinator of one run: serves the control plane, waits for the workers, shows the
+ * run's progress, and ends with the run. A failed run exits non-zero after the workers had a
+ * chance to hear that they must stop. A finished one keeps serving (`facefill pull`,
+ * `status`) until SIGINT/SIGTERM or a Shutdown call, unless `exitWhenDone`.
+ */
+export async function runCoordinator(o: CoordinatorCommandOptions): Promise<RunView> {
+  const { config, log } = o;
+  const dataset = await planDataset(o.data);
+  const coordinator = new Coordinator({ config, datasetDir: o.data, dataset, worldSize: o.workers, outDir: o.out, log });
+  const server = await startControlServer(coordinator, o.listen);
+  const onSignal = (signal: NodeJS.Signals) => coordinator.shutdown(`received ${signal}`);
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  const bar = o.progress ? new TrainingProgressBar('cluster', config) : null;
+  const display = bar
+    ? setInterval(() => {
+        const v = coordinator.status();
+        if (v.lastReport) bar.update(v.lastReport, v.imagesPerSecond);
+      }, 500)
+    : null;
+  try {
+    await coordinator.start();
+    o.onListening?.(server.port, coordinator.runId);
+    log.info(
+      { runId: coordinator.runId, port: server.port, out: o.out },
+      `listening on port ${server.port}; start ${o.workers} worker(s) with: facefill worker --coordinator ${hostname()}:${server.port}`,
+    );
+    const view = await coordinator.done;
+    if (display) clearInterval(display);
+    bar?.stop();
+    if (view.state === 'failed') {
+      // Workers learn of the failure from their next heartbeat: keep answering for a while.
+      await delay(2 * config.cluster.heartbeatSeconds * 1000 + 500);
+      return view;
+    }
+    log.info({ checkpoint: view.latestCheckpoint, imagesPerSecond: Number(view.imagesPerSecond.toFixed(1)) }, `run ${view.runId} finished: ${view.latestCheckpoint}`);
+    if (!o.exitWhenDone) {
+      log.info(`serving the merged checkpoint on port ${server.port} (facefill pull); Ctrl-C to stop`);
+      await coordinator.shutdownRequested;
+    }
+    return view;
+  } finally {
+    if (display) clearInterval(display);
+    bar?.stop();
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    coordinator.close();
+    await server.close();
+  }
+}
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,39 @@
+import { mkdir } from 'node:fs/promises';
+import { selectBackend } from '../shared/backend/select';
+import { ControlClient } from '../shared/control/client';
+import { writeFilePieces } from '../shared/control/file-transfer';
+import type { Logger } from '../shared/log';
+import { loadGeneratorForInference } from '../shared/train/checkpoint';
+
+/** What `facefill pull` needs. */
+export interface PullOptions {
+  coordinator: string;
+  out: string;
+  /** 0 for the latest merged checkpoint. */
+  step: number;
+  timeoutMs: number;
+  log: Logger;
+}
+
+/**
+ * Downloads a merged checkpoint into `out`: every file checked against the sha256 the
+ * coordinator sent as it arrives, meta.json last (so an interrupted pull never looks like a
+ * checkpoint), then the whole checkpoint verified against meta.json by loading its generator.
+ * `facefill restore --checkpoint <out>` uses it as is. Resolves with the checkpoint's step.
+ */
+export async function runPull(o: PullOptions): Promise<number> {
+  // Verifying the checkpoint loads its generator, which needs a tensor backend.
+  await selectBackend('auto', o.log.child({}, { level: 'warn' }));
+  const client = new ControlClient(o.coordinator);
+  try {
+    await mkdir(o.out, { recursive: true });
+    const files = await writeFilePieces(o.out, client.downloadCheckpoint(o.step, o.timeoutMs));
+    const checkpoint = await loadGeneratorForInference(o.out);
+    checkpoint.generator.dispose();
+    const bytes = files.reduce((n, f) => n + f.bytes, 0);
+    o.log.info({ out: o.out, files: files.length, bytes }, `pulled the checkpoint of step ${checkpoint.step} into ${o.out}`);
+    return checkpoint.step;
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,42 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { BackendName } from '../shared/config';
+import type { Logger } from '../shared/log';
+import { runWorker, type WorkerOutcome } from '../worker/agent';
+
+/** Where workers keep downloaded datasets and rank 0's checkpoints unless told otherwise. */
+export const DEFAULT_WORK_DIR = join(homedir(), '.cache', 'facefill');
+
+/** What `facefill worker` needs once its flags are parsed. */
+export interface WorkerCommandOptions {
+  coordinator: string;
+  gpu: number;
+  backend: 'auto' | BackendName;
+  workDir: string;
+  data?: string;
+  host?: string;
+  dataPort: number;
+  registerTimeoutSeconds: number;
+  log: Logger;
+}
+
+/** Runs `facefill worker`: one rank of the coordinator's run, until the run ends or fails. */
+export async function runWorkerCommand(o: WorkerCommandOptions): Promise<WorkerOutcome> {
+  const outcome = await runWorker({
+    coordinator: o.coordinator,
+    gpu: o.gpu,
+    backend: o.backend,
+    workDir: o.workDir,
+    dataDir: o.data,
+    host: o.host,
+    dataPort: o.dataPort,
+    registerTimeoutMs: o.registerTimeoutSeconds * 1000,
+    log: o.log,
+  });
+  const s = outcome.summary;
+  o.log.info(
+    { runId: outcome.runId, rank: outcome.rank, steps: s.stepsRun, imagesPerSecond: Number(s.imagesPerSecond.toFixed(1)) },
+    `rank ${outcome.rank} of ${outcome.worldSize} finished run ${outcome.runId}`,
+  );
+  return outcome;
+}

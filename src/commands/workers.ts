@@ -1,0 +1,76 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { ConfigInvalidError } from '../shared/errors';
+import type { Logger } from '../shared/log';
+import { type DeviceRequest, parseGpuList, parseNvidiaSmiList, planWorkers, type WorkerSlot } from '../worker/launch-plan';
+import { describeExit, firstFailure, superviseWorkers, type WorkerLaunch } from '../worker/supervisor';
+
+/** Options of `facefill workers`. */
+export interface WorkersCommandOptions {
+  /** Coordinator address passed to every worker. */
+  coordinator: string;
+  /** `all` or comma-separated GPU ordinals; exclusive with `cpu`. */
+  gpus?: string;
+  /** Number of CPU workers; exclusive with `gpus`. */
+  cpu?: number;
+  /** Extra arguments appended to every `facefill worker` command line. */
+  workerArgs: string[];
+  /** Time between SIGTERM and SIGKILL when stopping workers; {@link DEFAULT_GRACE_MS} by default. */
+  graceMs?: number;
+  log: Logger;
+}
+
+/** Default time a worker gets to finish its step and leave cleanly before it is killed. */
+export const DEFAULT_GRACE_MS = 15_000;
+/** How long `nvidia-smi -L` may take before the host is taken to have no usable GPU. */
+const NVIDIA_SMI_TIMEOUT_MS = 10_000;
+
+/**
+ * `facefill workers`: starts one `facefill worker` per requested GPU (or N CPU workers) on
+ * this host and supervises them as a unit. Returns the process exit code: 0 when every
+ * worker exited 0, else 1.
+ */
+export async function runWorkers(o: WorkersCommandOptions): Promise<number> {
+  const request = deviceRequest(o);
+  const detected = 'gpus' in request ? await detectGpus(o.log) : [];
+  const slots = planWorkers(request, detected);
+  const exits = await superviseWorkers(
+    slots.map((slot) => workerLaunch(slot, o.coordinator, o.workerArgs)),
+    { graceMs: o.graceMs ?? DEFAULT_GRACE_MS, log: o.log },
+  );
+  const failed = firstFailure(exits);
+  if (failed === null) {
+    o.log.info({ workers: exits.length }, 'all workers exited cleanly');
+    return 0;
+  }
+  o.log.error({ exits }, `workers stopped; first failure: ${failed.name} ${describeExit(failed)}`);
+  return 1;
+}
+
+/** The `facefill worker` command line for one slot, run with this Node binary and the compiled CLI beside this file. */
+export function workerLaunch(slot: WorkerSlot, coordinator: string, workerArgs: readonly string[]): WorkerLaunch {
+  return {
+    name: slot.gpu >= 0 ? `gpu ${slot.gpu}` : `cpu ${slot.local}`,
+    command: process.execPath,
+    args: [path.join(__dirname, '..', 'cli.js'), 'worker', '--coordinator', coordinator, '--gpu', String(slot.gpu), ...workerArgs],
+    env: slot.env,
+  };
+}
+
+function deviceRequest(o: Pick<WorkersCommandOptions, 'gpus' | 'cpu'>): DeviceRequest {
+  if (o.gpus !== undefined && o.cpu === undefined) return { gpus: parseGpuList(o.gpus) };
+  if (o.cpu !== undefined && o.gpus === undefined) return { cpu: o.cpu };
+  throw new ConfigInvalidError(`facefill workers: expected exactly one of --gpus all|0,1,3 or --cpu N, got ${o.gpus === undefined ? 'neither' : 'both'}`);
+}
+
+/** GPU ordinals listed by `nvidia-smi -L`; none when it is missing, fails or hangs, so planWorkers reports it. */
+function detectGpus(log: Logger): Promise<number[]> {
+  return new Promise((resolve) => {
+    execFile('nvidia-smi', ['-L'], { timeout: NVIDIA_SMI_TIMEOUT_MS }, (err, stdout) => {
+      if (err === null) return resolve(parseNvidiaSmiList(stdout));
+      // A missing binary simply means no NVIDIA GPU; anything else (no driver, timeout) deserves a word.
+      if (err.code !== 'ENOENT') log.warn({ err: err.message }, 'nvidia-smi -L failed; treating this host as having no GPU');
+      resolve([]);
+    });
+  });
+}

@@ -1,0 +1,303 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RunConfig } from '../shared/config';
+import { type FilePiece, readFilePieces, writeFilePieces } from '../shared/control/file-transfer';
+import { CheckpointError, ConfigInvalidError, ReplicasDivergedError, RunMismatchError } from '../shared/errors';
+import type { Logger } from '../shared/log';
+import { checkpointFiles, checkpointsDir, installCheckpoint, latestCheckpoint } from '../shared/train/checkpoint';
+import type {
+  CheckpointPiece,
+  CheckpointReceipt,
+  ControlPlane,
+  DatasetPlan,
+  Directive,
+  Heartbeat,
+  RunView,
+  StepReportIn,
+  TrainingPlan,
+  WorkerAssignment,
+} from './api';
+import { CheckpointAgreement } from './checkpoint-agreement';
+import { Membership } from './membership';
+import { type Registration, Rendezvous } from './rendezvous';
+import { writeRunState } from './run-state';
+
+/** What a coordinator runs. */
+export interface CoordinatorOptions {
+  config: RunConfig;
+  /** The dataset folder it serves, and what workers need of it. */
+  datasetDir: string;
+  dataset: DatasetPlan;
+  worldSize: number;
+  /** The run folder: merged checkpoints in `checkpoints/`, the run's state in `run.json`. */
+  outDir: string;
+  log: Logger;
+  /** Clock in ms (tests pass their own). */
+  now?: () => number;
+}
+
+/**
+ * The coordinator of one synchronous data-parallel run: rendezvous, then liveness (a worker
+ * silent past the heartbeat timeout, or reporting a failure, fails the run and every other
+ * worker is told to stop), step reports, and merged checkpoints: rank 0 uploads its files,
+ * every rank reports its weights' digest, and the checkpoint is published only when all
+ * digests agree. The run's state is persisted in `run.json` at every change.
+ */
+export class Coordinator implements ControlPlane {
+  readonly runId = `${new Date().toISOString().replace(/[-:]|\.\d+Z$/g, '').replace('T', '-')}-${randomBytes(3).toString('hex')}`;
+  readonly plan: TrainingPlan;
+  /** Resolves with the final view when the run finishes, fails or is shut down. */
+  readonly done: Promise<RunView>;
+  /** Resolves with the reason when someone asks the coordinator to shut down (Shutdown RPC, signal). */
+  readonly shutdownRequested: Promise<string>;
+  private requestShutdown: (reason: string) => void = () => undefined;
+  private state: RunView['state'] = 'rendezvous';
+  private error = '';
+  private membership: Membership | null = null;
+  private readonly rendezvous: Rendezvous;
+  private readonly agreement: CheckpointAgreement;
+  private readonly uploads = new Map<number, string>();
+  private merged: { step: number; dir: string } | null = null;
+  private lastReport: RunView['lastReport'] = null;
+  private imagesPerSecond = 0;
+  private ticker: NodeJS.Timeout | null = null;
+  private settle: (view: RunView) => void = () => undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly o: CoordinatorOptions) {
+    const { config, worldSize } = o;
+    if (config.data.batchSize % worldSize !== 0) {
+      throw new ConfigInvalidError(`data.batchSize ${config.data.batchSize} does not split evenly across ${worldSize} workers; use a multiple of ${worldSize}`);
+    }
+    this.now = o.now ?? Date.now;
+    this.plan = { globalBatch: config.data.batchSize, perRankBatch: config.data.batchSize / worldSize, seed: config.train.seed, steps: config.train.steps, dataset: o.dataset };
+    this.rendezvous = new Rendezvous(worldSize, config.cluster.rendezvousTimeoutSeconds * 1000);
+    this.agreement = new CheckpointAgreement(worldSize);
+    this.done = new Promise((resolve) => (this.settle = resolve));
+    this.shutdownRequested = new Promise((resolve) => (this.requestShutdown = resolve));
+  }
+
+  /** Starts the rendezvous clock and the liveness checks; call once the service listens. */
+  async start(): Promise<void> {
+    if (await latestCheckpoint(this.o.outDir)) {
+      throw new CheckpointError(`${this.o.outDir} already holds a run's checkpoints; use another --out folder`);
+    }
+    this.rendezvous.start();
+    const every = Math.max(100, (this.o.config.cluster.heartbeatSeconds * 1000) / 2);
+    this.ticker = setInterval(() => this.checkLiveness(), every);
+    await this.persist();
+    this.o.log.info({ runId: this.runId, workers: this.o.worldSize, steps: this.plan.steps }, `run ${this.runId}: waiting for ${this.o.worldSize} workers`);
+  }
+
+  async register(registration: Registration): Promise<WorkerAssignment> {
+    let assignment;
+    try {
+      assignment = await this.rendezvous.join(registration);
+    } catch (err) {
+      if (this.state === 'rendezvous' && this.rendezvous.world === null) this.fail((err as Error).message);
+      throw err;
+    }
+    if (this.membership === null) {
+      this.membership = new Membership(assignment.members, this.o.config.cluster.heartbeatTimeoutSeconds * 1000, this.now());
+      this.state = 'running';
+      this.o.log.info({ members: assignment.members.map((m) => `${m.rank}:${m.host}/gpu${m.gpu}`) }, 'all workers joined: training');
+      void this.persist();
+    }
+    return { ...assignment, runId: this.runId, config: this.o.config, plan: this.plan, startStep: 0 };
+  }
+
+  heartbeat(beat: Heartbeat): Directive {
+    const members = this.members(beat.runId);
+    const now = this.now();
+    members.seen(beat.rank, beat.step, now);
+    if (beat.condition === 'failed') {
+      members.failed(beat.rank, beat.error || 'failed without a reason', now);
+      this.checkLiveness();
+    } else if (beat.condition === 'finished') {
+      members.stopped(beat.rank, now);
+      this.maybeFinish();
+    }
+    return this.directive();
+  }
+
+  reportStep(r: StepReportIn): Directive {
+    this.members(r.runId).seen(r.rank, r.result.step + 1, this.now());
+    if (r.rank === 0) {
+      this.lastReport = { ...r.result, rank: r.rank, images: r.images };
+      const rate = (r.images * this.o.worldSize) / Math.max(r.result.seconds.total, 1e-9);
+      this.imagesPerSecond = this.imagesPerSecond === 0 ? rate : 0.8 * this.imagesPerSecond + 0.2 * rate;
+    }
+    if (r.weightsSha256 !== '') {
+      const verdict = this.agreement.record(r.result.step + 1, r.rank, r.weightsSha256);
+      if (verdict.status === 'diverged') this.fail(new ReplicasDivergedError(verdict.reason).message);
+      else void this.tryMerge(r.result.step + 1);
+    }
+    return this.directive();
+  }
+
+  status(): RunView {
+    const now = this.now();
+    const workers = (this.membership?.snapshot(now) ?? []).map((w) => ({
+      rank: w.member.rank,
+      host: w.member.host,
+      gpu: w.member.gpu,
+      backend: w.member.backend,
+      state: w.state,
+      step: Math.max(0, w.step),
+      heartbeatAgeSeconds: w.heartbeatAgeMs / 1000,
+    }));
+    const step = workers.length > 0 ? Math.min(...workers.map((w) => w.step)) : 0;
+    return {
+      runId: this.runId,
+      state: this.state,
+      step,
+      steps: this.plan.steps,
+      workers,
+      lastReport: this.lastReport,
+      imagesPerSecond: this.imagesPerSecond,
+      error: this.error,
+      latestCheckpoint: this.merged?.dir ?? '',
+    };
+  }
+
+  async *datasetPieces(runId: string, name: string): AsyncIterable<FilePiece> {
+    this.checkRun(runId);
+    // Only the files of the plan: a worker must not read anything else of this host.
+    if (!this.plan.dataset.files.some((f) => f.name === name)) {
+      throw new ConfigInvalidError(`'${name}' is not a file of this run's dataset (${this.plan.dataset.files.length} files)`);
+    }
+    yield* readFilePieces(this.o.datasetDir, name);
+  }
+
+  async uploadCheckpoint(pieces: AsyncIterable<CheckpointPiece>): Promise<CheckpointReceipt> {
+    const incoming = join(checkpointsDir(this.o.outDir), `.incoming-${randomBytes(4).toString('hex')}`);
+    let header: { rank: number; step: number } | null = null;
+    const checked = async function* (self: Coordinator): AsyncIterable<FilePiece> {
+      for await (const p of pieces) {
+        if (header === null) {
+          self.checkRun(p.runId);
+          if (p.rank !== 0) throw new ConfigInvalidError(`rank ${p.rank} uploaded a checkpoint: only rank 0 does`);
+          if (!Number.isSafeInteger(p.step) || p.step < 1 || p.step > self.plan.steps) throw new ConfigInvalidError(`checkpoint upload for step ${p.step}: expected 1..${self.plan.steps}`);
+          header = { rank: p.rank, step: p.step };
+        } else if (p.step !== header.step || p.runId !== self.runId) {
+          throw new ConfigInvalidError(`a checkpoint upload for step ${header.step} carried a piece of step ${p.step} of run '${p.runId}'`);
+        }
+        yield p;
+      }
+    };
+    try {
+      await mkdir(incoming, { recursive: true });
+      await writeFilePieces(incoming, checked(this));
+      if (header === null) throw new ConfigInvalidError('an empty checkpoint upload');
+    } catch (err) {
+      await rm(incoming, { recursive: true, force: true });
+      throw err;
+    }
+    const step = (header as { step: number }).step;
+    const old = this.uploads.get(step);
+    if (old) await rm(old, { recursive: true, force: true });
+    this.uploads.set(step, incoming);
+    await this.tryMerge(step);
+    return { step, path: this.merged?.step === step ? this.merged.dir : incoming };
+  }
+
+  async *checkpointPieces(step: number): AsyncIterable<FilePiece> {
+    const dir = step === 0 ? this.merged?.dir : join(checkpointsDir(this.o.outDir), `step-${String(step).padStart(6, '0')}`);
+    if (!dir || (step !== 0 && (this.merged === null || step > this.merged.step))) {
+      throw new CheckpointError(step === 0 ? `run ${this.runId} has no merged checkpoint yet` : `run ${this.runId} has no merged checkpoint of step ${step}`);
+    }
+    for (const name of await checkpointFiles(dir)) yield* readFilePieces(dir, name);
+  }
+
+  shutdown(reason: string): void {
+    this.requestShutdown(reason);
+    this.fail(`shut down: ${reason}`);
+  }
+
+  /** Stops the timers and refuses further joins. */
+  close(): void {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = null;
+    this.rendezvous.close('the coordinator is closing');
+  }
+
+  private members(runId: string): Membership {
+    this.checkRun(runId);
+    if (this.membership === null) throw new ConfigInvalidError('the rendezvous is not complete: no ranks are assigned yet');
+    return this.membership;
+  }
+
+  private checkRun(runId: string): void {
+    if (runId !== this.runId) throw new RunMismatchError(this.runId, runId);
+  }
+
+  private directive(): Directive {
+    if (this.state === 'failed') return { action: 'stop', reason: this.error };
+    return { action: 'continue' };
+  }
+
+  private checkLiveness(): void {
+    if (this.state !== 'running' || this.membership === null) return;
+    const verdict = this.membership.check(this.now());
+    if (!verdict.healthy) this.fail(verdict.reason);
+  }
+
+  private async tryMerge(step: number): Promise<void> {
+    const upload = this.uploads.get(step);
+    const verdict = this.agreement.at(step);
+    if (!upload || verdict.status !== 'agreed' || this.state === 'failed') return;
+    this.uploads.delete(step);
+    try {
+      const dir = await installCheckpoint(this.o.outDir, upload);
+      if (this.merged === null || step > this.merged.step) this.merged = { step, dir };
+      this.agreement.settle(step);
+      this.o.log.info({ step, dir, weightsSha256: verdict.sha256 }, `merged checkpoint of step ${step}: all ${this.o.worldSize} replicas agree`);
+      await this.persist();
+      this.maybeFinish();
+    } catch (err) {
+      await rm(upload, { recursive: true, force: true });
+      this.fail(`the checkpoint of step ${step} could not be merged: ${(err as Error).message}`);
+    }
+  }
+
+  private maybeFinish(): void {
+    if (this.state !== 'running' || !this.membership?.finished) return;
+    if (this.merged?.step !== this.plan.steps) return; // the final merge is still on its way
+    this.end('finished');
+  }
+
+  private fail(reason: string): void {
+    if (this.state === 'failed' || this.state === 'finished') return;
+    this.error = reason;
+    this.o.log.error({ runId: this.runId }, `run failed: ${reason}`);
+    this.rendezvous.close(reason);
+    this.end('failed');
+  }
+
+  private end(state: 'finished' | 'failed'): void {
+    const first = this.state !== state;
+    this.state = state;
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = null;
+    if (!first) return;
+    void this.persist().finally(() => this.settle(this.status()));
+  }
+
+  private async persist(): Promise<void> {
+    try {
+      await writeRunState(this.o.outDir, {
+        runId: this.runId,
+        state: this.state,
+        error: this.error,
+        worldSize: this.o.worldSize,
+        config: this.o.config,
+        plan: this.plan,
+        members: this.rendezvous.world ?? [],
+        latestCheckpoint: this.merged ? { step: this.merged.step, dir: this.merged.dir } : null,
+      });
+    } catch (err) {
+      this.o.log.warn({ err }, 'could not persist the run state');
+    }
+  }
+}

@@ -1,0 +1,130 @@
+import * as grpc from '@grpc/grpc-js';
+import type { CheckpointAck__Output } from '../../generated/facefill/v1/CheckpointAck';
+import type { CoordinatorClient } from '../../generated/facefill/v1/Coordinator';
+import type { FileChunk, FileChunk__Output } from '../../generated/facefill/v1/FileChunk';
+import type { HeartbeatReply__Output } from '../../generated/facefill/v1/HeartbeatReply';
+import type { HeartbeatRequest } from '../../generated/facefill/v1/HeartbeatRequest';
+import type { RegisterReply__Output } from '../../generated/facefill/v1/RegisterReply';
+import type { RegisterRequest } from '../../generated/facefill/v1/RegisterRequest';
+import type { ReportAck__Output } from '../../generated/facefill/v1/ReportAck';
+import type { RunStatus__Output } from '../../generated/facefill/v1/RunStatus';
+import type { StepReport } from '../../generated/facefill/v1/StepReport';
+import { ControlCallError } from '../errors';
+import type { FilePiece } from './file-transfer';
+import { loadControlProto } from './proto';
+
+// Calls made while the coordinator may still be starting wait for it (until their deadline)
+// instead of failing at once.
+function waitForReady(): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  metadata.setOptions({ waitForReady: true });
+  return metadata;
+}
+
+/**
+ * The coordinator's client, for workers and for `facefill pull`/`status`: promise-based, every
+ * call with a deadline (nothing waits forever on a coordinator that vanished), and every
+ * failure a ControlCallError naming the coordinator, the call and the gRPC status.
+ */
+export class ControlClient {
+  private readonly client: CoordinatorClient;
+
+  constructor(readonly address: string) {
+    const v1 = loadControlProto();
+    // Big checkpoint pieces and generous keepalives: a stalled TCP link is noticed, not waited on.
+    this.client = new v1.Coordinator(address, grpc.credentials.createInsecure(), {
+      'grpc.max_receive_message_length': 64 << 20,
+      'grpc.keepalive_time_ms': 20_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+    });
+  }
+
+  /** Joins the run; waits (up to `timeoutMs`) for the coordinator to come up and for the rendezvous. */
+  register(request: RegisterRequest, timeoutMs: number): Promise<RegisterReply__Output> {
+    return this.unary('Register', timeoutMs, (opts, cb) => this.client.Register(request, waitForReady(), opts, cb));
+  }
+
+  heartbeat(request: HeartbeatRequest, timeoutMs: number): Promise<HeartbeatReply__Output> {
+    return this.unary('Heartbeat', timeoutMs, (opts, cb) => this.client.Heartbeat(request, opts, cb));
+  }
+
+  reportStep(report: StepReport, timeoutMs: number): Promise<ReportAck__Output> {
+    return this.unary('ReportStep', timeoutMs, (opts, cb) => this.client.ReportStep(report, opts, cb));
+  }
+
+  status(timeoutMs: number): Promise<RunStatus__Output> {
+    return this.unary('Status', timeoutMs, (opts, cb) => this.client.Status({}, waitForReady(), opts, cb));
+  }
+
+  shutdown(reason: string, timeoutMs: number): Promise<void> {
+    return this.unary('Shutdown', timeoutMs, (opts, cb) => this.client.Shutdown({ reason }, opts, cb)).then(() => undefined);
+  }
+
+  /** One dataset file's pieces; the whole download must end within `timeoutMs`. */
+  downloadDataset(runId: string, name: string, timeoutMs: number): AsyncIterable<FilePiece> {
+    return this.pieces('DownloadDataset', () => this.client.DownloadDataset({ runId, name }, { deadline: Date.now() + timeoutMs }));
+  }
+
+  /** A merged checkpoint's pieces (`step` 0: the latest), meta.json last. */
+  downloadCheckpoint(step: number, timeoutMs: number): AsyncIterable<FilePiece> {
+    return this.pieces('DownloadCheckpoint', () => this.client.DownloadCheckpoint({ step }, waitForReady(), { deadline: Date.now() + timeoutMs }));
+  }
+
+  /** Uploads a checkpoint's pieces as rank `rank` of run `runId` at `step`. */
+  async uploadCheckpoint(header: { runId: string; rank: number; step: number }, pieces: AsyncIterable<FilePiece>, timeoutMs: number): Promise<CheckpointAck__Output> {
+    let call: grpc.ClientWritableStream<FileChunk> | undefined;
+    const done = this.unary<CheckpointAck__Output>('UploadCheckpoint', timeoutMs, (opts, cb) => {
+      call = this.client.UploadCheckpoint(opts, cb);
+      return call;
+    });
+    const stream = call as unknown as grpc.ClientWritableStream<FileChunk>;
+    try {
+      for await (const p of pieces) {
+        const chunk: FileChunk = { ...header, name: p.name, offset: p.offset, data: p.data, last: p.last, totalBytes: p.totalBytes, sha256: p.sha256 };
+        if (!stream.write(chunk)) await new Promise((resolve) => stream.once('drain', resolve));
+      }
+      stream.end();
+    } catch (err) {
+      stream.cancel();
+      await done.catch(() => undefined);
+      throw err;
+    }
+    return done;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private unary<T>(method: string, timeoutMs: number, start: (opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, value?: T) => void) => unknown): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      start({ deadline: Date.now() + timeoutMs }, (err, value) => (err ? reject(this.failure(method, err, timeoutMs)) : resolve(value as T)));
+    });
+  }
+
+  private async *pieces(method: string, open: () => grpc.ClientReadableStream<FileChunk__Output>): AsyncIterable<FilePiece> {
+    const stream = open();
+    try {
+      for await (const c of stream as AsyncIterable<FileChunk__Output>) {
+        yield { name: c.name, offset: c.offset, data: Buffer.from(c.data), last: c.last, totalBytes: c.totalBytes, sha256: c.sha256 };
+      }
+    } catch (err) {
+      throw this.failure(method, err as grpc.ServiceError);
+    } finally {
+      stream.cancel();
+    }
+  }
+
+  private failure(method: string, err: grpc.ServiceError, timeoutMs?: number): ControlCallError {
+    const status = grpc.status[err.code] ?? String(err.code);
+    const hint =
+      err.code === grpc.status.DEADLINE_EXCEEDED && timeoutMs !== undefined
+        ? ` (no answer within ${(timeoutMs / 1000).toFixed(1)} s)`
+        : err.code === grpc.status.UNAVAILABLE
+          ? ' (is the coordinator running and reachable?)'
+          : '';
+    return Object.assign(new ControlCallError(`coordinator ${this.address}: ${method} failed: ${status}: ${err.details || err.message}${hint}`, { cause: err }), {
+      status: err.code,
+    });
+  }
+}

@@ -1,0 +1,213 @@
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RegisterReply__Output } from '../generated/facefill/v1/RegisterReply';
+import { selectBackend } from '../shared/backend/select';
+import { createAllReduce, ringAllReduceMean, ringBroadcast, type RingAllReduceOptions, ZmqTransport } from '../shared/collective';
+import { type BackendName, validateConfig } from '../shared/config';
+import { ControlClient } from '../shared/control/client';
+import { readFilePieces } from '../shared/control/file-transfer';
+import { type DatasetPlan, toStepReport } from '../shared/control/wire';
+import { loadSplit } from '../shared/data/dataset';
+import { ConfigInvalidError, RunStoppedError } from '../shared/errors';
+import type { Logger } from '../shared/log';
+import type { StepResult } from '../shared/train/api';
+import { type CheckpointContent, checkpointFiles, saveCheckpoint } from '../shared/train/checkpoint';
+import { readWeights, weightsSha256, writeWeights } from '../shared/train/replica-weights';
+import { type Replica, type TrainingSummary, trainOnFaceSet } from '../shared/train/train-loop';
+import { obtainDataset } from './dataset-sync';
+import { HeartbeatLoop } from './heartbeat';
+
+/** How a worker joins a run. */
+export interface WorkerOptions {
+  /** The coordinator's control address, host:port. */
+  coordinator: string;
+  /** GPU ordinal this worker runs on (as CUDA_VISIBLE_DEVICES names it), -1 on CPU. */
+  gpu: number;
+  backend: 'auto' | BackendName;
+  /** Downloaded datasets (reused across runs) and rank 0's checkpoints go here. */
+  workDir: string;
+  /** A local copy of the dataset (shared filesystem), used when it is the run's. */
+  dataDir?: string;
+  /** Address the other workers reach this one at; default: this host's address towards the coordinator. */
+  host?: string;
+  /** tcp port for all-reduce messages; 0 picks a free one. */
+  dataPort: number;
+  /** Bound on registering (the coordinator may start later, the rendezvous may take a while). */
+  registerTimeoutMs: number;
+  log: Logger;
+  /** Called after every step, e.g. for a progress display. */
+  onStep?: (result: StepResult, steps: number) => void;
+}
+
+/** How a worker's part of a run went. */
+export interface WorkerOutcome {
+  runId: string;
+  rank: number;
+  worldSize: number;
+  summary: TrainingSummary;
+}
+
+// Short bounds for calls the training loop waits on, and a long one for bulk transfers.
+const CALL_TIMEOUT_MS = 15_000;
+const TRANSFER_TIMEOUT_MS = 30 * 60_000;
+
+/**
+ * One rank of a synchronous data-parallel run: registers with the coordinator, gets the
+ * dataset, joins the ZeroMQ ring, starts from rank 0's weights, trains its shard of every
+ * global batch with gradients all-reduced, heartbeats and reports, and at checkpoints averages
+ * the batch-norm statistics, reports its weights' digest and (rank 0) uploads the checkpoint.
+ * Any failure (its own, a peer's, the coordinator's stop) ends it with an error naming the
+ * cause; the coordinator hears of its own failures before it exits.
+ */
+export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
+  const { log } = o;
+  const backend = await selectBackend(o.backend, log);
+  const host = o.host ?? (await localAddressTowards(o.coordinator));
+  const listener = await ZmqTransport.listen({
+    bind: [`tcp://0.0.0.0:${o.dataPort}`, `ipc://${join(tmpdir(), `facefill-${process.pid}-${randomBytes(3).toString('hex')}.sock`)}`],
+    log,
+  });
+  const [tcpBound, ipcEndpoint] = listener.endpoints;
+  const dataEndpoint = `tcp://${host}:${tcpBound.slice(tcpBound.lastIndexOf(':') + 1)}`;
+  const client = new ControlClient(o.coordinator);
+  let reply: RegisterReply__Output;
+  try {
+    log.info({ coordinator: o.coordinator, dataEndpoint }, `registering with ${o.coordinator}`);
+    reply = await client.register({ host, gpu: o.gpu, backend: backend.name, dataEndpoint, ipcEndpoint, pid: process.pid }, o.registerTimeoutMs);
+  } catch (err) {
+    listener.close();
+    client.close();
+    throw err;
+  }
+  const config = validateConfig(JSON.parse(reply.configJson) as unknown, `the config of run ${reply.runId}`);
+  const { runId, rank, worldSize } = reply;
+  const right = reply.right;
+  if (!right || !reply.shardPlan) throw new ConfigInvalidError(`run ${runId}: the coordinator's reply lacks the ring or the shard plan`);
+  const sameHost = right.host === host && config.cluster.sameHostTransport === 'ipc' && right.ipcEndpoint !== '';
+  const transport = listener.place(rank, worldSize);
+  transport.connect(sameHost ? right.ipcEndpoint : right.dataEndpoint);
+  log.info({ runId, rank, worldSize, right: sameHost ? right.ipcEndpoint : right.dataEndpoint }, `rank ${rank} of ${worldSize} in run ${runId}`);
+
+  let step = reply.startStep;
+  let stopReason: string | null = null;
+  const stop = (reason: string) => {
+    stopReason ??= reason;
+    // Closing the ring ends a wait on a peer at once instead of at the collective timeout.
+    void transport.close();
+  };
+  const heartbeat = new HeartbeatLoop({
+    client,
+    runId,
+    rank,
+    intervalMs: config.cluster.heartbeatSeconds * 1000,
+    timeoutMs: config.cluster.heartbeatTimeoutSeconds * 1000,
+    step: () => step,
+    onStop: stop,
+    log,
+  });
+  heartbeat.start();
+  try {
+    const plan: DatasetPlan = { manifestSha256: reply.shardPlan.manifestSha256, files: reply.shardPlan.files };
+    const dataDir = await obtainDataset({ plan, runId, client, localDir: o.dataDir, cacheDir: join(o.workDir, 'datasets'), timeoutMs: TRANSFER_TIMEOUT_MS, log });
+    const set = await loadSplit(dataDir, 'train');
+    const collective: RingAllReduceOptions = {
+      transport,
+      run: `${runId}/0`,
+      timeoutMs: config.cluster.collectiveTimeoutSeconds * 1000,
+      chunkBytes: config.cluster.chunkBytes,
+    };
+    const report = async (result: StepResult, weightsSha256 = '') => {
+      const ack = await client.reportStep(toStepReport(runId, rank, result, reply.shardPlan?.perRankBatch ?? 0, weightsSha256), CALL_TIMEOUT_MS);
+      if (ack.action === 'STOP') stop('the coordinator stopped the run');
+    };
+    let last: StepResult | null = null;
+    const replica: Replica = {
+      rank,
+      worldSize,
+      reduce: createAllReduce(collective),
+      synchronize: async (networks, at) => {
+        const weights = readWeights(networks, 'all');
+        await ringBroadcast(weights, { step: at, phase: 'init' }, collective);
+        if (rank !== 0) writeWeights(networks, 'all', weights);
+      },
+      checkpoint: async (content) => {
+        await averageStatistics(content, collective);
+        const digest = weightsSha256(content.networks);
+        const dir = rank === 0 ? await uploadCheckpoint(client, runId, join(o.workDir, 'runs', runId), content) : null;
+        if (last) await report(last, digest);
+        return dir;
+      },
+    };
+    const summary = await trainOnFaceSet({
+      config,
+      set,
+      manifestHash: plan.manifestSha256,
+      outDir: join(o.workDir, 'runs', runId),
+      resume: false,
+      replica,
+      log,
+      onStep: async (result) => {
+        if (stopReason) throw new RunStoppedError(stopReason);
+        last = result;
+        step = result.step + 1;
+        o.onStep?.(result, config.train.steps);
+        if (step % config.train.logEvery === 0) await report(result);
+      },
+    });
+    heartbeat.stop();
+    await client.heartbeat({ runId, rank, step, state: 'finished', error: '' }, CALL_TIMEOUT_MS);
+    return { runId, rank, worldSize, summary };
+  } catch (err) {
+    heartbeat.stop();
+    const cause = err as Error;
+    const error = stopReason ? new RunStoppedError(`rank ${rank} stopped: ${stopReason}`, { cause }) : cause;
+    if (!stopReason) {
+      // Tell the coordinator first, so the other ranks stop at once rather than time out.
+      await client.heartbeat({ runId, rank, step, state: 'failed', error: cause.message }, 5_000).catch(() => undefined);
+    }
+    throw error;
+  } finally {
+    await transport.close();
+    client.close();
+  }
+}
+
+// Each rank updated its batch-norm moving statistics from its own shard: the checkpoint gets
+// their mean (as Horovod averages them), which also makes every replica's weights equal again.
+async function averageStatistics(content: CheckpointContent, collective: RingAllReduceOptions): Promise<void> {
+  const stats = readWeights(content.networks, 'statistics');
+  if (stats.length === 0) return;
+  const mean = await ringAllReduceMean(stats, { step: content.step - 1, phase: 'stats' }, { ...collective, inPlace: true });
+  writeWeights(content.networks, 'statistics', mean);
+}
+
+async function uploadCheckpoint(client: ControlClient, runId: string, runDir: string, content: CheckpointContent): Promise<string> {
+  const dir = await saveCheckpoint(runDir, content);
+  const files = await checkpointFiles(dir);
+  async function* pieces() {
+    for (const name of files) yield* readFilePieces(dir, name);
+  }
+  await client.uploadCheckpoint({ runId, rank: 0, step: content.step }, pieces(), TRANSFER_TIMEOUT_MS);
+  return dir;
+}
+
+/** The address of this host's interface that routes to the coordinator (no packet is sent). */
+export async function localAddressTowards(coordinator: string): Promise<string> {
+  const at = coordinator.lastIndexOf(':');
+  const host = (at > 0 ? coordinator.slice(0, at) : coordinator).replace(/^\[|\]$/g, '');
+  const port = at > 0 ? Number(coordinator.slice(at + 1)) : 80;
+  const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.connect(port, host, () => resolve());
+    });
+    return socket.address().address;
+  } catch (err) {
+    throw new ConfigInvalidError(`cannot find this host's address towards the coordinator ${coordinator} (${(err as Error).message}); pass --host`);
+  } finally {
+    socket.close();
+  }
+}

@@ -1,0 +1,176 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import test from 'ava';
+import type { CheckpointPiece } from '../../src/coordinator/api';
+import { Coordinator } from '../../src/coordinator/coordinator';
+import { planDataset } from '../../src/coordinator/dataset-plan';
+import type { Registration } from '../../src/coordinator/rendezvous';
+import { readRunState } from '../../src/coordinator/run-state';
+import { readFilePieces } from '../../src/shared/control/file-transfer';
+import { ingest } from '../../src/shared/data/ingest';
+import { SyntheticSource } from '../../src/shared/data/synthetic-source';
+import { ConfigInvalidError, RunMismatchError } from '../../src/shared/errors';
+import { createLogger } from '../../src/shared/log';
+import { buildDiscriminator, buildGenerator } from '../../src/shared/model';
+import type { StepResult } from '../../src/shared/train/api';
+import { checkpointFiles, loadCheckpoint, saveCheckpoint } from '../../src/shared/train/checkpoint';
+import { tinyConfig } from '../shared/train/_tiny';
+
+const tmp = (p: string) => mkdtempSync(join(tmpdir(), `facefill-coord-${p}-`));
+const config = tinyConfig({ data: { batchSize: 4 }, train: { steps: 4, checkpointEvery: 2 } });
+const log = createLogger('test', 'silent');
+let data: string;
+
+test.before(async () => {
+  tf.env().set('PROD', true);
+  await tf.setBackend('cpu');
+  data = tmp('data');
+  await ingest({ source: new SyntheticSource(30, 2), out: join(data, 'set'), size: 16 });
+  data = join(data, 'set');
+});
+
+/** A coordinator on a hand-driven clock, with two registered workers. */
+async function running(worldSize = 2) {
+  let clock = 0;
+  const out = tmp('run');
+  const c = new Coordinator({ config, datasetDir: data, dataset: await planDataset(data), worldSize, outDir: out, log, now: () => clock });
+  await c.start();
+  const reg = (i: number): Registration => ({ host: 'h', gpu: i, backend: 'cpu', dataEndpoint: `tcp://h:${5700 + i}`, ipcEndpoint: '', pid: i });
+  const assignments = await Promise.all(Array.from({ length: worldSize }, (_, i) => c.register(reg(i))));
+  return { c, out, assignments, tick: (ms: number) => (clock += ms) };
+}
+
+const seconds = { data: 0, dCompute: 0.1, dReduce: 0, gCompute: 0.1, gReduce: 0, apply: 0, total: 0.25 };
+const result = (step: number): StepResult => ({
+  step,
+  dLossReal: 0.6,
+  dLossFake: 0.7,
+  gAdversarialLoss: 0.8,
+  gL2Loss: 0.1,
+  gLoss: 10.8,
+  dScoreReal: 0.5,
+  dScoreFake: 0.5,
+  gGradNorm: 1,
+  dGradNorm: 1,
+  seconds,
+});
+
+/** A real checkpoint of `step` as rank 0 would upload it. */
+async function upload(runId: string, step: number, over: Partial<CheckpointPiece> = {}): Promise<AsyncIterable<CheckpointPiece>> {
+  const networks = { generator: buildGenerator(config.generator, 16, 1), discriminator: buildDiscriminator(config.discriminator, 16, 1) };
+  const optimizers = { generator: [], discriminator: [] };
+  const dir = await saveCheckpoint(tmp('w0'), { step, config, manifestHash: 'm', networks, optimizers });
+  async function* pieces(): AsyncIterable<CheckpointPiece> {
+    for (const name of await checkpointFiles(dir)) for await (const p of readFilePieces(dir, name)) yield { ...p, runId, rank: 0, step, ...over };
+  }
+  return pieces();
+}
+
+const digest = (c: string) => c.repeat(64);
+
+test('the run plan splits the global batch; every rank gets the ring, config and the dataset files', async (t) => {
+  const { c, assignments } = await running();
+  t.deepEqual(assignments.map((a) => a.rank), [0, 1]);
+  t.is(assignments[0].plan.perRankBatch, 2);
+  t.is(assignments[1].runId, c.runId);
+  t.true(assignments[0].plan.dataset.files.some((f) => f.name === 'manifest.json'));
+  t.is(c.status().state, 'running');
+  c.close();
+});
+
+test('a checkpoint is merged once rank 0 uploaded it and all digests agree; then the run finishes', async (t) => {
+  const { c, out } = await running();
+  for (const rank of [0, 1]) c.reportStep({ runId: c.runId, rank, result: result(1), images: 2, weightsSha256: digest('a') });
+  const receipt = await c.uploadCheckpoint(await upload(c.runId, 2));
+  t.is(receipt.step, 2);
+  t.regex(c.status().latestCheckpoint, /step-000002$/);
+  // The final checkpoint: upload first, digests after.
+  await c.uploadCheckpoint(await upload(c.runId, 4));
+  t.regex(c.status().latestCheckpoint, /step-000002$/, 'not merged before every rank reported');
+  c.reportStep({ runId: c.runId, rank: 1, result: result(3), images: 2, weightsSha256: digest('b') });
+  c.reportStep({ runId: c.runId, rank: 0, result: result(3), images: 2, weightsSha256: digest('b') });
+  await new Promise((r) => setTimeout(r, 200));
+  t.regex(c.status().latestCheckpoint, /step-000004$/);
+  for (const rank of [0, 1]) c.heartbeat({ runId: c.runId, rank, step: 4, condition: 'finished', error: '' });
+  const view = await c.done;
+  t.is(view.state, 'finished');
+  const saved = await loadCheckpoint(out);
+  t.is(saved.step, 4);
+  saved.networks.generator.dispose();
+  saved.networks.discriminator.dispose();
+  const state = await readRunState(out);
+  t.is(state.state, 'finished');
+  t.is(state.latestCheckpoint?.step, 4);
+  t.is(state.members.length, 2);
+  c.close();
+});
+
+test('digests that differ fail the run as diverged replicas, and workers are told to stop', async (t) => {
+  const { c } = await running();
+  c.reportStep({ runId: c.runId, rank: 0, result: result(1), images: 2, weightsSha256: digest('a') });
+  const directive = c.reportStep({ runId: c.runId, rank: 1, result: result(1), images: 2, weightsSha256: digest('c') });
+  t.is(directive.action, 'stop');
+  const view = await c.done;
+  t.is(view.state, 'failed');
+  t.regex(view.error, /replicas diverged.*step 2.*rank 0.*rank 1/);
+  t.deepEqual(c.heartbeat({ runId: c.runId, rank: 0, step: 2, condition: 'running', error: '' }), { action: 'stop', reason: view.error });
+  c.close();
+});
+
+test('a worker silent past the heartbeat timeout fails the run, naming it', async (t) => {
+  const { c, tick } = await running();
+  const limit = config.cluster.heartbeatTimeoutSeconds * 1000;
+  tick(limit / 2);
+  c.heartbeat({ runId: c.runId, rank: 0, step: 1, condition: 'running', error: '' });
+  tick(limit / 2 + 1);
+  c.heartbeat({ runId: c.runId, rank: 0, step: 1, condition: 'running', error: '' });
+  const view = await c.done;
+  t.is(view.state, 'failed');
+  t.regex(view.error, /rank 1 \(h gpu 1\): no heartbeat/);
+  c.close();
+});
+
+test('a worker reporting its own failure fails the run with its reason', async (t) => {
+  const { c } = await running();
+  c.heartbeat({ runId: c.runId, rank: 1, step: 3, condition: 'failed', error: 'CUDA out of memory' });
+  const view = await c.done;
+  t.regex(view.error, /rank 1.*CUDA out of memory/);
+  c.close();
+});
+
+test('hostile control messages are refused by name and change nothing', async (t) => {
+  const { c } = await running();
+  t.throws(() => c.heartbeat({ runId: 'other-run', rank: 0, step: 1, condition: 'running', error: '' }), { instanceOf: RunMismatchError });
+  t.throws(() => c.heartbeat({ runId: c.runId, rank: 7, step: 1, condition: 'running', error: '' }), { instanceOf: RangeError, message: /rank 7/ });
+  t.throws(() => c.reportStep({ runId: c.runId, rank: 0, result: result(1), images: 2, weightsSha256: 'not-a-digest' }), { message: /64 hex digits/ });
+  // Only files of the plan are served: no path out of the dataset folder.
+  const escape = async () => {
+    for await (const p of c.datasetPieces(c.runId, '../../../../etc/passwd')) void p;
+  };
+  await t.throwsAsync(escape, { instanceOf: ConfigInvalidError, message: /not a file of this run's dataset/ });
+  // Uploads only from rank 0, for a step of the plan, of one step throughout.
+  await t.throwsAsync(c.uploadCheckpoint(await upload(c.runId, 2, { rank: 1 })), { message: /only rank 0/ });
+  await t.throwsAsync(c.uploadCheckpoint(await upload(c.runId, 99)), { message: /step 99: expected 1\.\.4/ });
+  await t.throwsAsync(c.uploadCheckpoint(await upload('other-run', 2)), { instanceOf: RunMismatchError });
+  const corrupt = async function* (): AsyncIterable<CheckpointPiece> {
+    for await (const p of await upload(c.runId, 2)) yield p.last ? { ...p, sha256: '0'.repeat(64) } : p;
+  };
+  await t.throwsAsync(c.uploadCheckpoint(corrupt()), { message: /sha256/ });
+  const state = c.status();
+  t.is(state.state, 'running');
+  t.is(state.latestCheckpoint, '');
+  t.is(state.error, '');
+  c.close();
+});
+
+test('a rendezvous that times out fails the run, saying who came', async (t) => {
+  const quick = { ...config, cluster: { ...config.cluster, rendezvousTimeoutSeconds: 1 } };
+  const c = new Coordinator({ config: quick, datasetDir: data, dataset: await planDataset(data), worldSize: 2, outDir: tmp('rdzv'), log });
+  await c.start();
+  await t.throwsAsync(c.register({ host: 'h', gpu: 0, backend: 'cpu', dataEndpoint: 'tcp://h:1', ipcEndpoint: '', pid: 1 }), { message: /1 of 2 workers joined/ });
+  const view = await c.done;
+  t.is(view.state, 'failed');
+  c.close();
+});
