@@ -1,0 +1,184 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import test from 'ava';
+import sharp from 'sharp';
+import { readRunState } from '../../src/coordinator/run-state';
+import { ControlClient } from '../../src/shared/control/client';
+import { encodePng } from '../../src/shared/data/image-codec';
+import { ingest } from '../../src/shared/data/ingest';
+import { SyntheticSource } from '../../src/shared/data/synthetic-source';
+
+// Real processes on loopback: a coordinator and workers started as a user would, from the CLI.
+const CLI = resolve(__dirname, '../../src/cli.js');
+const root = mkdtempSync(join(tmpdir(), 'facefill-cluster-'));
+const data = join(root, 'dataset');
+
+/** A small run: 16x16 faces, tiny networks, short bounds so failures show within seconds. */
+function configFile(name: string, steps: number, sameHostTransport = 'ipc'): string {
+  const file = join(root, `${name}.json`);
+  const config = {
+    backend: 'wasm',
+    generator: { layers: 4, baseFilters: 4, maxFilters: 8, kernelSize: 3 },
+    discriminator: { layers: 2, baseFilters: 4, maxFilters: 8, kernelSize: 3, minibatchKernels: 4, minibatchDims: 2 },
+    data: { imageSize: 16, batchSize: 8 },
+    train: { steps, checkpointEvery: 5, logEvery: 1 },
+    cluster: { heartbeatSeconds: 0.5, heartbeatTimeoutSeconds: 4, collectiveTimeoutSeconds: 60, rendezvousTimeoutSeconds: 120, sameHostTransport },
+  };
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
+}
+
+function cli(args: string[]): Proc {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, FACEFILL_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  child.stdout?.on('data', (b: Buffer) => (text += b.toString()));
+  child.stderr?.on('data', (b: Buffer) => (text += b.toString()));
+  const started = performance.now();
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>((done) =>
+    child.on('exit', (code, signal) => done({ code, signal, ms: performance.now() - started })),
+  );
+  return { child, output: () => text, exited };
+}
+
+/** Resolves with the exit, or rejects (killing the process) when it takes longer than `ms`. */
+async function within(p: Proc, ms: number, what: string) {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      p.child.kill('SIGKILL');
+      reject(new Error(`${what} did not exit within ${ms} ms; output:\n${p.output()}`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([p.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+async function until<T>(probe: () => Promise<T | null>, ms: number, what: string): Promise<T> {
+  const deadline = performance.now() + ms;
+  while (performance.now() < deadline) {
+    const v = await probe().catch(() => null);
+    if (v !== null) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+function cluster(name: string, steps: number, workers: number, sameHostTransport = 'ipc') {
+  const port = freePort();
+  return port.then((p) => {
+    const address = `127.0.0.1:${p}`;
+    const out = join(root, name);
+    const coordinator = cli(['coordinator', '--config', configFile(name, steps, sameHostTransport), '--data', data, '--workers', String(workers), '--port', String(p), '--bind', '127.0.0.1', '--out', out, '--no-progress']);
+    const ranks = Array.from({ length: workers }, (_, i) => cli(['worker', '--coordinator', address, '--work-dir', join(root, `${name}-w${i}`), '--register-timeout', '60']));
+    return { address, out, coordinator, ranks };
+  });
+}
+
+test.before(async () => {
+  await ingest({ source: new SyntheticSource(120, 5), out: data, size: 16 });
+});
+
+test.serial('coordinator + 2 worker processes on loopback: train, pull the merged checkpoint, restore with it', async (t) => {
+  const { address, out, coordinator, ranks } = await cluster('ok', 12, 2);
+  const client = new ControlClient(address);
+  try {
+    for (const [i, w] of ranks.entries()) t.is((await within(w, 180_000, `worker ${i}`)).code, 0, w.output());
+    const status = await client.status(10_000);
+    t.is(status.state, 'finished', status.error);
+    t.deepEqual(status.workers.map((w) => [w.rank, w.state]), [[0, 'stopped'], [1, 'stopped']]);
+    t.regex(status.latestCheckpoint, /step-000012$/);
+
+    // The merged checkpoint of every save is there, and run.json tells the run's story.
+    for (const step of ['000005', '000010', '000012']) t.true(existsSync(join(out, 'checkpoints', `step-${step}`, 'meta.json')), step);
+    const state = await readRunState(out);
+    t.is(state.state, 'finished');
+    t.is(state.latestCheckpoint?.step, 12);
+
+    const pulled = join(root, 'pulled');
+    const pull = cli(['pull', '--coordinator', address, '--out', pulled]);
+    t.is((await within(pull, 60_000, 'pull')).code, 0, pull.output());
+    const face = join(root, 'face.png');
+    writeFileSync(face, await encodePng(Uint8Array.from({ length: 256 }, (_, i) => 60 + (i % 16) * 8), 16, 16));
+    const restored = join(root, 'restored.png');
+    const restore = cli(['restore', '--checkpoint', pulled, '--input', face, '--mask', 'eyes', '--out', restored, '--backend', 'wasm']);
+    t.is((await within(restore, 60_000, 'restore')).code, 0, restore.output());
+    const meta = await sharp(restored).metadata();
+    t.deepEqual([meta.format, meta.width, meta.height], ['png', 16, 16]);
+
+    await client.shutdown('test over', 10_000);
+    t.is((await within(coordinator, 20_000, 'coordinator')).code, 0, coordinator.output());
+  } finally {
+    client.close();
+    for (const p of [coordinator, ...ranks]) p.child.kill('SIGKILL');
+  }
+});
+
+test.serial('SIGKILL of a worker mid-run stops the coordinator and the other worker with a clear error, in bounded time', async (t) => {
+  const { address, coordinator, ranks } = await cluster('kill', 100_000, 2);
+  const client = new ControlClient(address);
+  try {
+    await until(async () => ((await client.status(2_000)).step >= 3 ? true : null), 180_000, 'the run to reach step 3');
+    const killedAt = performance.now();
+    ranks[1].child.kill('SIGKILL');
+    // Bound: the heartbeat timeout (4 s), a liveness tick, a heartbeat to tell the survivor, and process exits.
+    const [c, w] = await Promise.all([within(coordinator, 30_000, 'coordinator'), within(ranks[0], 30_000, 'worker 0')]);
+    const seconds = (performance.now() - killedAt) / 1000;
+    t.is(c.code, 1, coordinator.output());
+    t.regex(coordinator.output(), /rank 1 \(127\.0\.0\.1 gpu -1\): no heartbeat for/);
+    t.not(w.code, 0);
+    t.regex(ranks[0].output(), /rank 0 stopped: the coordinator stopped the run: rank 1 .*no heartbeat/);
+    t.true(seconds < 30, `took ${seconds.toFixed(1)} s`);
+  } finally {
+    client.close();
+    for (const p of [coordinator, ...ranks]) p.child.kill('SIGKILL');
+  }
+});
+
+test.serial('garbage bytes on the control and data ports are refused; the run goes on and finishes', async (t) => {
+  // The ring over tcp, so the garbage reaches the sockets the gradients use.
+  const { address, coordinator, ranks } = await cluster('garbage', 150, 2, 'tcp');
+  const client = new ControlClient(address);
+  try {
+    const port = Number(address.split(':')[1]);
+    const garbage = async (p: number) => {
+      const s = new Socket();
+      await new Promise<void>((r, reject) => s.once('error', reject).connect(p, '127.0.0.1', () => r()));
+      s.write(Buffer.from('\x00\xffGET / HTTP/1.1\r\n\r\nthis is not gRPC nor ZMTP'.repeat(50)));
+      await new Promise((r) => setTimeout(r, 200));
+      s.destroy();
+    };
+    await client.status(30_000);
+    await garbage(port);
+    // The workers' data ports, once the ring trains.
+    await until(async () => ((await client.status(2_000)).step >= 2 ? true : null), 120_000, 'the run to reach step 2');
+    const ends = (await readRunState(join(root, 'garbage'))).members.map((m) => Number(m.dataEndpoint.split(':').pop()));
+    for (const p of ends) await garbage(p);
+    for (const [i, w] of ranks.entries()) t.is((await within(w, 180_000, `worker ${i}`)).code, 0, w.output());
+    t.is((await client.status(10_000)).state, 'finished');
+    await client.shutdown('test over', 10_000);
+    t.is((await within(coordinator, 20_000, 'coordinator')).code, 0, coordinator.output());
+  } finally {
+    client.close();
+    for (const p of [coordinator, ...ranks]) p.child.kill('SIGKILL');
+  }
+});
