@@ -20,7 +20,7 @@ import { createLogger } from './shared/log';
 
 // Wiring only: parse flags, call the command modules, turn typed errors into exit codes.
 const program = new Command('facefill')
-  .description('Face occlusion-restoration GAN: ingest, train, restore, evaluate')
+  .description('Face occlusion-restoration GAN: ingest, train (one process or a cluster), restore, evaluate')
   .showHelpAfterError();
 
 const backendOption = () => new Option('--backend <name>', 'tensor backend').choices(['auto', ...BACKENDS]).default('auto');
@@ -164,13 +164,14 @@ withConfigFlags(program.command('config').description('print the resolved, valid
 
 program
   .command('demo')
-  .description('generate faces, train the default preset briefly, evaluate, and write restored samples (npm start)')
+  .description('generate faces, train the default preset on a local coordinator and CPU workers, pull the merged checkpoint, evaluate, write restored samples (npm start)')
   .option('--out <dir>', 'demo folder', 'runs/demo')
   .option('--images <n>', 'generated faces', toInt, 2000)
   .option('--steps <n>', 'training steps', toInt, 200)
-  .option('--batch-size <n>', 'batch size', toInt, 16)
+  .option('--batch-size <n>', 'global batch size, split across the workers', toInt, 16)
+  .option('--workers <n>', 'CPU worker processes', toInt, 2)
   .option('--no-progress', 'log lines instead of progress bars')
-  .action(async (o: { out: string; images: number; steps: number; batchSize: number; progress: boolean }) => {
+  .action(async (o: { out: string; images: number; steps: number; batchSize: number; workers: number; progress: boolean }) => {
     await runDemo({ ...o, progress: showProgress(o.progress), log: createLogger('demo') });
   });
 

@@ -1,12 +1,19 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { RunView } from '../coordinator/api';
 import { resolveConfig } from '../shared/config';
+import { ControlClient } from '../shared/control/client';
 import { MANIFEST_FILE } from '../shared/data/manifest';
+import { RunStoppedError } from '../shared/errors';
 import { type EvalReport, formatEvalTable } from '../shared/eval/evaluate';
 import type { Logger } from '../shared/log';
+import { planWorkers } from '../worker/launch-plan';
+import { describeExit, firstFailure, superviseWorkers } from '../worker/supervisor';
+import { runCoordinator } from './coordinator';
 import { runEval } from './eval';
 import { runIngest } from './ingest';
-import { runTrain } from './train';
+import { runPull } from './pull';
+import { workerLaunch } from './workers';
 
 /** Options of `facefill demo` (what `npm start` runs). */
 export interface DemoOptions {
@@ -14,51 +21,91 @@ export interface DemoOptions {
   /** Generated faces to ingest on the first run. */
   images: number;
   steps: number;
+  /** Global batch, split across the workers. */
   batchSize: number;
+  /** CPU worker processes. */
+  workers: number;
   progress: boolean;
   log: Logger;
 }
 
 /** Where the demo left its results. */
 export interface DemoResult {
+  /** The coordinator's run folder (merged checkpoints, run.json). */
+  run: string;
+  /** The merged checkpoint pulled from the coordinator. */
   checkpoint: string;
   samples: string;
   report: EvalReport;
 }
 
 /**
- * The end-to-end demo on the built-in generated faces: ingest them (first run only), train
- * the `default` preset briefly (a later run continues the same run), evaluate it against the
- * baselines on the test split, and write a PNG of restored samples.
+ * The end-to-end demo on the built-in generated faces, as a cluster on this machine: ingest the
+ * faces (first run only), start a coordinator and `workers` CPU worker processes that train the
+ * `default` preset briefly with all-reduced gradients, pull the merged checkpoint as a user
+ * would, evaluate it against the baselines on the test split, and write a PNG of restored
+ * samples. Every run is a new run folder under `out`.
  */
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const { log } = options;
   const out = resolve(options.out);
   const data = join(out, 'data');
-  const run = join(out, 'run');
   if (!existsSync(join(data, MANIFEST_FILE))) {
-    await runIngest({ source: `synthetic:${options.images}`, out: data, size: 64, progress: options.progress, log: options.log });
+    await runIngest({ source: `synthetic:${options.images}`, out: data, size: 64, progress: options.progress, log });
   }
   const config = resolveConfig({
     preset: 'default',
     overrides: { data: { batchSize: options.batchSize }, train: { steps: options.steps, checkpointEvery: options.steps } },
   });
-  const summary = await runTrain({ config, data, out: run, resume: true, progress: options.progress });
-  const samples = join(out, 'restored-samples.png');
-  const report = await runEval({
-    checkpoint: run,
+  const run = join(out, `run-${new Date().toISOString().replace(/[-:]|\.\d+Z$/g, '').replace('T', '-')}`);
+
+  let listening: (port: number) => void = () => undefined;
+  const port = new Promise<number>((r) => (listening = r));
+  const coordinator = runCoordinator({
+    config,
     data,
-    split: 'test',
-    masks: 'eyes,lower,box,strokes',
-    seed: 1,
-    limit: 200,
-    grid: samples,
-    backend: config.backend,
-    log: options.log,
+    workers: options.workers,
+    listen: '127.0.0.1:0',
+    out: run,
+    exitWhenDone: false,
+    progress: options.progress,
+    // With a bar, info lines would tear it; warnings and errors still show.
+    log: options.progress ? log.child({}, { level: 'warn' }) : log,
+    onListening: listening,
   });
+  const address = `127.0.0.1:${await Promise.race([port, coordinator.then(failedEarly)])}`;
+  const launches = planWorkers({ cpu: options.workers }, []).map((slot) => {
+    const launch = workerLaunch(slot, address, ['--data', data, '--work-dir', join(out, 'workers'), '--backend', config.backend]);
+    return { ...launch, env: { ...launch.env, FACEFILL_LOG_LEVEL: 'warn' } };
+  });
+  const exits = await superviseWorkers(launches, { graceMs: 5_000, log });
+  const client = new ControlClient(address);
+  try {
+    const failed = firstFailure(exits);
+    if (failed) {
+      const view = await client.status(5_000).catch(() => null);
+      throw new RunStoppedError(`the demo run failed: ${view?.error || `worker ${failed.name} ${describeExit(failed)}`}`);
+    }
+    const checkpoint = join(run, 'pulled');
+    await runPull({ coordinator: address, out: checkpoint, step: 0, timeoutMs: 120_000, log });
+  } finally {
+    await client.shutdown('demo finished', 5_000).catch(() => undefined);
+    client.close();
+  }
+  const view = await coordinator;
+  if (view.state !== 'finished') throw new RunStoppedError(`the demo run ${view.state}: ${view.error}`);
+
+  const checkpoint = join(run, 'pulled');
+  const samples = join(out, 'restored-samples.png');
+  const report = await runEval({ checkpoint, data, split: 'test', masks: 'eyes,lower,box,strokes', seed: 1, limit: 200, grid: samples, backend: config.backend, log });
   console.log(`\n${formatEvalTable(report)}\n`);
-  const checkpoint = summary.checkpoint ?? run;
-  console.log(`checkpoint:       ${checkpoint}`);
-  console.log(`restored samples: ${samples}  (occluded | restored | original)`);
-  console.log(`try:              facefill restore --checkpoint ${run} --input <face.jpg> --mask eyes --out restored.png`);
-  return { checkpoint, samples, report };
+  console.log(`run (coordinator): ${run}  (${options.workers} workers, ${view.imagesPerSecond.toFixed(1)} img/s)`);
+  console.log(`merged checkpoint: ${checkpoint}`);
+  console.log(`restored samples:  ${samples}  (occluded | restored | original)`);
+  console.log(`try:               facefill restore --checkpoint ${checkpoint} --input <face.jpg> --mask eyes --out restored.png`);
+  return { run, checkpoint, samples, report };
+}
+
+function failedEarly(view: RunView): never {
+  throw new RunStoppedError(`the coordinator stopped before workers could join: ${view.error}`);
 }
