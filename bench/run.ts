@@ -1,9 +1,10 @@
 import { allreduceBench } from './allreduce.bench';
 import { type Bench, formatTable } from './_table';
+import { orchestratedBench } from './orchestrated.bench';
 import { trainStepBench } from './train-step.bench';
 import { wasmKernelsBench } from './wasm-kernels.bench';
 
-const BENCHES: Bench[] = [wasmKernelsBench, trainStepBench, allreduceBench];
+const BENCHES: Bench[] = [wasmKernelsBench, trainStepBench, allreduceBench, orchestratedBench];
 
 // `npm run bench [name...]`: runs all benchmarks, or those named, printing a table each.
 async function main(): Promise<void> {

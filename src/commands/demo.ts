@@ -81,10 +81,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const exits = await superviseWorkers(launches, { graceMs: 5_000, log });
   const client = new ControlClient(address);
   try {
+    // Workers leave only after the coordinator took their last report, so the run is over.
     const failed = firstFailure(exits);
-    if (failed) {
-      const view = await client.status(5_000).catch(() => null);
-      throw new RunStoppedError(`the demo run failed: ${view?.error || `worker ${failed.name} ${describeExit(failed)}`}`);
+    const status = await client.status(5_000).catch(() => null);
+    if (failed || status?.state !== 'finished') {
+      const why = failed ? `worker ${failed.name} ${describeExit(failed)}` : `the run is ${status?.state ?? 'unreachable'}`;
+      throw new RunStoppedError(`the demo run failed: ${status?.error || why}`);
     }
     const checkpoint = join(run, 'pulled');
     await runPull({ coordinator: address, out: checkpoint, step: 0, timeoutMs: 120_000, log });

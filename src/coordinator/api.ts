@@ -95,7 +95,8 @@ export interface ControlPlane {
   /** Joins the rendezvous; resolves when the world is complete. */
   register(registration: Registration): Promise<WorkerAssignment>;
   heartbeat(beat: Heartbeat): Directive;
-  reportStep(report: StepReportIn): Directive;
+  /** Resolves once the report is taken in (a checkpoint digest: once the merge it completes is done). */
+  reportStep(report: StepReportIn): Promise<Directive>;
   status(): RunView;
   /** The pieces of one dataset file, for workers without a shared filesystem. */
   datasetPieces(runId: string, name: string): AsyncIterable<FilePiece>;

@@ -34,7 +34,11 @@ export function controlServiceHandlers(plane: ControlPlane): CoordinatorHandlers
         .then((a) => callback(null, toRegisterReply(a)), (err: unknown) => callback(toServiceError(err)));
     },
     Heartbeat: (call, callback) => unary(callback, () => toDirectiveReply(plane.heartbeat(toHeartbeat(call.request)))),
-    ReportStep: (call, callback) => unary(callback, () => ({ action: toDirectiveReply(plane.reportStep(toStepReportIn(call.request))).action })),
+    ReportStep: (call, callback) => {
+      Promise.resolve()
+        .then(() => plane.reportStep(toStepReportIn(call.request)))
+        .then((d) => callback(null, { action: toDirectiveReply(d).action }), (err: unknown) => callback(toServiceError(err)));
+    },
     Status: (_call, callback) => unary(callback, () => toRunStatus(plane.status())),
     DownloadDataset: (call) => void streamPieces(call, call.request.runId, () => plane.datasetPieces(call.request.runId, call.request.name)),
     UploadCheckpoint: (call, callback) => {

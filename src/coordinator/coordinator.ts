@@ -121,17 +121,24 @@ export class Coordinator implements ControlPlane {
     return this.directive();
   }
 
-  reportStep(r: StepReportIn): Directive {
+  async reportStep(r: StepReportIn): Promise<Directive> {
     this.members(r.runId).seen(r.rank, r.result.step + 1, this.now());
-    if (r.rank === 0) {
+    if (r.rank === 0 && r.weightsSha256 === '') {
       this.lastReport = { ...r.result, rank: r.rank, images: r.images };
       const rate = (r.images * this.o.worldSize) / Math.max(r.result.seconds.total, 1e-9);
       this.imagesPerSecond = this.imagesPerSecond === 0 ? rate : 0.8 * this.imagesPerSecond + 0.2 * rate;
+      const { gLoss, dLossReal, dLossFake, seconds } = r.result;
+      this.o.log.info(
+        { gLoss, dLossReal, dLossFake, reduceSeconds: seconds.dReduce + seconds.gReduce, imagesPerSecond: Number(this.imagesPerSecond.toFixed(1)) },
+        `step ${r.result.step + 1}/${this.plan.steps}`,
+      );
     }
     if (r.weightsSha256 !== '') {
       const verdict = this.agreement.record(r.result.step + 1, r.rank, r.weightsSha256);
+      // The report that completes the agreement returns after the merge: a worker that then
+      // says it finished leaves the run with its checkpoint published.
       if (verdict.status === 'diverged') this.fail(new ReplicasDivergedError(verdict.reason).message);
-      else void this.tryMerge(r.result.step + 1);
+      else await this.tryMerge(r.result.step + 1);
     }
     return this.directive();
   }

@@ -49,7 +49,9 @@ export class HeartbeatLoop {
     try {
       const reply = await this.o.client.heartbeat(
         { runId: this.o.runId, rank: this.o.rank, step: this.o.step(), state: 'running', error: '' },
-        Math.max(1000, this.o.intervalMs),
+        // A step's synchronous compute can keep this thread from reading the reply for a
+        // while: only an answer missing for the whole timeout counts as the coordinator gone.
+        this.o.timeoutMs,
       );
       this.lastContact = performance.now();
       if (reply.action === 'STOP') this.halt(`the coordinator stopped the run: ${reply.reason}`);

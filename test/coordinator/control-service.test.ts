@@ -35,7 +35,7 @@ function fakePlane(): ControlPlane & { reports: { rank: number; result: StepResu
       return { ...a, runId: RUN, config: DEFAULT_CONFIG, plan: { globalBatch: 32, perRankBatch: 16, seed: 1, steps: 2 ** 33, dataset }, startStep: 5 };
     },
     heartbeat: ({ runId, step }): Directive => (check(runId), step < 10 ? { action: 'continue' } : { action: 'stop', reason: 'rank 1 failed' }),
-    reportStep: ({ runId, rank, result, images }): Directive => (check(runId), reports.push({ rank, result, images }), { action: 'continue' }),
+    reportStep: async ({ runId, rank, result, images }): Promise<Directive> => (check(runId), reports.push({ rank, result, images }), { action: 'continue' }),
     status: () => ({ runId: RUN, state: 'running', step: 3, steps: 10, workers: [], lastReport: null, imagesPerSecond: 12.5, error: '', latestCheckpoint: '' }),
     datasetPieces: (runId: string, name: string): AsyncIterable<FilePiece> => (check(runId), readFilePieces(dataDir, name, 16_384)),
     uploadCheckpoint: () => Promise.reject(new Error('not in this test')),

@@ -82,16 +82,16 @@ test('the run plan splits the global batch; every rank gets the ring, config and
 
 test('a checkpoint is merged once rank 0 uploaded it and all digests agree; then the run finishes', async (t) => {
   const { c, out } = await running();
-  for (const rank of [0, 1]) c.reportStep({ runId: c.runId, rank, result: result(1), images: 2, weightsSha256: digest('a') });
+  for (const rank of [0, 1]) await c.reportStep({ runId: c.runId, rank, result: result(1), images: 2, weightsSha256: digest('a') });
   const receipt = await c.uploadCheckpoint(await upload(c.runId, 2));
   t.is(receipt.step, 2);
   t.regex(c.status().latestCheckpoint, /step-000002$/);
   // The final checkpoint: upload first, digests after.
   await c.uploadCheckpoint(await upload(c.runId, 4));
   t.regex(c.status().latestCheckpoint, /step-000002$/, 'not merged before every rank reported');
-  c.reportStep({ runId: c.runId, rank: 1, result: result(3), images: 2, weightsSha256: digest('b') });
-  c.reportStep({ runId: c.runId, rank: 0, result: result(3), images: 2, weightsSha256: digest('b') });
-  await new Promise((r) => setTimeout(r, 200));
+  await c.reportStep({ runId: c.runId, rank: 1, result: result(3), images: 2, weightsSha256: digest('b') });
+  // The report that completes the agreement returns once the checkpoint is merged.
+  await c.reportStep({ runId: c.runId, rank: 0, result: result(3), images: 2, weightsSha256: digest('b') });
   t.regex(c.status().latestCheckpoint, /step-000004$/);
   for (const rank of [0, 1]) c.heartbeat({ runId: c.runId, rank, step: 4, condition: 'finished', error: '' });
   const view = await c.done;
@@ -109,8 +109,8 @@ test('a checkpoint is merged once rank 0 uploaded it and all digests agree; then
 
 test('digests that differ fail the run as diverged replicas, and workers are told to stop', async (t) => {
   const { c } = await running();
-  c.reportStep({ runId: c.runId, rank: 0, result: result(1), images: 2, weightsSha256: digest('a') });
-  const directive = c.reportStep({ runId: c.runId, rank: 1, result: result(1), images: 2, weightsSha256: digest('c') });
+  await c.reportStep({ runId: c.runId, rank: 0, result: result(1), images: 2, weightsSha256: digest('a') });
+  const directive = await c.reportStep({ runId: c.runId, rank: 1, result: result(1), images: 2, weightsSha256: digest('c') });
   t.is(directive.action, 'stop');
   const view = await c.done;
   t.is(view.state, 'failed');
@@ -144,7 +144,7 @@ test('hostile control messages are refused by name and change nothing', async (t
   const { c } = await running();
   t.throws(() => c.heartbeat({ runId: 'other-run', rank: 0, step: 1, condition: 'running', error: '' }), { instanceOf: RunMismatchError });
   t.throws(() => c.heartbeat({ runId: c.runId, rank: 7, step: 1, condition: 'running', error: '' }), { instanceOf: RangeError, message: /rank 7/ });
-  t.throws(() => c.reportStep({ runId: c.runId, rank: 0, result: result(1), images: 2, weightsSha256: 'not-a-digest' }), { message: /64 hex digits/ });
+  await t.throwsAsync(c.reportStep({ runId: c.runId, rank: 0, result: result(1), images: 2, weightsSha256: 'not-a-digest' }), { message: /64 hex digits/ });
   // Only files of the plan are served: no path out of the dataset folder.
   const escape = async () => {
     for await (const p of c.datasetPieces(c.runId, '../../../../etc/passwd')) void p;

@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ingest } from '../src/shared/data/ingest';
+import { SyntheticSource } from '../src/shared/data/synthetic-source';
+import type { Bench, BenchTable } from './_table';
+
+const CLI = resolve(__dirname, '../src/cli.js');
+const STEPS = 16;
+const BATCH = 16;
+
+interface LogLine {
+  msg?: string;
+  imagesPerSecond?: number;
+}
+
+/** Runs the CLI, resolving with its JSON log lines; rejects with its output when it fails. */
+function cli(args: string[]): Promise<LogLine[]> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, FACEFILL_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (b: Buffer) => (text += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (text += b.toString()));
+    child.on('exit', (code) => {
+      if (code !== 0) return fail(new Error(`facefill ${args[0]} exited ${code}:\n${text}`));
+      done(text.split('\n').flatMap((l) => (l.startsWith('{') ? [JSON.parse(l) as LogLine] : [])));
+    });
+  });
+}
+
+const rate = (lines: LogLine[], msg: RegExp): number => {
+  const line = lines.find((l) => l.msg !== undefined && msg.test(l.msg) && l.imagesPerSecond !== undefined);
+  if (!line?.imagesPerSecond) throw new Error(`no '${msg.source}' log line with images/s`);
+  return line.imagesPerSecond;
+};
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/**
+ * Images/s of the same training (preset `default`, global batch 16, 16 steps, on the backend
+ * `auto` picks) as one `facefill train` process and as a run of orchestrated workers (a
+ * coordinator and 1 or 2 `facefill worker` processes: heartbeats, step reports, the ring, the
+ * merged checkpoint). Both measure the same span, the training loop from its first step to its
+ * last checkpoint. Each case runs twice, interleaved, and its better run counts.
+ */
+export const orchestratedBench: Bench = {
+  name: 'orchestrated',
+  async run(): Promise<BenchTable> {
+    const root = mkdtempSync(join(tmpdir(), 'facefill-bench-orch-'));
+    const data = join(root, 'data');
+    await ingest({ source: new SyntheticSource(400, 1), out: data, size: 64 });
+    const config = join(root, 'config.json');
+    writeFileSync(config, JSON.stringify({ preset: 'default', data: { batchSize: BATCH }, train: { steps: STEPS, checkpointEvery: STEPS, logEvery: 4 } }));
+    let runs = 0;
+    const single = async () => rate(await cli(['train', '--config', config, '--data', data, '--out', join(root, `single-${runs++}`), '--no-progress']), /^trained steps/);
+    const cluster = async (workers: number) => {
+      const port = await freePort();
+      const out = join(root, `cluster-${runs++}`);
+      const coordinator = cli(['coordinator', '--config', config, '--data', data, '--workers', String(workers), '--port', String(port), '--bind', '127.0.0.1', '--out', out, '--exit-when-done', '--no-progress']);
+      const ranks = Array.from({ length: workers }, (_, i) =>
+        cli(['worker', '--coordinator', `127.0.0.1:${port}`, '--data', data, '--work-dir', join(out, `w${i}`)]),
+      );
+      const [rank0] = await Promise.all(ranks);
+      await coordinator;
+      // Every rank trains on the global batch's share in lockstep: rank 0's rate is the run's, in global images.
+      return rate(rank0, /^rank 0 of/) * workers;
+    };
+    const best = { single: 0, one: 0, two: 0 };
+    for (let rep = 0; rep < 2; rep++) {
+      best.single = Math.max(best.single, await single());
+      best.one = Math.max(best.one, await cluster(1));
+      best.two = Math.max(best.two, await cluster(2));
+    }
+    return {
+      title: `orchestrated workers against one \`facefill train\` process, preset default, global batch ${BATCH}, ${STEPS} steps (better of 2 interleaved runs)`,
+      columns: ['run', 'img/s', 'ratio to train'],
+      rows: [
+        ['facefill train (1 process)', best.single, 1],
+        ['coordinator + 1 worker', best.one, best.one / best.single],
+        ['coordinator + 2 workers (batch 8 each)', best.two, best.two / best.single],
+      ],
+      notes: [`1 orchestrated worker / facefill train: ${(best.one / best.single).toFixed(3)} (target >= 0.95)`],
+    };
+  },
+};
