@@ -70,8 +70,8 @@ export const orchestratedBench: Bench = {
       );
       const [rank0] = await Promise.all(ranks);
       await coordinator;
-      // Every rank trains on the global batch's share in lockstep: rank 0's rate is the run's, in global images.
-      return rate(rank0, /^rank 0 of/) * workers;
+      // The ranks step in lockstep, and a worker counts global-batch images: rank 0's rate is the run's.
+      return rate(rank0, /^rank 0 of/);
     };
     const best = { single: 0, one: 0, two: 0 };
     for (let rep = 0; rep < 2; rep++) {

@@ -168,7 +168,7 @@ program
   .option('--out <dir>', 'demo folder', 'runs/demo')
   .option('--images <n>', 'generated faces', toInt, 2000)
   .option('--steps <n>', 'training steps', toInt, 200)
-  .option('--batch-size <n>', 'global batch size, split across the workers', toInt, 32)
+  .option('--batch-size <n>', 'global batch size, split across the workers', toInt, 16)
   .option('--workers <n>', 'CPU worker processes', toInt, 2)
   .option('--no-progress', 'log lines instead of progress bars')
   .action(async (o: { out: string; images: number; steps: number; batchSize: number; workers: number; progress: boolean }) => {

@@ -53,6 +53,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   if (!existsSync(join(data, MANIFEST_FILE))) {
     await runIngest({ source: `synthetic:${options.images}`, out: data, size: 64, progress: options.progress, log });
   }
+  // With progress bars, info lines would tear them; warnings and errors still show.
+  const quiet = options.progress ? log.child({}, { level: 'warn' }) : log;
   const config = resolveConfig({
     preset: 'default',
     overrides: { data: { batchSize: options.batchSize }, train: { steps: options.steps, checkpointEvery: options.steps } },
@@ -69,8 +71,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     out: run,
     exitWhenDone: false,
     progress: options.progress,
-    // With a bar, info lines would tear it; warnings and errors still show.
-    log: options.progress ? log.child({}, { level: 'warn' }) : log,
+    log: quiet,
     onListening: listening,
   });
   const address = `127.0.0.1:${await Promise.race([port, coordinator.then(failedEarly)])}`;
@@ -78,7 +79,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const launch = workerLaunch(slot, address, ['--data', data, '--work-dir', join(out, 'workers'), '--backend', config.backend]);
     return { ...launch, env: { ...launch.env, FACEFILL_LOG_LEVEL: 'warn' } };
   });
-  const exits = await superviseWorkers(launches, { graceMs: 5_000, log });
+  const exits = await superviseWorkers(launches, { graceMs: 5_000, log: quiet });
   const client = new ControlClient(address);
   try {
     // Workers leave only after the coordinator took their last report, so the run is over.

@@ -22,7 +22,12 @@ export interface WorkerCommandOptions {
 
 /** Runs `facefill worker`: one rank of the coordinator's run, until the run ends or fails. */
 export async function runWorkerCommand(o: WorkerCommandOptions): Promise<WorkerOutcome> {
+  // SIGTERM (a scheduler, `facefill workers`) or Ctrl-C: leave the ring and tell the coordinator why.
+  const abort = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => abort.abort(`received ${signal}`);
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   const outcome = await runWorker({
+    signal: abort.signal,
     coordinator: o.coordinator,
     gpu: o.gpu,
     backend: o.backend,
@@ -32,7 +37,7 @@ export async function runWorkerCommand(o: WorkerCommandOptions): Promise<WorkerO
     dataPort: o.dataPort,
     registerTimeoutMs: o.registerTimeoutSeconds * 1000,
     log: o.log,
-  });
+  }).finally(() => process.off('SIGINT', onSignal).off('SIGTERM', onSignal));
   const s = outcome.summary;
   o.log.info(
     { runId: outcome.runId, rank: outcome.rank, steps: s.stepsRun, imagesPerSecond: Number(s.imagesPerSecond.toFixed(1)) },

@@ -39,6 +39,8 @@ export interface WorkerOptions {
   log: Logger;
   /** Called after every step, e.g. for a progress display. */
   onStep?: (result: StepResult, steps: number) => void;
+  /** Aborting stops the worker at once (SIGTERM); the coordinator is told why. */
+  signal?: AbortSignal;
 }
 
 /** How a worker's part of a run went. */
@@ -75,7 +77,8 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
   let reply: RegisterReply__Output;
   try {
     log.info({ coordinator: o.coordinator, dataEndpoint }, `registering with ${o.coordinator}`);
-    reply = await client.register({ host, gpu: o.gpu, backend: backend.name, dataEndpoint, ipcEndpoint, pid: process.pid }, o.registerTimeoutMs);
+    const registered = client.register({ host, gpu: o.gpu, backend: backend.name, dataEndpoint, ipcEndpoint, pid: process.pid }, o.registerTimeoutMs);
+    reply = await Promise.race([registered, abortion(o.signal)]);
   } catch (err) {
     listener.close();
     client.close();
@@ -92,11 +95,18 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
 
   let step = reply.startStep;
   let stopReason: string | null = null;
+  let stoppedHere = false;
   const stop = (reason: string) => {
     stopReason ??= reason;
     // Closing the ring ends a wait on a peer at once instead of at the collective timeout.
     void transport.close();
   };
+  const onAbort = () => {
+    stoppedHere = stopReason === null;
+    stop(String(o.signal?.reason ?? 'aborted'));
+  };
+  if (o.signal?.aborted) onAbort();
+  o.signal?.addEventListener('abort', onAbort, { once: true });
   const heartbeat = new HeartbeatLoop({
     client,
     runId,
@@ -163,12 +173,13 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
     heartbeat.stop();
     const cause = err as Error;
     const error = stopReason ? new RunStoppedError(`rank ${rank} stopped: ${stopReason}`, { cause }) : cause;
-    if (!stopReason) {
+    if (stopReason === null || stoppedHere) {
       // Tell the coordinator first, so the other ranks stop at once rather than time out.
-      await client.heartbeat({ runId, rank, step, state: 'failed', error: cause.message }, 5_000).catch(() => undefined);
+      await client.heartbeat({ runId, rank, step, state: 'failed', error: error.message }, 5_000).catch(() => undefined);
     }
     throw error;
   } finally {
+    o.signal?.removeEventListener('abort', onAbort);
     await transport.close();
     client.close();
   }
@@ -191,6 +202,15 @@ async function uploadCheckpoint(client: ControlClient, runId: string, runDir: st
   }
   await client.uploadCheckpoint({ runId, rank: 0, step: content.step }, pieces(), TRANSFER_TIMEOUT_MS);
   return dir;
+}
+
+// Rejects when `signal` aborts (never without one): a worker waiting in the rendezvous stops at once.
+function abortion(signal: AbortSignal | undefined): Promise<never> {
+  return new Promise((_, reject) => {
+    const fail = () => reject(new RunStoppedError(`stopped before the run began: ${String(signal?.reason)}`));
+    if (signal?.aborted) fail();
+    signal?.addEventListener('abort', fail, { once: true });
+  });
 }
 
 /** The address of this host's interface that routes to the coordinator (no packet is sent). */

@@ -154,6 +154,25 @@ test.serial('SIGKILL of a worker mid-run stops the coordinator and the other wor
   }
 });
 
+test.serial('SIGTERM to a worker mid-run: it tells the coordinator why, and the run stops before any heartbeat timeout', async (t) => {
+  const { address, coordinator, ranks } = await cluster('term', 100_000, 2);
+  const client = new ControlClient(address);
+  try {
+    await until(async () => ((await client.status(2_000)).step >= 2 ? true : null), 180_000, 'the run to reach step 2');
+    ranks[1].child.kill('SIGTERM');
+    const [c, w0, w1] = await Promise.all([within(coordinator, 30_000, 'coordinator'), within(ranks[0], 30_000, 'worker 0'), within(ranks[1], 30_000, 'worker 1')]);
+    t.is(c.code, 1);
+    t.not(w1.code, 0);
+    t.not(w0.code, 0);
+    // The reason is the worker's own report, not a missed heartbeat.
+    t.regex(coordinator.output(), /rank 1 \(127\.0\.0\.1 gpu -1\): rank 1 stopped: received SIGTERM/);
+    t.regex(ranks[0].output(), /the coordinator stopped the run: rank 1 .*received SIGTERM/);
+  } finally {
+    client.close();
+    for (const p of [coordinator, ...ranks]) p.child.kill('SIGKILL');
+  }
+});
+
 test.serial('garbage bytes on the control and data ports are refused; the run goes on and finishes', async (t) => {
   // The ring over tcp, so the garbage reaches the sockets the gradients use.
   const { address, coordinator, ranks } = await cluster('garbage', 150, 2, 'tcp');
