@@ -123,7 +123,9 @@ export class ControlClient {
         : err.code === grpc.status.UNAVAILABLE
           ? ' (is the coordinator running and reachable?)'
           : '';
-    return Object.assign(new ControlCallError(`coordinator ${this.address}: ${method} failed: ${status}: ${err.details || err.message}${hint}`, { cause: err }), {
+    // grpc-js appends its internal timings to a deadline's details: the hint says it better.
+    const details = err.code === grpc.status.DEADLINE_EXCEEDED ? 'deadline exceeded' : err.details || err.message;
+    return Object.assign(new ControlCallError(`coordinator ${this.address}: ${method} failed: ${status}: ${details}${hint}`, { cause: err }), {
       status: err.code,
     });
   }
