@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RegisterReply__Output } from '../generated/facefill/v1/RegisterReply';
 import { selectBackend } from '../shared/backend/select';
-import { createAllReduce, ringAllReduceMean, ringBroadcast, type RingAllReduceOptions, ZmqTransport } from '../shared/collective';
+import { type RingAllReduceOptions, ZmqTransport } from '../shared/collective';
 import { type BackendName, validateConfig } from '../shared/config';
 import { ControlClient } from '../shared/control/client';
 import { readFilePieces } from '../shared/control/file-transfer';
@@ -14,10 +14,10 @@ import { ConfigInvalidError, RunStoppedError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import type { StepResult } from '../shared/train/api';
 import { type CheckpointContent, checkpointFiles, saveCheckpoint } from '../shared/train/checkpoint';
-import { readWeights, weightsSha256, writeWeights } from '../shared/train/replica-weights';
-import { type Replica, type TrainingSummary, trainOnFaceSet } from '../shared/train/train-loop';
+import { type TrainingSummary, trainOnFaceSet } from '../shared/train/train-loop';
 import { obtainDataset } from './dataset-sync';
 import { HeartbeatLoop } from './heartbeat';
+import { ringReplica } from './ring-replica';
 
 /** How a worker joins a run. */
 export interface WorkerOptions {
@@ -133,23 +133,11 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
       if (ack.action === 'STOP') stop('the coordinator stopped the run');
     };
     let last: StepResult | null = null;
-    const replica: Replica = {
-      rank,
-      worldSize,
-      reduce: createAllReduce(collective),
-      synchronize: async (networks, at) => {
-        const weights = readWeights(networks, 'all');
-        await ringBroadcast(weights, { step: at, phase: 'init' }, collective);
-        if (rank !== 0) writeWeights(networks, 'all', weights);
-      },
-      checkpoint: async (content) => {
-        await averageStatistics(content, collective);
-        const digest = weightsSha256(content.networks);
-        const dir = rank === 0 ? await uploadCheckpoint(client, runId, join(o.workDir, 'runs', runId), content) : null;
-        if (last) await report(last, digest);
-        return dir;
-      },
-    };
+    const replica = ringReplica(collective, async (content, digest) => {
+      const dir = rank === 0 ? await uploadCheckpoint(client, runId, join(o.workDir, 'runs', runId), content) : null;
+      if (last) await report(last, digest);
+      return dir;
+    });
     const summary = await trainOnFaceSet({
       config,
       set,
@@ -183,15 +171,6 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
     await transport.close();
     client.close();
   }
-}
-
-// Each rank updated its batch-norm moving statistics from its own shard: the checkpoint gets
-// their mean (as Horovod averages them), which also makes every replica's weights equal again.
-async function averageStatistics(content: CheckpointContent, collective: RingAllReduceOptions): Promise<void> {
-  const stats = readWeights(content.networks, 'statistics');
-  if (stats.length === 0) return;
-  const mean = await ringAllReduceMean(stats, { step: content.step - 1, phase: 'stats' }, { ...collective, inPlace: true });
-  writeWeights(content.networks, 'statistics', mean);
 }
 
 async function uploadCheckpoint(client: ControlClient, runId: string, runDir: string, content: CheckpointContent): Promise<string> {
