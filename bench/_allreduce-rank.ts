@@ -15,6 +15,7 @@ export type ToBenchRank =
   | { kind: 'allreduce'; bytes: number; reps: number }
   | { kind: 'p2p-receive'; reps: number }
   | { kind: 'p2p-send'; bytes: number; reps: number }
+  | { kind: 'ring-stream'; bytes: number; reps: number }
   | { kind: 'exit' };
 
 /**
@@ -26,6 +27,7 @@ export type FromBenchRank =
   | { kind: 'opened'; ring: string; p2p: string }
   | { kind: 'done'; seconds: number }
   | { kind: 'at'; epochMs: number }
+  | { kind: 'span'; startMs: number; endMs: number }
   | { kind: 'error'; message: string };
 
 let transport: ZmqTransport | null = null;
@@ -67,6 +69,18 @@ async function handle(m: ToBenchRank): Promise<FromBenchRank> {
       const start = epochMs();
       for (let i = 0; i < m.reps; i++) await p2pOut.send(payload);
       return { kind: 'at', epochMs: start };
+    }
+    case 'ring-stream': {
+      // The ring's traffic without the arithmetic: every rank streams to its right neighbour
+      // while it receives from its left one.
+      const payload = Buffer.alloc(m.bytes, 1);
+      const startMs = epochMs();
+      const sending = (async () => {
+        for (let i = 0; i < m.reps; i++) await p2pOut.send(payload);
+      })();
+      for (let i = 0; i < m.reps; i++) await p2p.receive();
+      await sending;
+      return { kind: 'span', startMs, endMs: epochMs() };
     }
     case 'exit':
       await transport?.close();

@@ -29,6 +29,7 @@ function ask(child: ChildProcess, m: ToBenchRank): Promise<Exclude<FromBenchRank
 
 const seconds = (r: FromBenchRank): number => (r.kind === 'done' ? r.seconds : NaN);
 const epochMs = (r: FromBenchRank): number => (r.kind === 'at' ? r.epochMs : NaN);
+const span = (r: FromBenchRank): { startMs: number; endMs: number } => (r.kind === 'span' ? r : { startMs: NaN, endMs: NaN });
 const sizeName = (bytes: number): string => (bytes < MIB ? `${bytes / KIB} KiB` : `${bytes / MIB} MiB`);
 
 // Times the all-reduce on `n` processes and, between two of them, raw ZeroMQ for each size.
@@ -50,7 +51,12 @@ async function timeWorld(n: number): Promise<(string | number)[][]> {
       const algbw = bytes / allreduce / 1e9;
       const busbw = (algbw * 2 * (n - 1)) / n;
       const p2pbw = bytes / p2p / 1e9;
-      rows.push([`N=${n}, ${sizeName(bytes)}`, allreduce * 1e3, algbw, busbw, p2pbw, busbw / p2pbw]);
+      // Every link at once, in messages of the all-reduce's chunk size: what busbw could be here.
+      const chunk = Math.min(bytes, DEFAULT_CHUNK_BYTES);
+      const count = Math.ceil(P2P_MIN_BYTES / chunk);
+      const spans = (await Promise.all(children.map((c) => ask(c, { kind: 'ring-stream', bytes: chunk, reps: count })))).map(span);
+      const ringbw = (chunk * count) / ((Math.max(...spans.map((s) => s.endMs)) - Math.min(...spans.map((s) => s.startMs))) / 1000) / 1e9;
+      rows.push([`N=${n}, ${sizeName(bytes)}`, allreduce * 1e3, algbw, busbw, p2pbw, busbw / p2pbw, ringbw, busbw / ringbw]);
     }
     return rows;
   } finally {
@@ -67,11 +73,12 @@ export const allreduceBench: Bench = {
     for (const n of WORLDS) rows.push(...(await timeWorld(n)));
     return {
       title: `ring all-reduce (mean) over ZeroMQ tcp on 127.0.0.1, one process per rank, ${sizeName(DEFAULT_CHUNK_BYTES)} chunks`,
-      columns: ['ranks, buffer', 'time ms', 'algbw GB/s', 'busbw GB/s', 'p2p GB/s', 'busbw/p2p'],
+      columns: ['ranks, buffer', 'time ms', 'algbw GB/s', 'busbw GB/s', 'p2p GB/s', 'busbw/p2p', 'ring p2p GB/s', 'busbw/ring p2p'],
       rows,
       notes: [
         'time: median over reps of the slowest rank; algbw = bytes / time; busbw = algbw * 2(N-1)/N (nccl-tests);',
         'p2p: raw ZeroMQ PUSH/PULL between two of the processes, a stream of messages of the buffer size, first send to last receipt.',
+        'ring p2p: every rank streams raw chunk-sized messages to its right neighbour at once (the ring\'s traffic, no arithmetic); per-link GB/s.',
         `${cpus().length} cores (1-min load ${load.toFixed(1)} at start): with more ranks than cores, ranks share CPUs and busbw falls for that reason.`,
       ],
     };
