@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ingest } from '../src/shared/data/ingest';
 import { SyntheticSource } from '../src/shared/data/synthetic-source';
+import { freePort } from '../test/_free-port';
 import type { Bench, BenchTable } from './_table';
 
 const CLI = resolve(__dirname, '../src/cli.js');
@@ -35,14 +35,6 @@ const rate = (lines: LogLine[], msg: RegExp): number => {
   if (!line?.imagesPerSecond) throw new Error(`no '${msg.source}' log line with images/s`);
   return line.imagesPerSecond;
 };
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /**
  * Images/s of the same training (preset `default`, global batch 16, 16 steps, on the backend
