@@ -15,35 +15,29 @@ import * as tf from '@tensorflow/tfjs';
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 type Shape4D = [number, number, number, number];
 
-const filterGradientKernel: tf.KernelConfig = {
-  kernelName: tf.Conv2DBackpropFilter,
-  backendName: 'wasm',
-  kernelFunc: ({ inputs, attrs, backend: b }) => {
-    const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-    const backend = b as tf.KernelBackend;
-    const { x: xInfo, dy: dyInfo } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-    return kernelOutput(backend, () => {
-      const x = borrow(backend, xInfo) as tf.Tensor4D;
-      const dy = borrow(backend, dyInfo) as tf.Tensor4D;
-      return filterGradient(x, dy, convInfo(x.shape, a.filterShape, a));
-    });
-  },
-};
+/**
+ * A wasm kernel computed with tf ops on its two 4-D inputs (named `names`): the inputs are
+ * borrowed as tensors and the result handed to the engine (see `kernelOutput`).
+ */
+function opKernel<A>(kernelName: string, names: [string, string], compute: (a: tf.Tensor4D, b: tf.Tensor4D, attrs: A) => tf.Tensor4D): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, attrs, backend: b }) => {
+      const backend = b as tf.KernelBackend;
+      const [first, second] = names.map((n) => (inputs as Record<string, tf.TensorInfo>)[n]);
+      return kernelOutput(backend, () => compute(borrow(backend, first) as tf.Tensor4D, borrow(backend, second) as tf.Tensor4D, attrs as unknown as A));
+    },
+  };
+}
 
-const inputGradientKernel: tf.KernelConfig = {
-  kernelName: tf.Conv2DBackpropInput,
-  backendName: 'wasm',
-  kernelFunc: ({ inputs, attrs, backend: b }) => {
-    const a = attrs as unknown as tf.Conv2DBackpropInputAttrs;
-    const backend = b as tf.KernelBackend;
-    const { dy: dyInfo, filter: filterInfo } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-    return kernelOutput(backend, () => {
-      const dy = borrow(backend, dyInfo) as tf.Tensor4D;
-      const filter = borrow(backend, filterInfo) as tf.Tensor4D;
-      return inputGradient(dy, filter, convInfo(a.inputShape, filter.shape, a));
-    });
-  },
-};
+const filterGradientKernel = opKernel<tf.Conv2DBackpropFilterAttrs>(tf.Conv2DBackpropFilter, ['x', 'dy'], (x, dy, a) =>
+  filterGradient(x, dy, convInfo(x.shape, a.filterShape, a)),
+);
+
+const inputGradientKernel = opKernel<tf.Conv2DBackpropInputAttrs>(tf.Conv2DBackpropInput, ['dy', 'filter'], (dy, filter, a) =>
+  inputGradient(dy, filter, convInfo(a.inputShape, filter.shape, a)),
+);
 
 /**
  * Registers Conv2DBackpropFilter and Conv2DBackpropInput for the 'wasm' backend, in
