@@ -56,9 +56,9 @@ export const orchestratedBench: Bench = {
     const cluster = async (workers: number) => {
       const port = await freePort();
       const out = join(root, `cluster-${runs++}`);
-      const coordinator = cli(['coordinator', '--config', config, '--data', data, '--workers', String(workers), '--port', String(port), '--bind', '127.0.0.1', '--out', out, '--exit-when-done', '--no-progress']);
+      const coordinator = cli(['coordinator', '--config', config, '--data', data, '--workers', String(workers), '--port', String(port), '--bind', '127.0.0.1', '--out', out, '--exit-when-done', '--no-progress', '--metrics-port', '0']);
       const ranks = Array.from({ length: workers }, (_, i) =>
-        cli(['worker', '--coordinator', `127.0.0.1:${port}`, '--data', data, '--work-dir', join(out, `w${i}`)]),
+        cli(['worker', '--coordinator', `127.0.0.1:${port}`, '--data', data, '--work-dir', join(out, `w${i}`), '--metrics-port', '0']),
       );
       const [rank0] = await Promise.all(ranks);
       await coordinator;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { type ConfigFlags, configFromFlags, toInt, withConfigFlags } from './commands/config-options';
-import { runCoordinator } from './commands/coordinator';
+import { DEFAULT_COORDINATOR_METRICS_PORT, runCoordinator } from './commands/coordinator';
 import { runDemo } from './commands/demo';
 import { runEval } from './commands/eval';
 import { runIngest } from './commands/ingest';
@@ -9,7 +9,7 @@ import { formatPresetTable, listPresets } from './commands/presets';
 import { runRestore } from './commands/restore';
 import { runPull } from './commands/pull';
 import { runTrain } from './commands/train';
-import { DEFAULT_WORK_DIR, runWorkerCommand } from './commands/worker';
+import { DEFAULT_WORK_DIR, DEFAULT_WORKER_METRICS_PORT, runWorkerCommand } from './commands/worker';
 import { DEFAULT_GRACE_MS, runWorkers } from './commands/workers';
 import { BACKENDS } from './shared/config';
 import { SPLITS, type Split } from './shared/data/api';
@@ -19,7 +19,8 @@ import { formatEvalTable } from './shared/eval/evaluate';
 import { createLogger } from './shared/log';
 
 // Wiring only: parse flags, call the command modules, turn typed errors into exit codes.
-const program = new Command('facefill')
+/** The facefill command line (exported so tests and deploy checks can read its commands and flags). */
+export const program = new Command('facefill')
   .description('Face occlusion-restoration GAN: ingest, train (one process or a cluster), restore, evaluate')
   .showHelpAfterError();
 
@@ -60,15 +61,17 @@ withConfigFlags(
     .option('--port <n>', 'control-plane port (0: any free port)', toInt, 7700)
     .option('--bind <host>', 'address to listen on', '0.0.0.0')
     .option('--out <dir>', 'run folder: merged checkpoints and run.json', 'runs/cluster')
+    .option('--metrics-port <n>', 'port of the coordinator\'s Prometheus /metrics (0: any free port)', toInt, DEFAULT_COORDINATOR_METRICS_PORT)
     .option('--exit-when-done', 'exit once the run finished instead of serving pull/status until stopped')
     .option('--no-progress', 'log lines instead of a progress bar'),
-).action(async (o: ConfigFlags & { data: string; workers: number; port: number; bind: string; out: string; exitWhenDone?: boolean; progress: boolean }) => {
+).action(async (o: ConfigFlags & { data: string; workers: number; port: number; bind: string; metricsPort: number; out: string; exitWhenDone?: boolean; progress: boolean }) => {
   if (o.workers < 1) throw new ConfigInvalidError(`--workers ${o.workers}: expected at least 1`);
   const view = await runCoordinator({
     config: configFromFlags(o),
     data: o.data,
     workers: o.workers,
     listen: `${o.bind}:${o.port}`,
+    metrics: { host: o.bind, port: o.metricsPort },
     out: o.out,
     exitWhenDone: o.exitWhenDone === true,
     progress: showProgress(o.progress),
@@ -91,7 +94,8 @@ program
   .option('--host <address>', 'address other workers reach this one at (default: this host\'s address towards the coordinator)')
   .option('--data-port <n>', 'tcp port for all-reduce messages (0: any free port)', toInt, 0)
   .option('--register-timeout <seconds>', 'how long to wait for the coordinator and the other workers', toInt, 900)
-  .action(async (o: { coordinator: string; gpu: number; backend: 'auto'; workDir: string; data?: string; host?: string; dataPort: number; registerTimeout: number }) => {
+  .option('--metrics-port <n>', 'port of this worker\'s Prometheus /metrics (0: any free port)', toInt, DEFAULT_WORKER_METRICS_PORT)
+  .action(async (o: { coordinator: string; gpu: number; backend: 'auto'; workDir: string; data?: string; host?: string; dataPort: number; registerTimeout: number; metricsPort: number }) => {
     await runWorkerCommand({ ...o, registerTimeoutSeconds: o.registerTimeout, log: createLogger('worker') });
   });
 
@@ -102,9 +106,18 @@ program
   .option('--gpus <list>', 'all, or GPU ordinals such as 0,1,3')
   .option('--cpu <n>', 'number of CPU workers instead of GPUs', toInt)
   .option('--grace <seconds>', 'time a worker gets to stop before it is killed', toInt, DEFAULT_GRACE_MS / 1000)
+  .option('--metrics-port <n>', 'metrics port of the first worker; the others get the next ones', toInt, DEFAULT_WORKER_METRICS_PORT)
   .argument('[worker-flags...]', 'flags passed to every `facefill worker` (after --)')
-  .action(async (workerArgs: string[], o: { coordinator: string; gpus?: string; cpu?: number; grace: number }) => {
-    process.exitCode = await runWorkers({ coordinator: o.coordinator, gpus: o.gpus, cpu: o.cpu, workerArgs, graceMs: o.grace * 1000, log: createLogger('workers') });
+  .action(async (workerArgs: string[], o: { coordinator: string; gpus?: string; cpu?: number; grace: number; metricsPort: number }) => {
+    process.exitCode = await runWorkers({
+      coordinator: o.coordinator,
+      gpus: o.gpus,
+      cpu: o.cpu,
+      workerArgs,
+      graceMs: o.grace * 1000,
+      metricsPort: o.metricsPort,
+      log: createLogger('workers'),
+    });
   });
 
 program
@@ -175,12 +188,14 @@ program
     await runDemo({ ...o, progress: showProgress(o.progress), log: createLogger('demo') });
   });
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof FacefillError) {
-    console.error(`facefill: ${err.message}`);
-    process.exitCode = 2;
-  } else {
-    console.error(err);
-    process.exitCode = 1;
-  }
-});
+if (require.main === module) {
+  program.parseAsync(process.argv).catch((err: unknown) => {
+    if (err instanceof FacefillError) {
+      console.error(`facefill: ${err.message}`);
+      process.exitCode = 2;
+    } else {
+      console.error(err);
+      process.exitCode = 1;
+    }
+  });
+}

@@ -3,9 +3,14 @@ import { type RunView } from '../coordinator/api';
 import { Coordinator } from '../coordinator/coordinator';
 import { planDataset } from '../coordinator/dataset-plan';
 import { startControlServer } from '../coordinator/server';
+import { createRegistry, serveMetrics } from '../shared/metrics/registry';
+import { registerRunMetrics } from '../shared/metrics/run-metrics';
 import type { RunConfig } from '../shared/config';
 import type { Logger } from '../shared/log';
 import { TrainingProgressBar } from './progress-bar';
+
+/** Default port of the coordinator's /metrics. */
+export const DEFAULT_COORDINATOR_METRICS_PORT = 9400;
 
 /** What `facefill coordinator` needs once its flags are parsed. */
 export interface CoordinatorCommandOptions {
@@ -15,6 +20,8 @@ export interface CoordinatorCommandOptions {
   workers: number;
   /** Control-plane address to listen on, host:port (port 0: any free port). */
   listen: string;
+  /** Where Prometheus scrapes /metrics (port 0: any free port). */
+  metrics: { host: string; port: number };
   /** Run folder: merged checkpoints and run.json. */
   out: string;
   /** Exit once the run finished instead of serving `pull` and `status` until stopped. */
@@ -35,7 +42,13 @@ export async function runCoordinator(o: CoordinatorCommandOptions): Promise<RunV
   const { config, log } = o;
   const dataset = await planDataset(o.data);
   const coordinator = new Coordinator({ config, datasetDir: o.data, dataset, worldSize: o.workers, outDir: o.out, log });
-  const server = await startControlServer(coordinator, o.listen);
+  const registry = createRegistry();
+  registerRunMetrics(registry, () => coordinator.metricsSnapshot());
+  const metrics = await serveMetrics(registry, o.metrics.host, o.metrics.port);
+  const server = await startControlServer(coordinator, o.listen).catch(async (err: unknown) => {
+    await metrics.close();
+    throw err;
+  });
   const onSignal = (signal: NodeJS.Signals) => coordinator.shutdown(`received ${signal}`);
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   const bar = o.progress ? new TrainingProgressBar('cluster', config) : null;
@@ -49,7 +62,7 @@ export async function runCoordinator(o: CoordinatorCommandOptions): Promise<RunV
     await coordinator.start();
     o.onListening?.(server.port, coordinator.runId);
     log.info(
-      { runId: coordinator.runId, port: server.port, out: o.out },
+      { runId: coordinator.runId, port: server.port, metricsPort: metrics.port, out: o.out },
       `listening on port ${server.port}; start ${o.workers} worker(s) with: facefill worker --coordinator ${hostname()}:${server.port}`,
     );
     const view = await coordinator.done;
@@ -72,6 +85,7 @@ export async function runCoordinator(o: CoordinatorCommandOptions): Promise<RunV
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     coordinator.close();
     await server.close();
+    await metrics.close();
   }
 }
 

@@ -68,6 +68,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     data,
     workers: options.workers,
     listen: '127.0.0.1:0',
+    metrics: { host: '127.0.0.1', port: 0 },
     out: run,
     exitWhenDone: false,
     progress: options.progress,
@@ -76,7 +77,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   });
   const address = `127.0.0.1:${await Promise.race([port, coordinator.then(failedEarly)])}`;
   const launches = planWorkers({ cpu: options.workers }, []).map((slot) => {
-    const launch = workerLaunch(slot, address, ['--data', data, '--work-dir', join(out, 'workers'), '--backend', config.backend]);
+    const launch = workerLaunch(slot, address, ['--data', data, '--work-dir', join(out, 'workers'), '--backend', config.backend, '--metrics-port', '0']);
     return { ...launch, env: { ...launch.env, FACEFILL_LOG_LEVEL: 'warn' } };
   });
   const exits = await superviseWorkers(launches, { graceMs: 5_000, log: quiet });

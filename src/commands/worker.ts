@@ -2,10 +2,14 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { BackendName } from '../shared/config';
 import type { Logger } from '../shared/log';
+import { createRegistry, serveMetrics } from '../shared/metrics/registry';
 import { runWorker, type WorkerOutcome } from '../worker/agent';
 
 /** Where workers keep downloaded datasets and rank 0's checkpoints unless told otherwise. */
 export const DEFAULT_WORK_DIR = join(homedir(), '.cache', 'facefill');
+
+/** Default port of a worker's /metrics (`facefill workers` gives the next ones to the others). */
+export const DEFAULT_WORKER_METRICS_PORT = 9401;
 
 /** What `facefill worker` needs once its flags are parsed. */
 export interface WorkerCommandOptions {
@@ -17,12 +21,17 @@ export interface WorkerCommandOptions {
   host?: string;
   dataPort: number;
   registerTimeoutSeconds: number;
+  /** Port of this worker's /metrics (0: any free one). */
+  metricsPort: number;
   log: Logger;
 }
 
 /** Runs `facefill worker`: one rank of the coordinator's run, until the run ends or fails. */
 export async function runWorkerCommand(o: WorkerCommandOptions): Promise<WorkerOutcome> {
   // SIGTERM (a scheduler, `facefill workers`) or Ctrl-C: leave the ring and tell the coordinator why.
+  const registry = createRegistry();
+  const metrics = await serveMetrics(registry, '0.0.0.0', o.metricsPort);
+  o.log.info({ port: metrics.port }, `metrics on :${metrics.port}/metrics`);
   const abort = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => abort.abort(`received ${signal}`);
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
@@ -36,8 +45,12 @@ export async function runWorkerCommand(o: WorkerCommandOptions): Promise<WorkerO
     host: o.host,
     dataPort: o.dataPort,
     registerTimeoutMs: o.registerTimeoutSeconds * 1000,
+    registry,
     log: o.log,
-  }).finally(() => process.off('SIGINT', onSignal).off('SIGTERM', onSignal));
+  }).finally(() => {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    return metrics.close();
+  });
   const s = outcome.summary;
   o.log.info(
     { runId: outcome.runId, rank: outcome.rank, steps: s.stepsRun, imagesPerSecond: Number(s.imagesPerSecond.toFixed(1)) },

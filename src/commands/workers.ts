@@ -17,6 +17,8 @@ export interface WorkersCommandOptions {
   workerArgs: string[];
   /** Time between SIGTERM and SIGKILL when stopping workers; {@link DEFAULT_GRACE_MS} by default. */
   graceMs?: number;
+  /** Metrics port of the first worker; worker i gets this + i (0: any free port for all). */
+  metricsPort: number;
   log: Logger;
 }
 
@@ -35,7 +37,7 @@ export async function runWorkers(o: WorkersCommandOptions): Promise<number> {
   const detected = 'gpus' in request ? await detectGpus(o.log) : [];
   const slots = planWorkers(request, detected);
   const exits = await superviseWorkers(
-    slots.map((slot) => workerLaunch(slot, o.coordinator, o.workerArgs)),
+    slots.map((slot) => workerLaunch(slot, o.coordinator, ['--metrics-port', String(o.metricsPort === 0 ? 0 : o.metricsPort + slot.local), ...o.workerArgs])),
     { graceMs: o.graceMs ?? DEFAULT_GRACE_MS, log: o.log },
   );
   const failed = firstFailure(exits);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunConfig } from '../shared/config';
 import { type FilePiece, readFilePieces, writeFilePieces } from '../shared/control/file-transfer';
@@ -22,6 +22,7 @@ import { CheckpointAgreement } from './checkpoint-agreement';
 import { Membership } from './membership';
 import { type Registration, Rendezvous } from './rendezvous';
 import { writeRunState } from './run-state';
+import type { RunSnapshot } from '../shared/metrics/run-metrics';
 
 /** What a coordinator runs. */
 export interface CoordinatorOptions {
@@ -58,7 +59,7 @@ export class Coordinator implements ControlPlane {
   private readonly rendezvous: Rendezvous;
   private readonly agreement: CheckpointAgreement;
   private readonly uploads = new Map<number, string>();
-  private merged: { step: number; dir: string } | null = null;
+  private merged: { step: number; dir: string; atMs: number; bytes: number } | null = null;
   private lastReport: RunView['lastReport'] = null;
   private imagesPerSecond = 0;
   private ticker: NodeJS.Timeout | null = null;
@@ -168,6 +169,20 @@ export class Coordinator implements ControlPlane {
     };
   }
 
+  /** What the run metrics read at scrape time. */
+  metricsSnapshot(): RunSnapshot {
+    const v = this.status();
+    const m = this.merged;
+    return {
+      state: v.state,
+      step: v.step,
+      steps: v.steps,
+      imagesPerSecond: v.imagesPerSecond,
+      workers: v.workers,
+      checkpoint: m ? { step: m.step, ageSeconds: (this.now() - m.atMs) / 1000, bytes: m.bytes } : null,
+    };
+  }
+
   async *datasetPieces(runId: string, name: string): AsyncIterable<FilePiece> {
     this.checkRun(runId);
     // Only the files of the plan: a worker must not read anything else of this host.
@@ -257,7 +272,7 @@ export class Coordinator implements ControlPlane {
     this.uploads.delete(step);
     try {
       const dir = await installCheckpoint(this.o.outDir, upload);
-      if (this.merged === null || step > this.merged.step) this.merged = { step, dir };
+      if (this.merged === null || step > this.merged.step) this.merged = { step, dir, atMs: this.now(), bytes: await checkpointBytes(dir) };
       this.agreement.settle(step);
       this.o.log.info({ step, dir, weightsSha256: verdict.sha256 }, `merged checkpoint of step ${step}: all ${this.o.worldSize} replicas agree`);
       await this.persist();
@@ -307,4 +322,9 @@ export class Coordinator implements ControlPlane {
       this.o.log.warn({ err }, 'could not persist the run state');
     }
   }
+}
+
+async function checkpointBytes(dir: string): Promise<number> {
+  const sizes = await Promise.all((await checkpointFiles(dir)).map(async (f) => (await stat(join(dir, f))).size));
+  return sizes.reduce((a, b) => a + b, 0);
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Registry } from 'prom-client';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,8 @@ import { type DatasetPlan, toStepReport } from '../shared/control/wire';
 import { loadSplit } from '../shared/data/dataset';
 import { ConfigInvalidError, RunStoppedError } from '../shared/errors';
 import type { Logger } from '../shared/log';
+import { CollectiveMetrics } from '../shared/metrics/collective-metrics';
+import { TrainingMetrics } from '../shared/metrics/training-metrics';
 import type { StepResult } from '../shared/train/api';
 import { type CheckpointContent, checkpointFiles, saveCheckpoint } from '../shared/train/checkpoint';
 import { type TrainingSummary, trainOnFaceSet } from '../shared/train/train-loop';
@@ -37,8 +40,8 @@ export interface WorkerOptions {
   /** Bound on registering (the coordinator may start later, the rendezvous may take a while). */
   registerTimeoutMs: number;
   log: Logger;
-  /** Called after every step, e.g. for a progress display. */
-  onStep?: (result: StepResult, steps: number) => void;
+  /** Where the worker's training and all-reduce metrics go (served by the caller). */
+  registry?: Registry;
   /** Aborting stops the worker at once (SIGTERM); the coordinator is told why. */
   signal?: AbortSignal;
 }
@@ -133,11 +136,14 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
       if (ack.action === 'STOP') stop('the coordinator stopped the run');
     };
     let last: StepResult | null = null;
-    const replica = ringReplica(collective, async (content, digest) => {
+    const ring = ringReplica(collective, async (content, digest) => {
       const dir = rank === 0 ? await uploadCheckpoint(client, runId, join(o.workDir, 'runs', runId), content) : null;
       if (last) await report(last, digest);
       return dir;
     });
+    const training = o.registry ? new TrainingMetrics(o.registry) : null;
+    training?.setBackend(backend.name);
+    const replica = o.registry ? { ...ring, reduce: new CollectiveMetrics(o.registry).instrument(ring.reduce) } : ring;
     const summary = await trainOnFaceSet({
       config,
       set,
@@ -146,11 +152,11 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
       resume: false,
       replica,
       log,
-      onStep: async (result) => {
+      onStep: async (result, epoch) => {
         if (stopReason) throw new RunStoppedError(stopReason);
         last = result;
         step = result.step + 1;
-        o.onStep?.(result, config.train.steps);
+        training?.observe(result, epoch, config.data.batchSize / worldSize, config.data.batchSize);
         if (step % config.train.logEvery === 0) await report(result);
       },
     });

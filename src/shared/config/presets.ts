@@ -62,6 +62,15 @@ export const DEFAULT_CONFIG: RunConfig = {
     sameHostTransport: 'ipc',
     chunkBytes: 1 << 20,
   },
+  monitor: {
+    probeEvery: 50,
+    probeSize: 16,
+    collapseWindow: 50,
+    diversityThreshold: 0.2,
+    adversarialFloor: 0.05,
+    collapseAction: 'warn',
+    rollbackLrFactor: 0.5,
+  },
 };
 
 /** Steps for `epochs` passes over `images` images in batches of 64, as the slides counted them. */

@@ -122,6 +122,28 @@ export const ClusterSchema = z.strictObject({
   chunkBytes: int(4, 1 << 30),
 });
 
+/**
+ * Training-health monitoring: a validation probe (a fixed batch of held-out faces and masks the
+ * generator restores every `probeEvery` steps: hole PSNR, SSIM and output diversity) and the
+ * mode-collapse detector fed by it and by the losses.
+ */
+export const MonitorSchema = z.strictObject({
+  /** Steps between probes; 0 turns the probe (and the diversity signal) off. */
+  probeEvery: int(0, 1_000_000),
+  /** Faces in the probe batch. */
+  probeSize: int(2, 256),
+  /** Steps the collapse detector judges the loss signal over. */
+  collapseWindow: int(2, 100_000),
+  /** Collapse when generated holes vary less than this fraction of the real holes' variety. */
+  diversityThreshold: z.number().min(0).max(1),
+  /** The seed's signal: G's adversarial loss under this while D's loss rises over the window. */
+  adversarialFloor: z.number().min(0).max(10),
+  /** What a collapse does: log it, stop the run, or go back to the last healthy checkpoint with a lower D learning rate. */
+  collapseAction: z.enum(['warn', 'stop', 'rollback']),
+  /** D's learning rate is multiplied by this on a rollback. */
+  rollbackLrFactor: z.number().gt(0).max(1),
+});
+
 /** The one run configuration shared by every command. */
 export const RunConfigSchema = z.strictObject({
   preset: z.string(),
@@ -133,6 +155,7 @@ export const RunConfigSchema = z.strictObject({
   data: DataSchema,
   train: TrainSchema,
   cluster: ClusterSchema,
+  monitor: MonitorSchema,
 });
 
 /** A validated run configuration. */
@@ -149,6 +172,8 @@ export type OptimizerConfig = RunConfig['optimizer'];
 export type DataConfig = RunConfig['data'];
 /** Distributed-run settings. */
 export type ClusterConfig = RunConfig['cluster'];
+/** Training-health monitoring settings. */
+export type MonitorConfig = RunConfig['monitor'];
 
 /** A partial overlay of a RunConfig, as presets, config files and flags give it. */
 export type ConfigOverlay = {

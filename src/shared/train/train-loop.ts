@@ -22,8 +22,8 @@ export interface TrainingOptions {
   outDir: string;
   /** Continue from the run folder's latest checkpoint (a new run when there is none). */
   resume: boolean;
-  /** Called after every step; the next step waits for it, and a throw ends the run. */
-  onStep?: (result: StepResult) => void | Promise<void>;
+  /** Called after every step with its epoch; the next step waits for it, and a throw ends the run. */
+  onStep?: (result: StepResult, epoch: number) => void | Promise<void>;
   /** Data-parallel replicas: this process is one rank of a ring (see {@link Replica}). */
   replica?: Replica;
   log?: Logger;
@@ -119,7 +119,7 @@ export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<T
       await new Promise<void>((resolve) => setImmediate(resolve));
       const { epoch, ids } = samplesAt(step);
       last = await trainer.step(makeBatch(set, ids, config, epoch), step);
-      await options.onStep?.(last);
+      await options.onStep?.(last, epoch);
       const done = step + 1;
       if (done % logEvery === 0) log?.info(stepLog(last, shards?.perRankBatch ?? config.data.batchSize), `step ${done}/${steps}`);
       if ((checkpointEvery > 0 && done % checkpointEvery === 0) || done === steps) {
