@@ -3,6 +3,7 @@ import { type RunView } from '../coordinator/api';
 import { Coordinator } from '../coordinator/coordinator';
 import { planDataset } from '../coordinator/dataset-plan';
 import { startControlServer } from '../coordinator/server';
+import { CollapseMetrics } from '../shared/metrics/collapse-metrics';
 import { createRegistry, serveMetrics } from '../shared/metrics/registry';
 import { registerRunMetrics } from '../shared/metrics/run-metrics';
 import type { RunConfig } from '../shared/config';
@@ -44,6 +45,7 @@ export async function runCoordinator(o: CoordinatorCommandOptions): Promise<RunV
   const coordinator = new Coordinator({ config, datasetDir: o.data, dataset, worldSize: o.workers, outDir: o.out, log });
   const registry = createRegistry();
   registerRunMetrics(registry, () => coordinator.metricsSnapshot());
+  new CollapseMetrics(registry);
   const metrics = await serveMetrics(registry, o.metrics.host, o.metrics.port);
   const server = await startControlServer(coordinator, o.listen).catch(async (err: unknown) => {
     await metrics.close();
