@@ -8,6 +8,7 @@ import { runIngest } from './commands/ingest';
 import { formatPresetTable, listPresets } from './commands/presets';
 import { runRestore } from './commands/restore';
 import { runPull } from './commands/pull';
+import { fetchStatus, formatStatus } from './commands/status';
 import { runTrain } from './commands/train';
 import { DEFAULT_WORK_DIR, DEFAULT_WORKER_METRICS_PORT, runWorkerCommand } from './commands/worker';
 import { DEFAULT_GRACE_MS, runWorkers } from './commands/workers';
@@ -129,6 +130,17 @@ program
   .option('--timeout <seconds>', 'bound on the whole download', toInt, 600)
   .action(async (o: { coordinator: string; out: string; step: number; timeout: number }) => {
     await runPull({ ...o, timeoutMs: o.timeout * 1000, log: createLogger('pull') });
+  });
+
+program
+  .command('status')
+  .description('a run\'s workers, step, losses, throughput and collapse state, from its coordinator')
+  .requiredOption('--coordinator <host:port>', 'the coordinator\'s control address')
+  .option('--json', 'print the status as JSON')
+  .option('--timeout <seconds>', 'how long to wait for the coordinator', toInt, 10)
+  .action(async (o: { coordinator: string; json?: boolean; timeout: number }) => {
+    const status = await fetchStatus(o.coordinator, o.timeout * 1000);
+    console.log(o.json ? JSON.stringify(status, null, 2) : formatStatus(status));
   });
 
 program

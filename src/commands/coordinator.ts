@@ -42,10 +42,10 @@ export interface CoordinatorCommandOptions {
 export async function runCoordinator(o: CoordinatorCommandOptions): Promise<RunView> {
   const { config, log } = o;
   const dataset = await planDataset(o.data);
-  const coordinator = new Coordinator({ config, datasetDir: o.data, dataset, worldSize: o.workers, outDir: o.out, log });
   const registry = createRegistry();
+  const collapseMetrics = new CollapseMetrics(registry);
+  const coordinator = new Coordinator({ config, datasetDir: o.data, dataset, worldSize: o.workers, outDir: o.out, log, collapseMetrics });
   registerRunMetrics(registry, () => coordinator.metricsSnapshot());
-  new CollapseMetrics(registry);
   const metrics = await serveMetrics(registry, o.metrics.host, o.metrics.port);
   const server = await startControlServer(coordinator, o.listen).catch(async (err: unknown) => {
     await metrics.close();

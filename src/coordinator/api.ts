@@ -1,10 +1,10 @@
 import type { RunConfig } from '../shared/config';
 import type { FilePiece } from '../shared/control/file-transfer';
-import type { DatasetPlan } from '../shared/control/wire';
-import type { StepResult } from '../shared/train/api';
+import type { DatasetPlan, StepReportIn } from '../shared/control/wire';
+import type { ProbeResult, StepResult } from '../shared/train/api';
 import type { Assignment, Registration } from './rendezvous';
 
-export type { DatasetPlan };
+export type { DatasetPlan, StepReportIn };
 
 /** How the global batch is split (see ShardPlan), and how long the run is. */
 export interface TrainingPlan {
@@ -39,16 +39,6 @@ export interface Heartbeat {
   error: string;
 }
 
-/** A step report: one rank's step result, and at checkpoint steps its weights' digest. */
-export interface StepReportIn {
-  runId: string;
-  rank: number;
-  result: StepResult;
-  /** Images this rank trained on in the step. */
-  images: number;
-  /** sha256 of all the rank's weights at a checkpoint step, else ''. */
-  weightsSha256: string;
-}
 
 /** One piece of an uploaded checkpoint, with the upload's header (repeated on every piece). */
 export interface CheckpointPiece extends FilePiece {
@@ -85,6 +75,21 @@ export interface RunView {
   imagesPerSecond: number;
   error: string;
   latestCheckpoint: string;
+  collapse: CollapseView;
+  /** Rank 0's latest validation probe, or null before the first. */
+  probe: ProbeResult | null;
+}
+
+/** The mode-collapse detector's state as `status` shows it. */
+export interface CollapseView {
+  collapsed: boolean;
+  /** 0 (healthy) .. 1. */
+  score: number;
+  /** Which signal fired and its numbers; '' while healthy. */
+  reason: string;
+  diversityRatio: number | null;
+  /** Times the run was judged collapsed. */
+  events: number;
 }
 
 /**

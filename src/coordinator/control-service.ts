@@ -4,8 +4,7 @@ import type { HeartbeatReply } from '../generated/facefill/v1/HeartbeatReply';
 import type { RegisterReply } from '../generated/facefill/v1/RegisterReply';
 import type { RegisterRequest__Output } from '../generated/facefill/v1/RegisterRequest';
 import type { RunStatus } from '../generated/facefill/v1/RunStatus';
-import type { StepReport__Output } from '../generated/facefill/v1/StepReport';
-import { toStepReport, toStepResult } from '../shared/control/wire';
+import { toStepReport, toStepReportIn } from '../shared/control/wire';
 import {
   ConfigInvalidError,
   RendezvousClosedError,
@@ -18,7 +17,7 @@ import {
 import type { FilePiece } from '../shared/control/file-transfer';
 import type { FileChunk, FileChunk__Output } from '../generated/facefill/v1/FileChunk';
 import type { HeartbeatRequest__Output } from '../generated/facefill/v1/HeartbeatRequest';
-import type { CheckpointPiece, ControlPlane, Directive, Heartbeat, RunView, StepReportIn, WorkerAssignment, WorkerCondition } from './api';
+import type { CheckpointPiece, ControlPlane, Directive, Heartbeat, RunView, WorkerAssignment, WorkerCondition } from './api';
 import type { Member, Registration } from './rendezvous';
 
 /**
@@ -81,9 +80,6 @@ function toHeartbeat(h: HeartbeatRequest__Output): Heartbeat {
   return { runId: h.runId, rank: h.rank, step: h.step, condition, error: h.error };
 }
 
-function toStepReportIn(r: StepReport__Output): StepReportIn {
-  return { runId: r.runId, rank: r.rank, result: toStepResult(r), images: r.images, weightsSha256: r.weightsSha256 };
-}
 
 function unary<T>(callback: grpc.sendUnaryData<T>, run: () => T): void {
   try {
@@ -138,10 +134,12 @@ function toRunStatus(v: RunView): RunStatus {
     step: v.step,
     steps: v.steps,
     workers: v.workers,
-    lastReport: v.lastReport ? toStepReport(v.runId, v.lastReport.rank, v.lastReport, v.lastReport.images) : null,
+    lastReport: v.lastReport ? toStepReport({ runId: v.runId, rank: v.lastReport.rank, result: v.lastReport, images: v.lastReport.images, weightsSha256: '', probe: null }) : null,
     imagesPerSecond: v.imagesPerSecond,
     error: v.error,
     latestCheckpoint: v.latestCheckpoint,
+    collapse: { ...v.collapse, diversityRatio: v.collapse.diversityRatio ?? undefined },
+    probe: v.probe ?? undefined,
   };
 }
 

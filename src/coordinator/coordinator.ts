@@ -9,6 +9,7 @@ import { checkpointFiles, checkpointsDir, installCheckpoint, latestCheckpoint } 
 import type {
   CheckpointPiece,
   CheckpointReceipt,
+  CollapseView,
   ControlPlane,
   DatasetPlan,
   Directive,
@@ -22,7 +23,10 @@ import { CheckpointAgreement } from './checkpoint-agreement';
 import { Membership } from './membership';
 import { type Registration, Rendezvous } from './rendezvous';
 import { writeRunState } from './run-state';
+import type { CollapseMetrics } from '../shared/metrics/collapse-metrics';
 import type { RunSnapshot } from '../shared/metrics/run-metrics';
+import { CollapseDetector, collapseSample } from '../shared/monitor/collapse-detector';
+import type { ProbeResult } from '../shared/train/api';
 
 /** What a coordinator runs. */
 export interface CoordinatorOptions {
@@ -36,6 +40,8 @@ export interface CoordinatorOptions {
   log: Logger;
   /** Clock in ms (tests pass their own). */
   now?: () => number;
+  /** Where the collapse detector's verdicts are exported. */
+  collapseMetrics?: CollapseMetrics;
 }
 
 /**
@@ -61,6 +67,9 @@ export class Coordinator implements ControlPlane {
   private readonly uploads = new Map<number, string>();
   private merged: { step: number; dir: string; atMs: number; bytes: number } | null = null;
   private lastReport: RunView['lastReport'] = null;
+  private probe: ProbeResult | null = null;
+  private readonly detector: CollapseDetector;
+  private collapse: CollapseView = { collapsed: false, score: 0, reason: '', diversityRatio: null, events: 0 };
   private imagesPerSecond = 0;
   private ticker: NodeJS.Timeout | null = null;
   private settle: (view: RunView) => void = () => undefined;
@@ -75,6 +84,7 @@ export class Coordinator implements ControlPlane {
     this.plan = { globalBatch: config.data.batchSize, perRankBatch: config.data.batchSize / worldSize, seed: config.train.seed, steps: config.train.steps, dataset: o.dataset };
     this.rendezvous = new Rendezvous(worldSize, config.cluster.rendezvousTimeoutSeconds * 1000);
     this.agreement = new CheckpointAgreement(worldSize);
+    this.detector = new CollapseDetector(config.monitor);
     this.done = new Promise((resolve) => (this.settle = resolve));
     this.shutdownRequested = new Promise((resolve) => (this.requestShutdown = resolve));
   }
@@ -124,16 +134,7 @@ export class Coordinator implements ControlPlane {
 
   async reportStep(r: StepReportIn): Promise<Directive> {
     this.members(r.runId).seen(r.rank, r.result.step + 1, this.now());
-    if (r.rank === 0 && r.weightsSha256 === '') {
-      this.lastReport = { ...r.result, rank: r.rank, images: r.images };
-      const rate = (r.images * this.o.worldSize) / Math.max(r.result.seconds.total, 1e-9);
-      this.imagesPerSecond = this.imagesPerSecond === 0 ? rate : 0.8 * this.imagesPerSecond + 0.2 * rate;
-      const { gLoss, dLossReal, dLossFake, seconds } = r.result;
-      this.o.log.info(
-        { gLoss, dLossReal, dLossFake, reduceSeconds: seconds.dReduce + seconds.gReduce, imagesPerSecond: Number(this.imagesPerSecond.toFixed(1)) },
-        `step ${r.result.step + 1}/${this.plan.steps}`,
-      );
-    }
+    if (r.rank === 0 && r.weightsSha256 === '') this.followRankZero(r);
     if (r.weightsSha256 !== '') {
       const verdict = this.agreement.record(r.result.step + 1, r.rank, r.weightsSha256);
       // The report that completes the agreement returns after the merge: a worker that then
@@ -142,6 +143,37 @@ export class Coordinator implements ControlPlane {
       else await this.tryMerge(r.result.step + 1);
     }
     return this.directive();
+  }
+
+  // Rank 0 reports every step: progress, throughput, and the collapse detector's signals.
+  private followRankZero(r: StepReportIn): void {
+    const { result } = r;
+    this.lastReport = { ...result, rank: r.rank, images: r.images };
+    const rate = (r.images * this.o.worldSize) / Math.max(result.seconds.total, 1e-9);
+    this.imagesPerSecond = this.imagesPerSecond === 0 ? rate : 0.8 * this.imagesPerSecond + 0.2 * rate;
+    const done = result.step + 1;
+    if (done % this.o.config.train.logEvery === 0) {
+      const { gLoss, dLossReal, dLossFake, seconds } = result;
+      this.o.log.info(
+        { gLoss, dLossReal, dLossFake, reduceSeconds: seconds.dReduce + seconds.gReduce, imagesPerSecond: Number(this.imagesPerSecond.toFixed(1)) },
+        `step ${done}/${this.plan.steps}`,
+      );
+    }
+    if (r.probe) this.probe = r.probe;
+    const v = this.detector.update(collapseSample(result, this.o.config.loss, done, r.probe?.diversityRatio ?? null));
+    this.collapse = { collapsed: v.collapsed, score: v.score, reason: v.reason, diversityRatio: v.diversityRatio, events: this.collapse.events + (v.event ? 1 : 0) };
+    this.o.collapseMetrics?.update(v);
+    if (!v.event) return;
+    const action = this.o.config.monitor.collapseAction;
+    const what = `mode collapse at step ${done}: ${v.reason}`;
+    if (action === 'warn') {
+      this.o.log.warn({ step: done, score: v.score }, `${what} (monitor.collapseAction=warn: training goes on)`);
+    } else if (action === 'stop') {
+      this.fail(`${what} (monitor.collapseAction=stop)`);
+    } else {
+      const last = this.merged ? `the last merged checkpoint (step ${this.merged.step}, ${this.merged.dir})` : 'no merged checkpoint yet';
+      this.fail(`${what}; monitor.collapseAction=rollback is not available in a distributed run yet: stopped with ${last}; resume from it with a lower optimizer.lrD`);
+    }
   }
 
   status(): RunView {
@@ -166,6 +198,8 @@ export class Coordinator implements ControlPlane {
       imagesPerSecond: this.imagesPerSecond,
       error: this.error,
       latestCheckpoint: this.merged?.dir ?? '',
+      collapse: this.collapse,
+      probe: this.probe,
     };
   }
 

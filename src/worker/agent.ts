@@ -132,7 +132,8 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
       chunkBytes: config.cluster.chunkBytes,
     };
     const report = async (result: StepResult, weightsSha256 = '') => {
-      const ack = await client.reportStep(toStepReport(runId, rank, result, reply.shardPlan?.perRankBatch ?? 0, weightsSha256), CALL_TIMEOUT_MS);
+      const images = reply.shardPlan?.perRankBatch ?? 0;
+      const ack = await client.reportStep(toStepReport({ runId, rank, result, images, weightsSha256, probe: null }), CALL_TIMEOUT_MS);
       if (ack.action === 'STOP') stop('the coordinator stopped the run');
     };
     let last: StepResult | null = null;
@@ -157,7 +158,8 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
         last = result;
         step = result.step + 1;
         training?.observe(result, epoch, config.data.batchSize / worldSize, config.data.batchSize);
-        if (step % config.train.logEvery === 0) await report(result);
+        // Rank 0 reports every step: the coordinator's progress and collapse detector follow it.
+        if (rank === 0 || step % config.train.logEvery === 0) await report(result);
       },
     });
     heartbeat.stop();

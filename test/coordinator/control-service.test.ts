@@ -36,7 +36,7 @@ function fakePlane(): ControlPlane & { reports: { rank: number; result: StepResu
     },
     heartbeat: ({ runId, step }): Directive => (check(runId), step < 10 ? { action: 'continue' } : { action: 'stop', reason: 'rank 1 failed' }),
     reportStep: async ({ runId, rank, result, images }): Promise<Directive> => (check(runId), reports.push({ rank, result, images }), { action: 'continue' }),
-    status: () => ({ runId: RUN, state: 'running', step: 3, steps: 10, workers: [], lastReport: null, imagesPerSecond: 12.5, error: '', latestCheckpoint: '' }),
+    status: () => ({ runId: RUN, state: 'running', step: 3, steps: 10, workers: [], lastReport: null, imagesPerSecond: 12.5, error: '', latestCheckpoint: '', collapse: { collapsed: false, score: 0, reason: '', diversityRatio: null, events: 0 }, probe: null }),
     datasetPieces: (runId: string, name: string): AsyncIterable<FilePiece> => (check(runId), readFilePieces(dataDir, name, 16_384)),
     uploadCheckpoint: () => Promise.reject(new Error('not in this test')),
     checkpointPieces: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error('not in this test')) }) }),
@@ -98,7 +98,7 @@ test('step reports keep absent D statistics absent (L2-only runs) and present on
     const seconds = { data: 0.01, dCompute: 0.2, dReduce: 0.03, gCompute: 0.3, gReduce: 0.04, apply: 0.01, total: 0.6 };
     const l2Only: StepResult = { step: 4, dLossReal: null, dLossFake: null, gAdversarialLoss: null, gL2Loss: 0.25, gLoss: 25, dScoreReal: null, dScoreFake: null, gGradNorm: 1.5, dGradNorm: null, seconds };
     const gan: StepResult = { ...l2Only, step: 5, dLossReal: 0.6, dLossFake: 0.7, gAdversarialLoss: 0.8, dScoreReal: 0.55, dScoreFake: 0.45, dGradNorm: 2 };
-    for (const r of [l2Only, gan]) await call((cb) => client.ReportStep(toStepReport(RUN, 1, r, 16), cb));
+    for (const r of [l2Only, gan]) await call((cb) => client.ReportStep(toStepReport({ runId: RUN, rank: 1, result: r, images: 16, weightsSha256: '', probe: null }), cb));
     t.deepEqual(plane.reports, [
       { rank: 1, result: l2Only, images: 16 },
       { rank: 1, result: gan, images: 16 },

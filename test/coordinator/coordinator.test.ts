@@ -13,6 +13,8 @@ import { ingest } from '../../src/shared/data/ingest';
 import { SyntheticSource } from '../../src/shared/data/synthetic-source';
 import { ConfigInvalidError, RunMismatchError } from '../../src/shared/errors';
 import { createLogger } from '../../src/shared/log';
+import { CollapseMetrics } from '../../src/shared/metrics/collapse-metrics';
+import { createRegistry } from '../../src/shared/metrics/registry';
 import { buildDiscriminator, buildGenerator } from '../../src/shared/model';
 import type { StepResult } from '../../src/shared/train/api';
 import { checkpointFiles, loadCheckpoint, saveCheckpoint } from '../../src/shared/train/checkpoint';
@@ -32,10 +34,10 @@ test.before(async () => {
 });
 
 /** A coordinator on a hand-driven clock, with two registered workers. */
-async function running(worldSize = 2) {
+async function running(worldSize = 2, runConfig = config, collapseMetrics?: CollapseMetrics) {
   let clock = 0;
   const out = tmp('run');
-  const c = new Coordinator({ config, datasetDir: data, dataset: await planDataset(data), worldSize, outDir: out, log, now: () => clock });
+  const c = new Coordinator({ config: runConfig, datasetDir: data, dataset: await planDataset(data), worldSize, outDir: out, log, now: () => clock, collapseMetrics });
   await c.start();
   const reg = (i: number): Registration => ({ host: 'h', gpu: i, backend: 'cpu', dataEndpoint: `tcp://h:${5700 + i}`, ipcEndpoint: '', pid: i });
   const assignments = await Promise.all(Array.from({ length: worldSize }, (_, i) => c.register(reg(i))));
@@ -82,16 +84,16 @@ test('the run plan splits the global batch; every rank gets the ring, config and
 
 test('a checkpoint is merged once rank 0 uploaded it and all digests agree; then the run finishes', async (t) => {
   const { c, out } = await running();
-  for (const rank of [0, 1]) await c.reportStep({ runId: c.runId, rank, result: result(1), images: 2, weightsSha256: digest('a') });
+  for (const rank of [0, 1]) await c.reportStep({ runId: c.runId, rank, result: result(1), images: 2, weightsSha256: digest('a'), probe: null });
   const receipt = await c.uploadCheckpoint(await upload(c.runId, 2));
   t.is(receipt.step, 2);
   t.regex(c.status().latestCheckpoint, /step-000002$/);
   // The final checkpoint: upload first, digests after.
   await c.uploadCheckpoint(await upload(c.runId, 4));
   t.regex(c.status().latestCheckpoint, /step-000002$/, 'not merged before every rank reported');
-  await c.reportStep({ runId: c.runId, rank: 1, result: result(3), images: 2, weightsSha256: digest('b') });
+  await c.reportStep({ runId: c.runId, rank: 1, result: result(3), images: 2, weightsSha256: digest('b'), probe: null });
   // The report that completes the agreement returns once the checkpoint is merged.
-  await c.reportStep({ runId: c.runId, rank: 0, result: result(3), images: 2, weightsSha256: digest('b') });
+  await c.reportStep({ runId: c.runId, rank: 0, result: result(3), images: 2, weightsSha256: digest('b'), probe: null });
   t.regex(c.status().latestCheckpoint, /step-000004$/);
   for (const rank of [0, 1]) c.heartbeat({ runId: c.runId, rank, step: 4, condition: 'finished', error: '' });
   const view = await c.done;
@@ -109,8 +111,8 @@ test('a checkpoint is merged once rank 0 uploaded it and all digests agree; then
 
 test('digests that differ fail the run as diverged replicas, and workers are told to stop', async (t) => {
   const { c } = await running();
-  await c.reportStep({ runId: c.runId, rank: 0, result: result(1), images: 2, weightsSha256: digest('a') });
-  const directive = await c.reportStep({ runId: c.runId, rank: 1, result: result(1), images: 2, weightsSha256: digest('c') });
+  await c.reportStep({ runId: c.runId, rank: 0, result: result(1), images: 2, weightsSha256: digest('a'), probe: null });
+  const directive = await c.reportStep({ runId: c.runId, rank: 1, result: result(1), images: 2, weightsSha256: digest('c'), probe: null });
   t.is(directive.action, 'stop');
   const view = await c.done;
   t.is(view.state, 'failed');
@@ -144,7 +146,7 @@ test('hostile control messages are refused by name and change nothing', async (t
   const { c } = await running();
   t.throws(() => c.heartbeat({ runId: 'other-run', rank: 0, step: 1, condition: 'running', error: '' }), { instanceOf: RunMismatchError });
   t.throws(() => c.heartbeat({ runId: c.runId, rank: 7, step: 1, condition: 'running', error: '' }), { instanceOf: RangeError, message: /rank 7/ });
-  await t.throwsAsync(c.reportStep({ runId: c.runId, rank: 0, result: result(1), images: 2, weightsSha256: 'not-a-digest' }), { message: /64 hex digits/ });
+  await t.throwsAsync(c.reportStep({ runId: c.runId, rank: 0, result: result(1), images: 2, weightsSha256: 'not-a-digest', probe: null }), { message: /64 hex digits/ });
   // Only files of the plan are served: no path out of the dataset folder.
   const escape = async () => {
     for await (const p of c.datasetPieces(c.runId, '../../../../etc/passwd')) void p;
@@ -172,5 +174,39 @@ test('a rendezvous that times out fails the run, saying who came', async (t) => 
   await t.throwsAsync(c.register({ host: 'h', gpu: 0, backend: 'cpu', dataEndpoint: 'tcp://h:1', ipcEndpoint: '', pid: 1 }), { message: /1 of 2 workers joined/ });
   const view = await c.done;
   t.is(view.state, 'failed');
+  c.close();
+});
+
+const probe = (diversityRatio: number) => ({ diversityRatio, holePsnrDb: 12, ssim: 0.5 });
+
+test('a collapse seen in rank 0\'s probes shows in status and metrics; with collapseAction warn the run goes on', async (t) => {
+  const registry = createRegistry();
+  const { c } = await running(2, { ...config, monitor: { ...config.monitor, collapseAction: 'warn' } }, new CollapseMetrics(registry));
+  for (const step of [0, 1, 2]) await c.reportStep({ runId: c.runId, rank: 0, result: result(step), images: 2, weightsSha256: '', probe: probe(0.01) });
+  const { collapse, state, probe: last } = c.status();
+  t.is(state, 'running');
+  t.true(collapse.collapsed);
+  t.is(collapse.events, 1);
+  t.regex(collapse.reason, /diversity/);
+  t.deepEqual(last, probe(0.01));
+  t.regex(await registry.getSingleMetricAsString('facefill_mode_collapse'), /^facefill_mode_collapse 1$/m);
+  t.regex(await registry.getSingleMetricAsString('facefill_mode_collapse_events_total'), /^facefill_mode_collapse_events_total 1$/m);
+  c.close();
+});
+
+test('with collapseAction stop, a collapse fails the run naming the step and the signal', async (t) => {
+  const { c } = await running(2, { ...config, monitor: { ...config.monitor, collapseAction: 'stop' } });
+  for (const step of [0, 1, 2]) await c.reportStep({ runId: c.runId, rank: 0, result: result(step), images: 2, weightsSha256: '', probe: probe(0.01) });
+  const view = await c.done;
+  t.is(view.state, 'failed');
+  t.regex(view.error, /mode collapse at step \d+: .*diversity/);
+  c.close();
+});
+
+test('healthy probes leave the run healthy', async (t) => {
+  const { c } = await running();
+  for (const step of [0, 1, 2, 3]) await c.reportStep({ runId: c.runId, rank: 0, result: result(step), images: 2, weightsSha256: '', probe: probe(0.9) });
+  t.false(c.status().collapse.collapsed);
+  t.is(c.status().collapse.events, 0);
   c.close();
 });

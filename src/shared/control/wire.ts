@@ -1,5 +1,5 @@
 import type { StepReport, StepReport__Output } from '../../generated/facefill/v1/StepReport';
-import type { StepResult } from '../train/api';
+import type { ProbeResult, StepResult } from '../train/api';
 
 /** Conversions of control-plane messages both sides use, and the types they carry. */
 
@@ -10,11 +10,28 @@ export interface DatasetPlan {
   files: { name: string; bytes: number; sha256: string }[];
 }
 
+/** A step report: one rank's step result, at checkpoint steps its weights' digest, and rank 0's probe. */
+export interface StepReportIn {
+  runId: string;
+  rank: number;
+  result: StepResult;
+  /** Images this rank trained on in the step. */
+  images: number;
+  /** sha256 of all the rank's weights at a checkpoint step, else ''. */
+  weightsSha256: string;
+  /** The validation probe, on steps where rank 0 ran it. */
+  probe: ProbeResult | null;
+}
+
+/** A received step report (the coordinator's side of {@link toStepReport}). */
+export function toStepReportIn(r: StepReport__Output): StepReportIn {
+  return { runId: r.runId, rank: r.rank, result: toStepResult(r), images: r.images, weightsSha256: r.weightsSha256, probe: r.probe ?? null };
+}
+
 // proto3 `optional` fields are absent when unset: absent means null (D not trained).
 const orNull = (v: number | undefined): number | null => (v === undefined ? null : v);
 
-/** A received step report's result (the coordinator's side of {@link toStepReport}). */
-export function toStepResult(r: StepReport__Output): StepResult {
+function toStepResult(r: StepReport__Output): StepResult {
   const s = r.seconds;
   return {
     step: r.step,
@@ -39,8 +56,8 @@ export function toStepResult(r: StepReport__Output): StepResult {
   };
 }
 
-/** The wire form of a step report (the worker's side of {@link toStepResult}). */
-export function toStepReport(runId: string, rank: number, r: StepResult, images: number, weightsSha256 = ''): StepReport {
+/** The wire form of a step report (the worker's side of {@link toStepReportIn}). */
+export function toStepReport({ runId, rank, result: r, images, weightsSha256, probe }: StepReportIn): StepReport {
   const opt = (v: number | null) => (v === null ? undefined : v);
   return {
     runId,
@@ -58,5 +75,6 @@ export function toStepReport(runId: string, rank: number, r: StepResult, images:
     seconds: r.seconds,
     images,
     weightsSha256,
+    probe: probe ?? undefined,
   };
 }

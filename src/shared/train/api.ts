@@ -83,3 +83,11 @@ export interface GeneratorGradients {
   l2: number;
   total: number;
 }
+
+/** What the validation probe measured: the generator's restorations of a fixed held-out batch. */
+export interface ProbeResult {
+  /** Mean pairwise distance of the generated holes over that of the real ones (~0: every output alike). */
+  diversityRatio: number;
+  holePsnrDb: number;
+  ssim: number;
+}
