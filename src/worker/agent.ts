@@ -131,10 +131,13 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
       timeoutMs: config.cluster.collectiveTimeoutSeconds * 1000,
       chunkBytes: config.cluster.chunkBytes,
     };
+    // A checkpoint's digest must arrive (the merge waits for it); a progress report may be
+    // lost to a blip: the heartbeat timeout, not one failed call, decides the coordinator is gone.
     const report = async (result: StepResult, weightsSha256 = '') => {
       const images = reply.shardPlan?.perRankBatch ?? 0;
-      const ack = await client.reportStep(toStepReport({ runId, rank, result, images, weightsSha256, probe: null }), CALL_TIMEOUT_MS);
-      if (ack.action === 'STOP') stop('the coordinator stopped the run');
+      const sent = client.reportStep(toStepReport({ runId, rank, result, images, weightsSha256, probe: null }), CALL_TIMEOUT_MS);
+      const ack = weightsSha256 !== '' ? await sent : await sent.catch((err: Error) => (log.warn(`step report lost: ${err.message}`), null));
+      if (ack?.action === 'STOP') stop('the coordinator stopped the run');
     };
     let last: StepResult | null = null;
     const ring = ringReplica(collective, async (content, digest) => {

@@ -66,14 +66,17 @@ async function within(p: Proc, ms: number, what: string) {
   }
 }
 
-async function until<T>(probe: () => Promise<T | null>, ms: number, what: string): Promise<T> {
+/** Polls `probe` until it gives a value; on timeout the error carries the processes' output. */
+async function until<T>(probe: () => Promise<T | null>, ms: number, what: string, procs: Proc[] = []): Promise<T> {
   const deadline = performance.now() + ms;
+  let last = '';
   while (performance.now() < deadline) {
-    const v = await probe().catch(() => null);
+    const v = await probe().catch((err: Error) => ((last = err.message), null));
     if (v !== null) return v;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+  const outputs = procs.map((p, i) => `--- process ${i}:\n${p.output()}`).join('\n');
+  throw new Error(`timed out after ${ms} ms waiting for ${what} (last error: ${last || 'none'})\n${outputs}`);
 }
 
 function cluster(name: string, steps: number, workers: number, sameHostTransport = 'ipc') {
@@ -143,7 +146,7 @@ for (const [signal, reason] of stops) {
     const { address, coordinator, ranks } = await cluster(signal, 100_000, 2);
     const client = new ControlClient(address);
     try {
-      await until(async () => ((await client.status(2_000)).step >= 2 ? true : null), 180_000, 'the run to reach step 2');
+      await until(async () => ((await client.status(2_000)).step >= 2 ? true : null), 180_000, 'the run to reach step 2', [coordinator, ...ranks]);
       const stoppedAt = performance.now();
       ranks[1].child.kill(signal);
       const [c, w0, w1] = await Promise.all([within(coordinator, 30_000, 'coordinator'), within(ranks[0], 30_000, 'worker 0'), within(ranks[1], 30_000, 'worker 1')]);
@@ -161,6 +164,24 @@ for (const [signal, reason] of stops) {
   });
 }
 
+test.serial('a coordinator killed mid-run stops the workers with a clear error once the heartbeat timeout passes', async (t) => {
+  const { address, coordinator, ranks } = await cluster('coordinator-gone', 100_000, 2);
+  const client = new ControlClient(address);
+  try {
+    await until(async () => ((await client.status(2_000)).step >= 2 ? true : null), 180_000, 'the run to reach step 2', [coordinator, ...ranks]);
+    coordinator.child.kill('SIGKILL');
+    const exits = await Promise.all(ranks.map((w, i) => within(w, 40_000, `worker ${i}`)));
+    for (const [i, w] of ranks.entries()) {
+      t.not(exits[i].code, 0);
+      // Found by the heartbeat timeout, or at once by a checkpoint call that must reach it.
+      t.regex(w.output(), /coordinator (has not answered for \d+\.\d s|127\.0\.0\.1:\d+: \w+ failed: UNAVAILABLE)/, w.output());
+    }
+  } finally {
+    client.close();
+    for (const p of [coordinator, ...ranks]) p.child.kill('SIGKILL');
+  }
+});
+
 test.serial('garbage bytes on the control and data ports are refused; the run goes on and finishes', async (t) => {
   // The ring over tcp, so the garbage reaches the sockets the gradients use.
   const { address, coordinator, ranks } = await cluster('garbage', 150, 2, 'tcp');
@@ -177,7 +198,7 @@ test.serial('garbage bytes on the control and data ports are refused; the run go
     await client.status(30_000);
     await garbage(port);
     // The workers' data ports, once the ring trains.
-    await until(async () => ((await client.status(2_000)).step >= 2 ? true : null), 120_000, 'the run to reach step 2');
+    await until(async () => ((await client.status(2_000)).step >= 2 ? true : null), 120_000, 'the run to reach step 2', [coordinator, ...ranks]);
     const ends = (await readRunState(join(root, 'garbage'))).members.map((m) => Number(m.dataEndpoint.split(':').pop()));
     for (const p of ends) await garbage(p);
     for (const [i, w] of ranks.entries()) t.is((await within(w, 180_000, `worker ${i}`)).code, 0, w.output());
