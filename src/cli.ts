@@ -64,8 +64,9 @@ withConfigFlags(
     .option('--out <dir>', 'run folder: merged checkpoints and run.json', 'runs/cluster')
     .option('--metrics-port <n>', 'port of the coordinator\'s Prometheus /metrics (0: any free port)', toInt, DEFAULT_COORDINATOR_METRICS_PORT)
     .option('--exit-when-done', 'exit once the run finished instead of serving pull/status until stopped')
+    .option('--failure-linger <seconds>', 'how long a failed run\'s coordinator keeps serving status and /metrics before it exits', toInt, 20)
     .option('--no-progress', 'log lines instead of a progress bar'),
-).action(async (o: ConfigFlags & { data: string; workers: number; port: number; bind: string; metricsPort: number; out: string; exitWhenDone?: boolean; progress: boolean }) => {
+).action(async (o: ConfigFlags & { data: string; workers: number; port: number; bind: string; metricsPort: number; out: string; exitWhenDone?: boolean; failureLinger: number; progress: boolean }) => {
   if (o.workers < 1) throw new ConfigInvalidError(`--workers ${o.workers}: expected at least 1`);
   const view = await runCoordinator({
     config: configFromFlags(o),
@@ -75,6 +76,7 @@ withConfigFlags(
     metrics: { host: o.bind, port: o.metricsPort },
     out: o.out,
     exitWhenDone: o.exitWhenDone === true,
+    failureLingerSeconds: o.failureLinger,
     progress: showProgress(o.progress),
     log: createLogger('coordinator'),
   });

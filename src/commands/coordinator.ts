@@ -27,6 +27,8 @@ export interface CoordinatorCommandOptions {
   out: string;
   /** Exit once the run finished instead of serving `pull` and `status` until stopped. */
   exitWhenDone: boolean;
+  /** How long a failed run's coordinator keeps answering (workers' heartbeats, status, /metrics scrapes) before it exits. */
+  failureLingerSeconds: number;
   progress: boolean;
   log: Logger;
   /** Told the port once listening (tests and the demo use it with port 0). */
@@ -71,8 +73,9 @@ export async function runCoordinator(o: CoordinatorCommandOptions): Promise<RunV
     if (display) clearInterval(display);
     bar?.stop();
     if (view.state === 'failed') {
-      // Workers learn of the failure from their next heartbeat: keep answering for a while.
-      await delay(2 * config.cluster.heartbeatSeconds * 1000 + 500);
+      // Workers learn of the failure from their next heartbeat, Prometheus from its next
+      // scrape: keep answering for a while.
+      await delay(Math.max(2 * config.cluster.heartbeatSeconds * 1000 + 500, o.failureLingerSeconds * 1000));
       return view;
     }
     log.info({ checkpoint: view.latestCheckpoint, imagesPerSecond: Number(view.imagesPerSecond.toFixed(1)) }, `run ${view.runId} finished: ${view.latestCheckpoint}`);

@@ -71,6 +71,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     metrics: { host: '127.0.0.1', port: 0 },
     out: run,
     exitWhenDone: false,
+    failureLingerSeconds: 0,
     progress: options.progress,
     log: quiet,
     onListening: listening,

@@ -84,7 +84,7 @@ function cluster(name: string, steps: number, workers: number, sameHostTransport
   return port.then((p) => {
     const address = `127.0.0.1:${p}`;
     const out = join(root, name);
-    const coordinator = cli(['coordinator', '--config', configFile(name, steps, sameHostTransport), '--data', data, '--workers', String(workers), '--port', String(p), '--bind', '127.0.0.1', '--out', out, '--metrics-port', '0', '--no-progress']);
+    const coordinator = cli(['coordinator', '--config', configFile(name, steps, sameHostTransport), '--data', data, '--workers', String(workers), '--port', String(p), '--bind', '127.0.0.1', '--out', out, '--metrics-port', '0', '--failure-linger', '0', '--no-progress']);
     const ranks = Array.from({ length: workers }, (_, i) => cli(['worker', '--coordinator', address, '--work-dir', join(root, `${name}-w${i}`), '--register-timeout', '60', '--metrics-port', '0']));
     return { address, out, coordinator, ranks };
   });

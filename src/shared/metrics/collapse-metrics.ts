@@ -34,6 +34,8 @@ export class CollapseMetrics {
     this.diversity = new Gauge({ name: 'facefill_output_diversity_ratio', help: 'Mean pairwise distance of generated holes over that of the real holes, on the probe batch.', ...on });
     this.collapsed.set(0);
     this.score.set(0);
+    // Unset gauges export 0, and a diversity of 0 reads as total collapse: NaN until the first probe.
+    this.diversity.set(Number.NaN);
   }
 
   update(r: CollapseReading): void {

@@ -61,9 +61,8 @@ export function registerRunMetrics(registry: Registry, snapshot: () => RunSnapsh
   const checkpoint = (name: string, help: string, field: 'step' | 'ageSeconds' | 'bytes') =>
     gauge(name, help, (g) => {
       const c = snapshot().checkpoint;
-      // No checkpoint yet: no sample, rather than a misleading 0.
-      if (c) g.set(c[field]);
-      else g.reset();
+      // No checkpoint yet: NaN (no value), since prom-client exports an unset gauge as a misleading 0.
+      g.set(c ? c[field] : Number.NaN);
     });
   checkpoint('facefill_checkpoint_step', 'Step of the latest merged checkpoint.', 'step');
   checkpoint('facefill_checkpoint_age_seconds', 'Seconds since the latest checkpoint was merged.', 'ageSeconds');

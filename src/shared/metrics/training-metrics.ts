@@ -69,6 +69,10 @@ export class TrainingMetrics {
     this.psnr = new Gauge({ name: 'facefill_validation_hole_psnr_db', help: 'PSNR of the restored hole on the validation probe batch, in dB.', ...on });
     this.ssim = new Gauge({ name: 'facefill_validation_ssim', help: 'SSIM of the restored images on the validation probe batch.', ...on });
     this.backend = new Gauge({ name: 'facefill_backend_info', help: 'The tensor backend in use (value 1).', labelNames: ['backend'], ...on });
+    // prom-client exports an unlabelled gauge as 0 until it is set; 0 dB or an SSIM of 0 before
+    // the first probe would read as a broken model, so it is NaN (no value) until then.
+    this.psnr.set(Number.NaN);
+    this.ssim.set(Number.NaN);
   }
 
   /** Records a finished step: `images` this process trained on, `globalImages` the whole step's batch. */
