@@ -48,9 +48,10 @@ withConfigFlags(
     .requiredOption('--data <dir>', 'ingested dataset folder')
     .requiredOption('--out <dir>', 'run folder')
     .option('--resume', 'continue from the run folder\'s latest checkpoint')
+    .option('--metrics-port <n>', 'serve Prometheus /metrics on this port (0: any free port)', toInt)
     .option('--no-progress', 'log lines instead of a progress bar'),
-).action(async (o: ConfigFlags & { data: string; out: string; resume?: boolean; progress: boolean }) => {
-  await runTrain({ config: configFromFlags(o), data: o.data, out: o.out, resume: o.resume === true, progress: showProgress(o.progress) });
+).action(async (o: ConfigFlags & { data: string; out: string; resume?: boolean; metricsPort?: number; progress: boolean }) => {
+  await runTrain({ config: configFromFlags(o), data: o.data, out: o.out, resume: o.resume === true, metricsPort: o.metricsPort, progress: showProgress(o.progress) });
 });
 
 withConfigFlags(

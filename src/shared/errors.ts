@@ -129,7 +129,7 @@ export class CollectiveClosedError extends FacefillError {
   }
 }
 
-/** Thrown when a distributed run stops before its end: the coordinator said so, or a rank failed. */
+/** Thrown when a run stops before its end: the coordinator said so, a rank failed, or the monitor stopped a collapsed run. */
 export class RunStoppedError extends FacefillError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('RUN_STOPPED', message, options);

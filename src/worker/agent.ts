@@ -15,7 +15,9 @@ import { ConfigInvalidError, RunStoppedError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { CollectiveMetrics } from '../shared/metrics/collective-metrics';
 import { TrainingMetrics } from '../shared/metrics/training-metrics';
-import type { StepResult } from '../shared/train/api';
+import type { FaceSet } from '../shared/data/api';
+import { ValidationProbe } from '../shared/monitor/validation-probe';
+import type { ProbeResult, StepResult } from '../shared/train/api';
 import { type CheckpointContent, checkpointFiles, saveCheckpoint } from '../shared/train/checkpoint';
 import { type TrainingSummary, trainOnFaceSet } from '../shared/train/train-loop';
 import { obtainDataset } from './dataset-sync';
@@ -125,6 +127,9 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
     const plan: DatasetPlan = { manifestSha256: reply.shardPlan.manifestSha256, files: reply.shardPlan.files };
     const dataDir = await obtainDataset({ plan, runId, client, localDir: o.dataDir, cacheDir: join(o.workDir, 'datasets'), timeoutMs: TRANSFER_TIMEOUT_MS, log });
     const set = await loadSplit(dataDir, 'train');
+    // Rank 0 probes the generator on held-out faces; the result rides on its next step report.
+    const probe = rank === 0 && config.monitor.probeEvery > 0 ? new ValidationProbe(await probeSet(dataDir, set), config) : null;
+    let pendingProbe: ProbeResult | null = null;
     const collective: RingAllReduceOptions = {
       transport,
       run: `${runId}/0`,
@@ -135,7 +140,9 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
     // lost to a blip: the heartbeat timeout, not one failed call, decides the coordinator is gone.
     const report = async (result: StepResult, weightsSha256 = '') => {
       const images = reply.shardPlan?.perRankBatch ?? 0;
-      const sent = client.reportStep(toStepReport({ runId, rank, result, images, weightsSha256, probe: null }), CALL_TIMEOUT_MS);
+      const probe = pendingProbe;
+      pendingProbe = null;
+      const sent = client.reportStep(toStepReport({ runId, rank, result, images, weightsSha256, probe }), CALL_TIMEOUT_MS);
       const ack = weightsSha256 !== '' ? await sent : await sent.catch((err: Error) => (log.warn(`step report lost: ${err.message}`), null));
       if (ack?.action === 'STOP') stop('the coordinator stopped the run');
     };
@@ -155,6 +162,15 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
       outDir: join(o.workDir, 'runs', runId),
       resume: false,
       replica,
+      monitor: probe
+        ? {
+            probe,
+            onProbe: (r) => {
+              pendingProbe = r;
+              training?.validation(r.holePsnrDb, r.ssim);
+            },
+          }
+        : undefined,
       log,
       onStep: async (result, epoch) => {
         if (stopReason) throw new RunStoppedError(stopReason);
@@ -182,6 +198,12 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
     await transport.close();
     client.close();
   }
+}
+
+// The val split when it has faces enough for a probe, else the train split.
+async function probeSet(dataDir: string, train: FaceSet): Promise<FaceSet> {
+  const val = await loadSplit(dataDir, 'val');
+  return val.count >= 2 ? val : train;
 }
 
 async function uploadCheckpoint(client: ControlClient, runId: string, runDir: string, content: CheckpointContent): Promise<string> {

@@ -1,16 +1,19 @@
+import type * as tf from '@tensorflow/tfjs';
 import type { RunConfig } from '../config';
 import type { FaceSet } from '../data/api';
 import { loadSplit } from '../data/dataset';
 import { manifestHash } from '../data/manifest';
-import { CheckpointError, ConfigInvalidError } from '../errors';
+import { CheckpointError, ConfigInvalidError, RunStoppedError } from '../errors';
 import type { Logger } from '../log';
 import { buildDiscriminator, buildGenerator } from '../model';
+import { CollapseDetector, type CollapseVerdict, collapseSample } from '../monitor/collapse-detector';
+import type { Probe } from '../monitor/validation-probe';
 import { makeBatch } from './batch';
 import { type CheckpointContent, latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { EpochPlan, type StepSamples } from './epoch-plan';
 import { ShardPlan } from './shard-plan';
 import { compareForResume, describeChanges } from './resume-compatibility';
-import type { GradientReducer, Networks, OptimizerStates, StepResult } from './api';
+import type { GradientReducer, Networks, OptimizerStates, ProbeResult, StepResult } from './api';
 import { Trainer } from './trainer';
 
 /** What {@link runTraining} needs. */
@@ -26,8 +29,50 @@ export interface TrainingOptions {
   onStep?: (result: StepResult, epoch: number) => void | Promise<void>;
   /** Data-parallel replicas: this process is one rank of a ring (see {@link Replica}). */
   replica?: Replica;
+  /** Watch the run for mode collapse and act on `config.monitor.collapseAction` (see {@link TrainingMonitor}). */
+  monitor?: TrainingMonitor;
   log?: Logger;
 }
+
+/**
+ * Mode-collapse watch of a training run. Every step's losses feed a {@link CollapseDetector};
+ * every `monitor.probeEvery` steps the probe restores its fixed batch with the generator and
+ * its diversity ratio feeds the detector too. When the detector turns collapsed,
+ * `monitor.collapseAction` decides: 'warn' logs a warning (once per collapse), 'stop' ends
+ * the run with a {@link RunStoppedError}, 'rollback' reloads the newest checkpoint this run
+ * saved while healthy, multiplies D's learning rate by `rollbackLrFactor`, and trains on from
+ * there (stopping instead when there is no such checkpoint). A replica takes no action and logs
+ * nothing (onVerdict still gets its verdicts): stopping or rolling back one rank alone would
+ * break the ring, so a distributed run's collapse is the coordinator's to judge and act on.
+ * Steps given to the callbacks are steps completed.
+ */
+export interface TrainingMonitor {
+  /** Measures the generator every `monitor.probeEvery` steps; null for the loss signal alone. */
+  probe: Probe | null;
+  /** Called with each probe's measures; the next step waits for it. */
+  onProbe?(result: ProbeResult, step: number): void | Promise<void>;
+  /** Called with the detector's verdict after every step. */
+  onVerdict?(verdict: CollapseVerdict, step: number): void | Promise<void>;
+  /** Called after a rollback, once the run is back at the checkpoint's step. */
+  onRollback?(rollback: Rollback): void | Promise<void>;
+}
+
+/** A rollback to a healthy checkpoint after a collapse. */
+export interface Rollback {
+  /** Steps completed when the collapse was detected. */
+  fromStep: number;
+  /** The checkpoint's step, where training continues. */
+  toStep: number;
+  checkpoint: string;
+  /** D's learning rate from now on. */
+  lrD: number;
+  /** The detector's reason. */
+  reason: string;
+}
+
+// Bounds a run that collapses again after every rollback (with rollbackLrFactor 1, a
+// deterministic run would replay the same collapse forever).
+const MAX_ROLLBACKS = 5;
 
 /**
  * What makes a training run one replica of a synchronous data-parallel run: it takes its rank's
@@ -98,7 +143,8 @@ export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<T
   const samplesAt = (step: number): StepSamples => (shards && replica ? shards.at(step, replica.rank) : plan.at(step));
   const save = (content: CheckpointContent) => (replica ? replica.checkpoint(content) : saveCheckpoint(outDir, content));
   const start = await startingPoint(options);
-  const trainer = new Trainer(config, start.networks, replica?.reduce);
+  let runConfig = config;
+  let trainer = new Trainer(runConfig, start.networks, replica?.reduce);
   try {
     await replica?.synchronize(start.networks, start.step);
     if (start.optimizers) {
@@ -110,25 +156,52 @@ export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<T
       { startStep: start.step, steps, images: plan.imageCount, stepsPerEpoch: plan.stepsPerEpoch, resumedFrom: start.from },
       start.from ? `resuming at step ${start.step} of ${steps}` : `training ${steps} steps`,
     );
+    const watch = options.monitor ? new CollapseWatch(options.monitor, config) : null;
     const began = performance.now();
     let last: StepResult | null = null;
     let checkpoint = start.from;
+    let stepsRun = 0;
+    let rollbacks = 0;
+    // The newest checkpoint this run saved while the detector judged it healthy.
+    let healthy: string | null = null;
     for (let step = start.step; step < steps; step++) {
       // A step's awaits can all resolve as microtasks (wasm, cpu): yield so that timers and
       // I/O (logs, sockets, heartbeats) run between steps instead of after the run.
       await new Promise<void>((resolve) => setImmediate(resolve));
       const { epoch, ids } = samplesAt(step);
-      last = await trainer.step(makeBatch(set, ids, config, epoch), step);
+      last = await trainer.step(makeBatch(set, ids, runConfig, epoch), step);
+      stepsRun++;
       await options.onStep?.(last, epoch);
       const done = step + 1;
       if (done % logEvery === 0) log?.info(stepLog(last, shards?.perRankBatch ?? config.data.batchSize), `step ${done}/${steps}`);
+      const verdict = watch ? await watch.observe(last, done, trainer.generator, runConfig, log) : null;
+      if (verdict?.event && !replica) {
+        const action = config.monitor.collapseAction;
+        log?.warn({ step: done, score: verdict.score, diversityRatio: verdict.diversityRatio, action }, `mode collapse at step ${done}: ${verdict.reason}`);
+        const stop = (why: string) => new RunStoppedError(`mode collapse at step ${done}: ${verdict.reason}; ${why}`);
+        if (action === 'stop') throw stop(`stopped (monitor.collapseAction is 'stop')`);
+        if (action === 'rollback') {
+          if (!healthy) throw stop(`monitor.collapseAction is 'rollback' but this run saved no checkpoint while healthy, so it stops`);
+          if (rollbacks === MAX_ROLLBACKS) throw stop(`stopped after ${MAX_ROLLBACKS} rollbacks (monitor.collapseAction is 'rollback')`);
+          rollbacks++;
+          const back = await rollBack(trainer, healthy, runConfig);
+          [trainer, runConfig] = [back.trainer, back.config];
+          watch?.reset();
+          const rollback: Rollback = { fromStep: done, toStep: back.step, checkpoint: back.dir, lrD: runConfig.optimizer.lrD, reason: verdict.reason };
+          log?.warn(rollback, `rolled back from step ${done} to the healthy checkpoint of step ${back.step}; discriminator learning rate now ${rollback.lrD}`);
+          await options.monitor?.onRollback?.(rollback);
+          step = back.step - 1;
+          continue;
+        }
+      }
       if ((checkpointEvery > 0 && done % checkpointEvery === 0) || done === steps) {
         const optimizers = await trainer.optimizerStates();
         try {
           const networks = { generator: trainer.generator, discriminator: trainer.discriminator };
-          const written = await save({ step: done, config, manifestHash: options.manifestHash, networks, optimizers });
+          const written = await save({ step: done, config: runConfig, manifestHash: options.manifestHash, networks, optimizers });
           if (written) {
             checkpoint = written;
+            if (!verdict?.collapsed) healthy = written;
             log?.info({ checkpoint }, `checkpoint at step ${done}`);
           }
         } finally {
@@ -137,7 +210,6 @@ export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<T
       }
     }
     const seconds = (performance.now() - began) / 1000;
-    const stepsRun = Math.max(0, steps - start.step);
     return {
       startStep: start.step,
       endStep: Math.max(steps, start.step),
@@ -149,10 +221,61 @@ export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<T
       resumedFrom: start.from,
     };
   } finally {
-    trainer.dispose();
-    trainer.generator.dispose();
-    trainer.discriminator.dispose();
+    disposeTrainer(trainer);
   }
+}
+
+/** The monitor's side of the loop: probes on schedule and feeds the detector. */
+class CollapseWatch {
+  private readonly detector: CollapseDetector;
+
+  constructor(
+    private readonly monitor: TrainingMonitor,
+    private readonly config: RunConfig,
+  ) {
+    this.detector = new CollapseDetector(config.monitor);
+  }
+
+  /** Judges the run after `done` completed steps, of which `result` is the last. */
+  async observe(result: StepResult, done: number, generator: tf.LayersModel, runConfig: RunConfig, log?: Logger): Promise<CollapseVerdict> {
+    const { probeEvery } = this.config.monitor;
+    let probed: ProbeResult | null = null;
+    if (this.monitor.probe && probeEvery > 0 && done % probeEvery === 0) {
+      probed = await this.monitor.probe.evaluate(generator);
+      log?.info({ ...probed, step: done }, `probe at step ${done}`);
+      await this.monitor.onProbe?.(probed, done);
+    }
+    const verdict = this.detector.update(collapseSample(result, runConfig.loss, done, probed?.diversityRatio ?? null));
+    await this.monitor.onVerdict?.(verdict, done);
+    return verdict;
+  }
+
+  reset(): void {
+    this.detector.reset();
+  }
+}
+
+/**
+ * Replaces `trainer` (disposed) by one on the checkpoint in `dir` whose D learns at `rollbackLrFactor`
+ * times the rate of `config`; resolves with it, its config and the checkpoint's step. Single
+ * process only (no reducer): a replica never rolls back.
+ */
+async function rollBack(trainer: Trainer, dir: string, config: RunConfig): Promise<{ trainer: Trainer; config: RunConfig; step: number; dir: string }> {
+  const lrD = config.optimizer.lrD * config.monitor.rollbackLrFactor;
+  const slower: RunConfig = { ...config, optimizer: { ...config.optimizer, lrD } };
+  const saved = await loadCheckpoint(dir);
+  // Adam takes its learning rate when built: a new trainer on the checkpoint's networks and optimizer state.
+  const replacement = new Trainer(slower, saved.networks);
+  try {
+    await replacement.loadOptimizerStates(saved.optimizers);
+  } catch (err) {
+    disposeTrainer(replacement);
+    throw err;
+  } finally {
+    disposeStates(saved.optimizers);
+  }
+  disposeTrainer(trainer);
+  return { trainer: replacement, config: slower, step: saved.step, dir: saved.dir };
 }
 
 interface StartingPoint {
@@ -197,6 +320,12 @@ async function startingPoint(options: FaceSetTrainingOptions): Promise<StartingP
     log?.warn({ changes: changes.other }, `resuming with changed settings: ${describeChanges(changes.other)}`);
   }
   return { networks: saved.networks, optimizers: saved.optimizers, step: saved.step, from: saved.dir };
+}
+
+function disposeTrainer(trainer: Trainer): void {
+  trainer.dispose();
+  trainer.generator.dispose();
+  trainer.discriminator.dispose();
 }
 
 function disposeStates(states: OptimizerStates): void {

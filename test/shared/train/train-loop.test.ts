@@ -1,13 +1,16 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import test from 'ava';
+import pino from 'pino';
 import type { RunConfig } from '../../../src/shared/config';
-import { CheckpointError, ConfigInvalidError } from '../../../src/shared/errors';
-import { loadCheckpoint } from '../../../src/shared/train/checkpoint';
+import { CheckpointError, ConfigInvalidError, RunStoppedError } from '../../../src/shared/errors';
+import type { Logger } from '../../../src/shared/log';
+import type { Probe } from '../../../src/shared/monitor/validation-probe';
+import { installCheckpoint, loadCheckpoint, saveCheckpoint } from '../../../src/shared/train/checkpoint';
 import type { StepResult } from '../../../src/shared/train/trainer';
-import { trainOnFaceSet } from '../../../src/shared/train/train-loop';
+import { type Replica, type Rollback, trainOnFaceSet } from '../../../src/shared/train/train-loop';
 import { maxAbsDiff, syntheticFaces, tinyConfig } from './_tiny';
 
 test.before(async () => {
@@ -95,4 +98,141 @@ test('the loop yields to the event loop between steps, so timers and I/O run dur
     clearInterval(timer);
   }
   t.true(ticksDuringSteps >= 3, `a 0 ms timer fired ${ticksDuringSteps} times during 4 steps`);
+});
+
+// The monitor's actions, driven by a scripted probe: `ratios[k]` is the diversity its k-th evaluation reports.
+const scriptedProbe = (ratios: number[]): Probe & { calls: number } => {
+  const probe = {
+    calls: 0,
+    evaluate: async () => ({ diversityRatio: ratios[probe.calls++] ?? 1, holePsnrDb: 20, ssim: 0.5 }),
+  };
+  return probe;
+};
+const monitored = (collapseAction: RunConfig['monitor']['collapseAction'], over: { checkpointEvery?: number } = {}) =>
+  tinyConfig({
+    train: { steps: 12, checkpointEvery: over.checkpointEvery ?? 4 },
+    monitor: { probeEvery: 2, collapseWindow: 2, diversityThreshold: 0.2, collapseAction, rollbackLrFactor: 0.5 },
+  });
+const capture = (): { log: Logger; warnings: () => string[] } => {
+  const lines: string[] = [];
+  const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+  return { log, warnings: () => lines.map((l) => (JSON.parse(l) as { msg: string }).msg) };
+};
+
+test('the monitor probes every probeEvery steps and judges every step', async (t) => {
+  const probe = scriptedProbe([]);
+  const verdicts: number[] = [];
+  const probed: number[] = [];
+  await trainOnFaceSet({
+    config: monitored('stop'),
+    set: faces,
+    manifestHash: 'm',
+    outDir: tmp(),
+    resume: false,
+    monitor: { probe, onProbe: (_, step) => void probed.push(step), onVerdict: (_, step) => void verdicts.push(step) },
+  });
+  t.deepEqual(probed, [2, 4, 6, 8, 10, 12]);
+  t.deepEqual(verdicts, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+});
+
+test("'warn' logs each collapse once and trains to the end", async (t) => {
+  const { log, warnings } = capture();
+  // Low at steps 4 and 6 (collapse), recovered at 8, low again at 10 and 12 (a second collapse).
+  const summary = await trainOnFaceSet({
+    config: monitored('warn'),
+    set: faces,
+    manifestHash: 'm',
+    outDir: tmp(),
+    resume: false,
+    log,
+    monitor: { probe: scriptedProbe([1, 0.1, 0.05, 1, 0.1, 0.1]) },
+  });
+  t.is(summary.endStep, 12);
+  t.deepEqual(
+    warnings().filter((m) => m.startsWith('mode collapse')).map((m) => m.split(':')[0]),
+    ['mode collapse at step 6', 'mode collapse at step 12'],
+  );
+});
+
+test("'stop' ends the run with a RunStoppedError naming the step and the signal", async (t) => {
+  const error = await t.throwsAsync(
+    trainOnFaceSet({ config: monitored('stop'), set: faces, manifestHash: 'm', outDir: tmp(), resume: false, monitor: { probe: scriptedProbe([1, 1, 1, 0.1, 0.05]) } }),
+    { instanceOf: RunStoppedError },
+  );
+  t.regex(error?.message ?? '', /^mode collapse at step 10: output diversity 0\.1, 0\.05 of the real holes' on 2 consecutive probes .*monitor\.collapseAction is 'stop'/);
+});
+
+test("'rollback' resumes from the last healthy checkpoint with D's learning rate multiplied, as a resume with that rate would", async (t) => {
+  const config = monitored('rollback');
+  const out = tmp();
+  const steps: number[] = [];
+  const rollbacks: Rollback[] = [];
+  // Probes at steps 2..10: low at 8 (one low probe: still healthy, so step 8's checkpoint is) and 10 (collapse).
+  const summary = await trainOnFaceSet({
+    config,
+    set: faces,
+    manifestHash: 'm',
+    outDir: out,
+    resume: false,
+    onStep: (r) => void steps.push(r.step),
+    monitor: { probe: scriptedProbe([1, 1, 1, 0.1, 0.05]), onRollback: (r) => void rollbacks.push(r) },
+  });
+  const lrD = config.optimizer.lrD * 0.5;
+  t.deepEqual(rollbacks.map((r) => ({ fromStep: r.fromStep, toStep: r.toStep, lrD: r.lrD })), [{ fromStep: 10, toStep: 8, lrD }]);
+  t.is(rollbacks[0].checkpoint, join(out, 'checkpoints', 'step-000008'));
+  t.deepEqual(steps, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 8, 9, 10, 11]);
+  t.is(summary.stepsRun, 14);
+  const final = await loadCheckpoint(out);
+  t.is(final.step, 12);
+  t.is(final.config.optimizer.lrD, lrD);
+
+  // The optimizer really runs at the new rate: the same weights as resuming step 8 at lrD / 2, unlike resuming at lrD.
+  const resumeFromStep8 = async (rate: number): Promise<Float32Array> => {
+    const copy = mkdtempSync(join(tmpdir(), 'facefill-step8-'));
+    cpSync(join(out, 'checkpoints', 'step-000008'), join(copy, 'step-000008'), { recursive: true });
+    const run = tmp();
+    await installCheckpoint(run, join(copy, 'step-000008'));
+    await trainOnFaceSet({ config: { ...config, optimizer: { ...config.optimizer, lrD: rate } }, set: faces, manifestHash: 'm', outDir: run, resume: true });
+    return weights(run);
+  };
+  const rolledBack = await weights(out);
+  t.true(maxAbsDiff(rolledBack, await resumeFromStep8(lrD)) <= 1e-6);
+  t.true(maxAbsDiff(rolledBack, await resumeFromStep8(config.optimizer.lrD)) > 1e-5);
+});
+
+test("'rollback' with no healthy checkpoint to go back to stops instead", async (t) => {
+  await t.throwsAsync(
+    trainOnFaceSet({
+      config: monitored('rollback', { checkpointEvery: 0 }),
+      set: faces,
+      manifestHash: 'm',
+      outDir: tmp(),
+      resume: false,
+      monitor: { probe: scriptedProbe([1, 0.1, 0.05]) },
+    }),
+    { instanceOf: RunStoppedError, message: /^mode collapse at step 6: .*'rollback' but this run saved no checkpoint while healthy, so it stops/ },
+  );
+});
+
+test('a replica takes no action on a collapse (the coordinator does) but still reports the verdicts', async (t) => {
+  const out = tmp();
+  const replica: Replica = {
+    rank: 0,
+    worldSize: 1,
+    reduce: async (flat) => flat,
+    synchronize: async () => {},
+    checkpoint: (content) => saveCheckpoint(out, content),
+  };
+  const collapsed: number[] = [];
+  const summary = await trainOnFaceSet({
+    config: monitored('stop'),
+    set: faces,
+    manifestHash: 'm',
+    outDir: out,
+    resume: false,
+    replica,
+    monitor: { probe: scriptedProbe([1, 0.1, 0.05]), onVerdict: (v, step) => void (v.event && collapsed.push(step)) },
+  });
+  t.deepEqual(collapsed, [6]);
+  t.is(summary.endStep, 12);
 });
