@@ -72,6 +72,13 @@ async function upload(runId: string, step: number, over: Partial<CheckpointPiece
 
 const digest = (c: string) => c.repeat(64);
 
+/** The run's end, or a failure after `ms`: no test waits on a run forever. */
+function ended(c: Coordinator, ms = 10_000) {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the run did not end within ${ms} ms: ${JSON.stringify(c.status())}`)), ms)));
+  return Promise.race([c.done, late]).finally(() => clearTimeout(timer));
+}
+
 test('the run plan splits the global batch; every rank gets the ring, config and the dataset files', async (t) => {
   const { c, assignments } = await running();
   t.deepEqual(assignments.map((a) => a.rank), [0, 1]);
@@ -96,7 +103,7 @@ test('a checkpoint is merged once rank 0 uploaded it and all digests agree; then
   await c.reportStep({ runId: c.runId, rank: 0, result: result(3), images: 2, weightsSha256: digest('b'), probe: null });
   t.regex(c.status().latestCheckpoint, /step-000004$/);
   for (const rank of [0, 1]) c.heartbeat({ runId: c.runId, rank, step: 4, condition: 'finished', error: '' });
-  const view = await c.done;
+  const view = await ended(c);
   t.is(view.state, 'finished');
   const saved = await loadCheckpoint(out);
   t.is(saved.step, 4);
@@ -114,7 +121,7 @@ test('digests that differ fail the run as diverged replicas, and workers are tol
   await c.reportStep({ runId: c.runId, rank: 0, result: result(1), images: 2, weightsSha256: digest('a'), probe: null });
   const directive = await c.reportStep({ runId: c.runId, rank: 1, result: result(1), images: 2, weightsSha256: digest('c'), probe: null });
   t.is(directive.action, 'stop');
-  const view = await c.done;
+  const view = await ended(c);
   t.is(view.state, 'failed');
   t.regex(view.error, /replicas diverged.*step 2.*rank 0.*rank 1/);
   t.deepEqual(c.heartbeat({ runId: c.runId, rank: 0, step: 2, condition: 'running', error: '' }), { action: 'stop', reason: view.error });
@@ -128,7 +135,7 @@ test('a worker silent past the heartbeat timeout fails the run, naming it', asyn
   c.heartbeat({ runId: c.runId, rank: 0, step: 1, condition: 'running', error: '' });
   tick(limit / 2 + 1);
   c.heartbeat({ runId: c.runId, rank: 0, step: 1, condition: 'running', error: '' });
-  const view = await c.done;
+  const view = await ended(c);
   t.is(view.state, 'failed');
   t.regex(view.error, /rank 1 \(h gpu 1\): no heartbeat/);
   c.close();
@@ -137,7 +144,7 @@ test('a worker silent past the heartbeat timeout fails the run, naming it', asyn
 test('a worker reporting its own failure fails the run with its reason', async (t) => {
   const { c } = await running();
   c.heartbeat({ runId: c.runId, rank: 1, step: 3, condition: 'failed', error: 'CUDA out of memory' });
-  const view = await c.done;
+  const view = await ended(c);
   t.regex(view.error, /rank 1.*CUDA out of memory/);
   c.close();
 });
@@ -172,17 +179,20 @@ test('a rendezvous that times out fails the run, saying who came', async (t) => 
   const c = new Coordinator({ config: quick, datasetDir: data, dataset: await planDataset(data), worldSize: 2, outDir: tmp('rdzv'), log });
   await c.start();
   await t.throwsAsync(c.register({ host: 'h', gpu: 0, backend: 'cpu', dataEndpoint: 'tcp://h:1', ipcEndpoint: '', pid: 1 }), { message: /1 of 2 workers joined/ });
-  const view = await c.done;
+  const view = await ended(c);
   t.is(view.state, 'failed');
   c.close();
 });
 
 const probe = (diversityRatio: number) => ({ diversityRatio, holePsnrDb: 12, ssim: 0.5 });
+// The detector waits a window of steps before it judges (an untrained generator paints alike holes).
+const watched = (collapseAction: 'warn' | 'stop') => ({ ...config, monitor: { ...config.monitor, collapseWindow: 2, collapseAction } });
+const STEPS = [0, 1, 2, 3];
 
 test('a collapse seen in rank 0\'s probes shows in status and metrics; with collapseAction warn the run goes on', async (t) => {
   const registry = createRegistry();
-  const { c } = await running(2, { ...config, monitor: { ...config.monitor, collapseAction: 'warn' } }, new CollapseMetrics(registry));
-  for (const step of [0, 1, 2]) await c.reportStep({ runId: c.runId, rank: 0, result: result(step), images: 2, weightsSha256: '', probe: probe(0.01) });
+  const { c } = await running(2, watched('warn'), new CollapseMetrics(registry));
+  for (const step of STEPS) await c.reportStep({ runId: c.runId, rank: 0, result: result(step), images: 2, weightsSha256: '', probe: probe(0.01) });
   const { collapse, state, probe: last } = c.status();
   t.is(state, 'running');
   t.true(collapse.collapsed);
@@ -195,17 +205,17 @@ test('a collapse seen in rank 0\'s probes shows in status and metrics; with coll
 });
 
 test('with collapseAction stop, a collapse fails the run naming the step and the signal', async (t) => {
-  const { c } = await running(2, { ...config, monitor: { ...config.monitor, collapseAction: 'stop' } });
-  for (const step of [0, 1, 2]) await c.reportStep({ runId: c.runId, rank: 0, result: result(step), images: 2, weightsSha256: '', probe: probe(0.01) });
-  const view = await c.done;
+  const { c } = await running(2, watched('stop'));
+  for (const step of STEPS) await c.reportStep({ runId: c.runId, rank: 0, result: result(step), images: 2, weightsSha256: '', probe: probe(0.01) });
+  const view = await ended(c);
   t.is(view.state, 'failed');
   t.regex(view.error, /mode collapse at step \d+: .*diversity/);
   c.close();
 });
 
 test('healthy probes leave the run healthy', async (t) => {
-  const { c } = await running();
-  for (const step of [0, 1, 2, 3]) await c.reportStep({ runId: c.runId, rank: 0, result: result(step), images: 2, weightsSha256: '', probe: probe(0.9) });
+  const { c } = await running(2, watched('stop'));
+  for (const step of STEPS) await c.reportStep({ runId: c.runId, rank: 0, result: result(step), images: 2, weightsSha256: '', probe: probe(0.9) });
   t.false(c.status().collapse.collapsed);
   t.is(c.status().collapse.events, 0);
   c.close();
