@@ -10,6 +10,7 @@ import { ControlClient } from '../../src/shared/control/client';
 import { encodePng } from '../../src/shared/data/image-codec';
 import { ingest } from '../../src/shared/data/ingest';
 import { SyntheticSource } from '../../src/shared/data/synthetic-source';
+import { writeClusterConfig } from '../_cluster-config';
 import { freePort } from '../_free-port';
 
 // Real processes on loopback: a coordinator and workers started as a user would, from the CLI.
@@ -17,19 +18,8 @@ const CLI = resolve(__dirname, '../../src/cli.js');
 const root = mkdtempSync(join(tmpdir(), 'facefill-cluster-'));
 const data = join(root, 'dataset');
 
-/** A small run: 16x16 faces, tiny networks, short bounds so failures show within seconds. */
-function configFile(name: string, steps: number, sameHostTransport = 'ipc'): string {
-  const file = join(root, `${name}.json`);
-  const config = {
-    backend: 'wasm',
-    generator: { layers: 4, baseFilters: 4, maxFilters: 8, kernelSize: 3 },
-    discriminator: { layers: 2, baseFilters: 4, maxFilters: 8, kernelSize: 3, minibatchKernels: 4, minibatchDims: 2 },
-    data: { imageSize: 16, batchSize: 8 },
-    train: { steps, checkpointEvery: 5, logEvery: 1 },
-    cluster: { heartbeatSeconds: 0.5, heartbeatTimeoutSeconds: 4, collectiveTimeoutSeconds: 60, rendezvousTimeoutSeconds: 120, sameHostTransport },
-  };
-  writeFileSync(file, JSON.stringify(config));
-  return file;
+function configFile(name: string, steps: number, sameHostTransport: 'ipc' | 'tcp' = 'ipc'): string {
+  return writeClusterConfig(join(root, `${name}.json`), { train: { steps, checkpointEvery: 5, logEvery: 1 }, cluster: { sameHostTransport } });
 }
 
 interface Proc {
@@ -79,7 +69,7 @@ async function until<T>(probe: () => Promise<T | null>, ms: number, what: string
   throw new Error(`timed out after ${ms} ms waiting for ${what} (last error: ${last || 'none'})\n${outputs}`);
 }
 
-function cluster(name: string, steps: number, workers: number, sameHostTransport = 'ipc') {
+function cluster(name: string, steps: number, workers: number, sameHostTransport: 'ipc' | 'tcp' = 'ipc') {
   const port = freePort();
   return port.then((p) => {
     const address = `127.0.0.1:${p}`;

@@ -1,11 +1,12 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import test from 'ava';
 import { readRunState } from '../../src/coordinator/run-state';
 import { ingest } from '../../src/shared/data/ingest';
 import { SyntheticSource } from '../../src/shared/data/synthetic-source';
+import { writeClusterConfig } from '../_cluster-config';
 
 // Three "hosts" on one machine: network namespaces joined by a bridge, each with its own
 // address. The coordinator runs on one, a worker on each of the others, so the ring and the
@@ -85,17 +86,7 @@ test.serial('a coordinator and 2 workers on 3 hosts train over tcp; each worker 
   const data = join(root, 'data');
   await ingest({ source: new SyntheticSource(80, 3), out: data, size: 16 });
   const config = join(root, 'config.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      backend: 'wasm',
-      generator: { layers: 4, baseFilters: 4, maxFilters: 8, kernelSize: 3 },
-      discriminator: { layers: 2, baseFilters: 4, maxFilters: 8, kernelSize: 3, minibatchKernels: 4, minibatchDims: 2 },
-      data: { imageSize: 16, batchSize: 8 },
-      train: { steps: 8, checkpointEvery: 4, logEvery: 2 },
-      cluster: { heartbeatSeconds: 0.5, heartbeatTimeoutSeconds: 10, collectiveTimeoutSeconds: 60, rendezvousTimeoutSeconds: 120 },
-    }),
-  );
+  writeClusterConfig(config, { train: { steps: 8, checkpointEvery: 4, logEvery: 2 }, cluster: { heartbeatTimeoutSeconds: 10 } });
   const out = join(root, 'run');
   const [c, a, b] = HOSTS;
   const coordinator = onHost(c.ns, ['coordinator', '--config', config, '--data', data, '--workers', '2', '--port', '7700', '--out', out, '--exit-when-done', '--no-progress']);

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { ingest } from '../../src/shared/data/ingest';
 import { SyntheticSource } from '../../src/shared/data/synthetic-source';
+import { writeClusterConfig } from '../_cluster-config';
 import { freePort } from '../_free-port';
 import { ALERTS_FILE, PROMETHEUS_CONFIG, readAlertRules } from '../deploy/_rules-file';
 import { testWithTool } from '../deploy/_tools';
@@ -35,19 +36,11 @@ const CLI = resolve(__dirname, '../../src/cli.js');
 
 /** A small, fast run: 16x16 faces, tiny networks, a checkpoint every 5 steps, a probe every 5. */
 function runConfig(file: string): string {
-  writeFileSync(
-    file,
-    JSON.stringify({
-      backend: 'wasm',
-      generator: { layers: 4, baseFilters: 4, maxFilters: 8, kernelSize: 3 },
-      discriminator: { layers: 2, baseFilters: 4, maxFilters: 8, kernelSize: 3, minibatchKernels: 4, minibatchDims: 2 },
-      data: { imageSize: 16, batchSize: 8 },
-      train: { steps: 1_000_000, checkpointEvery: 5, logEvery: 1 },
-      monitor: { probeEvery: 5, probeSize: 4 },
-      cluster: { heartbeatSeconds: 0.5, heartbeatTimeoutSeconds: 10, collectiveTimeoutSeconds: 60, rendezvousTimeoutSeconds: 60, sameHostTransport: 'ipc' },
-    }),
-  );
-  return file;
+  return writeClusterConfig(file, {
+    train: { steps: 1_000_000, checkpointEvery: 5, logEvery: 1 },
+    monitor: { probeEvery: 5, probeSize: 4 },
+    cluster: { heartbeatTimeoutSeconds: 10, rendezvousTimeoutSeconds: 60 },
+  });
 }
 
 /** The static job names of the deploy's prometheus.yml, which the dashboard and alerts select on. */
