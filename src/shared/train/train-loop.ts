@@ -1,4 +1,3 @@
-import type * as tf from '@tensorflow/tfjs';
 import type { RunConfig } from '../config';
 import type { FaceSet } from '../data/api';
 import { loadSplit } from '../data/dataset';
@@ -6,15 +5,16 @@ import { manifestHash } from '../data/manifest';
 import { CheckpointError, ConfigInvalidError, RunStoppedError } from '../errors';
 import type { Logger } from '../log';
 import { buildDiscriminator, buildGenerator } from '../model';
-import { CollapseDetector, type CollapseVerdict, collapseSample } from '../monitor/collapse-detector';
-import type { Probe } from '../monitor/validation-probe';
+import { CollapseWatch, type Rollback, type TrainingMonitor } from '../monitor/collapse-watch';
 import { makeBatch } from './batch';
 import { type CheckpointContent, latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { EpochPlan, type StepSamples } from './epoch-plan';
 import { ShardPlan } from './shard-plan';
 import { compareForResume, describeChanges } from './resume-compatibility';
-import type { GradientReducer, Networks, OptimizerStates, ProbeResult, StepResult } from './api';
+import type { GradientReducer, Networks, OptimizerStates, StepResult } from './api';
 import { Trainer } from './trainer';
+
+export type { Rollback, TrainingMonitor };
 
 /** What {@link runTraining} needs. */
 export interface TrainingOptions {
@@ -32,42 +32,6 @@ export interface TrainingOptions {
   /** Watch the run for mode collapse and act on `config.monitor.collapseAction` (see {@link TrainingMonitor}). */
   monitor?: TrainingMonitor;
   log?: Logger;
-}
-
-/**
- * Mode-collapse watch of a training run. Every step's losses feed a {@link CollapseDetector};
- * every `monitor.probeEvery` steps the probe restores its fixed batch with the generator and
- * its diversity ratio feeds the detector too. When the detector turns collapsed,
- * `monitor.collapseAction` decides: 'warn' logs a warning (once per collapse), 'stop' ends
- * the run with a {@link RunStoppedError}, 'rollback' reloads the newest checkpoint this run
- * saved while healthy, multiplies D's learning rate by `rollbackLrFactor`, and trains on from
- * there (stopping instead when there is no such checkpoint). A replica takes no action and logs
- * nothing (onVerdict still gets its verdicts): stopping or rolling back one rank alone would
- * break the ring, so a distributed run's collapse is the coordinator's to judge and act on.
- * Steps given to the callbacks are steps completed.
- */
-export interface TrainingMonitor {
-  /** Measures the generator every `monitor.probeEvery` steps; null for the loss signal alone. */
-  probe: Probe | null;
-  /** Called with each probe's measures; the next step waits for it. */
-  onProbe?(result: ProbeResult, step: number): void | Promise<void>;
-  /** Called with the detector's verdict after every step. */
-  onVerdict?(verdict: CollapseVerdict, step: number): void | Promise<void>;
-  /** Called after a rollback, once the run is back at the checkpoint's step. */
-  onRollback?(rollback: Rollback): void | Promise<void>;
-}
-
-/** A rollback to a healthy checkpoint after a collapse. */
-export interface Rollback {
-  /** Steps completed when the collapse was detected. */
-  fromStep: number;
-  /** The checkpoint's step, where training continues. */
-  toStep: number;
-  checkpoint: string;
-  /** D's learning rate from now on. */
-  lrD: number;
-  /** The detector's reason. */
-  reason: string;
 }
 
 // Bounds a run that collapses again after every rollback (with rollbackLrFactor 1, a
@@ -222,36 +186,6 @@ export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<T
     };
   } finally {
     disposeTrainer(trainer);
-  }
-}
-
-/** The monitor's side of the loop: probes on schedule and feeds the detector. */
-class CollapseWatch {
-  private readonly detector: CollapseDetector;
-
-  constructor(
-    private readonly monitor: TrainingMonitor,
-    private readonly config: RunConfig,
-  ) {
-    this.detector = new CollapseDetector(config.monitor);
-  }
-
-  /** Judges the run after `done` completed steps, of which `result` is the last. */
-  async observe(result: StepResult, done: number, generator: tf.LayersModel, runConfig: RunConfig, log?: Logger): Promise<CollapseVerdict> {
-    const { probeEvery } = this.config.monitor;
-    let probed: ProbeResult | null = null;
-    if (this.monitor.probe && probeEvery > 0 && done % probeEvery === 0) {
-      probed = await this.monitor.probe.evaluate(generator);
-      log?.info({ ...probed, step: done }, `probe at step ${done}`);
-      await this.monitor.onProbe?.(probed, done);
-    }
-    const verdict = this.detector.update(collapseSample(result, runConfig.loss, done, probed?.diversityRatio ?? null));
-    await this.monitor.onVerdict?.(verdict, done);
-    return verdict;
-  }
-
-  reset(): void {
-    this.detector.reset();
   }
 }
 
