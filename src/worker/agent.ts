@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { RegisterReply__Output } from '../generated/facefill/v1/RegisterReply';
 import { selectBackend } from '../shared/backend/select';
 import { type RingAllReduceOptions, ZmqTransport } from '../shared/collective';
-import { type BackendName, validateConfig } from '../shared/config';
+import { type BackendName, type RunConfig, validateConfig } from '../shared/config';
 import { ControlClient } from '../shared/control/client';
 import { readFilePieces } from '../shared/control/file-transfer';
 import { type DatasetPlan, toStepReport } from '../shared/control/wire';
@@ -89,10 +89,16 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
     client.close();
     throw err;
   }
-  const config = validateConfig(JSON.parse(reply.configJson) as unknown, `the config of run ${reply.runId}`);
-  const { runId, rank, worldSize } = reply;
-  const right = reply.right;
-  if (!right || !reply.shardPlan) throw new ConfigInvalidError(`run ${runId}: the coordinator's reply lacks the ring or the shard plan`);
+  const { runId, rank, worldSize, right } = reply;
+  let config: RunConfig;
+  try {
+    config = validateConfig(JSON.parse(reply.configJson) as unknown, `the config of run ${runId}`);
+    if (!right || !reply.shardPlan) throw new ConfigInvalidError(`run ${runId}: the coordinator's reply lacks the ring or the shard plan`);
+  } catch (err) {
+    listener.close();
+    client.close();
+    throw err;
+  }
   const sameHost = right.host === host && config.cluster.sameHostTransport === 'ipc' && right.ipcEndpoint !== '';
   const transport = listener.place(rank, worldSize);
   transport.connect(sameHost ? right.ipcEndpoint : right.dataEndpoint);
@@ -147,11 +153,12 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
       if (ack?.action === 'STOP') stop('the coordinator stopped the run');
     };
     let last: StepResult | null = null;
-    const ring = ringReplica(collective, async (content, digest) => {
+    const publish = async (content: CheckpointContent, digest: string) => {
       const dir = rank === 0 ? await uploadCheckpoint(client, runId, join(o.workDir, 'runs', runId), content) : null;
       if (last) await report(last, digest);
       return dir;
-    });
+    };
+    const ring = ringReplica(collective, publish, config.cluster.rendezvousTimeoutSeconds * 1000);
     const training = o.registry ? new TrainingMetrics(o.registry) : null;
     training?.setBackend(backend.name);
     const replica = o.registry ? { ...ring, reduce: new CollectiveMetrics(o.registry).instrument(ring.reduce) } : ring;

@@ -9,9 +9,13 @@ import type { Replica } from '../shared/train/train-loop';
  * statistics (which each rank updated from its own shard) averaged, as Horovod does, which
  * makes every replica's weights equal again. `publish` then gets the checkpoint with the
  * sha256 of those weights (the same on every rank unless the replicas diverged) and returns
- * the directory it wrote, if any.
+ * the directory it wrote, if any. The broadcast waits up to `startupTimeoutMs`.
  */
-export function ringReplica(collective: RingAllReduceOptions, publish: (content: CheckpointContent, digest: string) => Promise<string | null>): Replica {
+export function ringReplica(
+  collective: RingAllReduceOptions,
+  publish: (content: CheckpointContent, digest: string) => Promise<string | null>,
+  startupTimeoutMs = collective.timeoutMs,
+): Replica {
   const { rank, worldSize } = collective.transport;
   return {
     rank,
@@ -19,7 +23,9 @@ export function ringReplica(collective: RingAllReduceOptions, publish: (content:
     reduce: createAllReduce(collective),
     synchronize: async (networks, step) => {
       const weights = readWeights(networks, 'all');
-      await ringBroadcast(weights, { step, phase: 'init' }, collective);
+      // The first collective is also the start-up barrier: it waits for the slowest rank's
+      // dataset download and model build, which the per-step bound need not cover.
+      await ringBroadcast(weights, { step, phase: 'init' }, { ...collective, timeoutMs: startupTimeoutMs });
       if (rank !== 0) writeWeights(networks, 'all', weights);
     },
     checkpoint: async (content) => {
