@@ -25,7 +25,7 @@ export interface WorkerAssignment extends Assignment {
 }
 
 /** What the coordinator tells a worker in reply to a heartbeat or report. */
-export type Directive = { action: 'continue' } | { action: 'stop'; reason: string };
+export type Directive = { action: 'continue' } | { action: 'stop'; reason: string } | { action: 'rollback'; reason: string };
 
 /** A worker's own account of itself in a heartbeat. */
 export type WorkerCondition = 'running' | 'finished' | 'failed';

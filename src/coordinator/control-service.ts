@@ -124,7 +124,7 @@ function toRegisterReply(a: WorkerAssignment): RegisterReply {
 }
 
 function toDirectiveReply(d: Directive): HeartbeatReply {
-  return d.action === 'continue' ? { action: 'CONTINUE', reason: '' } : { action: 'STOP', reason: d.reason };
+  return d.action === 'continue' ? { action: 'CONTINUE', reason: '' } : { action: d.action === 'stop' ? 'STOP' : 'ROLLBACK', reason: d.reason };
 }
 
 function toRunStatus(v: RunView): RunStatus {

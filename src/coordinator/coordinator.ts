@@ -5,7 +5,7 @@ import type { RunConfig } from '../shared/config';
 import { type FilePiece, readFilePieces, writeFilePieces } from '../shared/control/file-transfer';
 import { CheckpointError, ConfigInvalidError, ReplicasDivergedError, RunMismatchError } from '../shared/errors';
 import type { Logger } from '../shared/log';
-import { checkpointFiles, checkpointsDir, installCheckpoint, latestCheckpoint } from '../shared/train/checkpoint';
+import { checkpointFiles, checkpointsDir, installCheckpoint, latestCheckpoint, pointLatestCheckpoint } from '../shared/train/checkpoint';
 import type {
   CheckpointPiece,
   CheckpointReceipt,
@@ -52,7 +52,9 @@ export interface CoordinatorOptions {
  * digests agree. The run's state is persisted in `run.json` at every change.
  */
 export class Coordinator implements ControlPlane {
-  readonly runId = `${new Date().toISOString().replace(/[-:]|\.\d+Z$/g, '').replace('T', '-')}-${randomBytes(3).toString('hex')}`;
+  private readonly baseRunId = `${new Date().toISOString().replace(/[-:]|\.\d+Z$/g, '').replace('T', '-')}-${randomBytes(3).toString('hex')}`;
+  /** Ring incarnations: 0, then one more after each rollback. */
+  private generation = 0;
   readonly plan: TrainingPlan;
   /** Resolves with the final view when the run finishes, fails or is shut down. */
   readonly done: Promise<RunView>;
@@ -62,10 +64,17 @@ export class Coordinator implements ControlPlane {
   private state: RunView['state'] = 'rendezvous';
   private error = '';
   private membership: Membership | null = null;
-  private readonly rendezvous: Rendezvous;
-  private readonly agreement: CheckpointAgreement;
+  private rendezvous: Rendezvous;
+  private agreement: CheckpointAgreement;
+  /** The run config as workers get it (a rollback lowers D's learning rate). */
+  private runConfig: RunConfig;
+  /** Step a (re)joining world starts at: 0, or a rollback's checkpoint. */
+  private startStep = 0;
+  /** The newest checkpoint merged while the detector judged the run healthy. */
+  private healthy: Merged | null = null;
+  private rollbackReason = '';
   private readonly uploads = new Map<number, string>();
-  private merged: { step: number; dir: string; atMs: number; bytes: number } | null = null;
+  private merged: Merged | null = null;
   private lastReport: RunView['lastReport'] = null;
   private probe: ProbeResult | null = null;
   private readonly detector: CollapseDetector;
@@ -81,12 +90,21 @@ export class Coordinator implements ControlPlane {
       throw new ConfigInvalidError(`data.batchSize ${config.data.batchSize} does not split evenly across ${worldSize} workers; use a multiple of ${worldSize}`);
     }
     this.now = o.now ?? Date.now;
+    this.runConfig = config;
     this.plan = { globalBatch: config.data.batchSize, perRankBatch: config.data.batchSize / worldSize, seed: config.train.seed, steps: config.train.steps, dataset: o.dataset };
     this.rendezvous = new Rendezvous(worldSize, config.cluster.rendezvousTimeoutSeconds * 1000);
     this.agreement = new CheckpointAgreement(worldSize);
     this.detector = new CollapseDetector(config.monitor);
     this.done = new Promise((resolve) => (this.settle = resolve));
     this.shutdownRequested = new Promise((resolve) => (this.requestShutdown = resolve));
+  }
+
+  /**
+   * The run id the workers of the current ring use; after a rollback, the base id with the
+   * ring's generation (`<id>.g1`), so calls of the old ring are told to roll back.
+   */
+  get runId(): string {
+    return this.generation === 0 ? this.baseRunId : `${this.baseRunId}.g${this.generation}`;
   }
 
   /** Starts the rendezvous clock and the liveness checks; call once the service listens. */
@@ -112,13 +130,14 @@ export class Coordinator implements ControlPlane {
     if (this.membership === null) {
       this.membership = new Membership(assignment.members, this.o.config.cluster.heartbeatTimeoutSeconds * 1000, this.now());
       this.state = 'running';
-      this.o.log.info({ members: assignment.members.map((m) => `${m.rank}:${m.host}/gpu${m.gpu}`) }, 'all workers joined: training');
+      this.o.log.info({ members: assignment.members.map((m) => `${m.rank}:${m.host}/gpu${m.gpu}`), startStep: this.startStep }, 'all workers joined: training');
       void this.persist();
     }
-    return { ...assignment, runId: this.runId, config: this.o.config, plan: this.plan, startStep: 0 };
+    return { ...assignment, runId: this.runId, config: this.runConfig, plan: this.plan, startStep: this.startStep };
   }
 
   heartbeat(beat: Heartbeat): Directive {
+    if (this.isEarlierRing(beat.runId)) return { action: 'rollback', reason: this.rollbackReason };
     const members = this.members(beat.runId);
     const now = this.now();
     members.seen(beat.rank, beat.step, now);
@@ -133,6 +152,7 @@ export class Coordinator implements ControlPlane {
   }
 
   async reportStep(r: StepReportIn): Promise<Directive> {
+    if (this.isEarlierRing(r.runId)) return { action: 'rollback', reason: this.rollbackReason };
     this.members(r.runId).seen(r.rank, r.result.step + 1, this.now());
     if (r.rank === 0 && r.weightsSha256 === '') this.followRankZero(r);
     if (r.weightsSha256 !== '') {
@@ -171,9 +191,41 @@ export class Coordinator implements ControlPlane {
     } else if (action === 'stop') {
       this.fail(`${what} (monitor.collapseAction=stop)`);
     } else {
-      const last = this.merged ? `the last merged checkpoint (step ${this.merged.step}, ${this.merged.dir})` : 'no merged checkpoint yet';
-      this.fail(`${what}; monitor.collapseAction=rollback is not available in a distributed run yet: stopped with ${last}; resume from it with a lower optimizer.lrD`);
+      this.rollBack(what);
     }
+  }
+
+  /**
+   * Goes back to the newest checkpoint merged while healthy with D's learning rate lowered: a
+   * new ring generation whose workers register again (the rendezvous is the barrier that keeps
+   * the old ring's traffic out of the new one) and resume from that checkpoint.
+   */
+  private rollBack(what: string): void {
+    const { rollbackLrFactor } = this.o.config.monitor;
+    if (!this.healthy) return this.fail(`${what}; monitor.collapseAction=rollback, but no checkpoint was merged while the run was healthy`);
+    if (this.generation >= MAX_ROLLBACKS) return this.fail(`${what}; stopped after ${MAX_ROLLBACKS} rollbacks (monitor.collapseAction=rollback)`);
+    const lrD = this.runConfig.optimizer.lrD * rollbackLrFactor;
+    this.runConfig = { ...this.runConfig, optimizer: { ...this.runConfig.optimizer, lrD } };
+    this.rollbackReason = `${what}; rolled back to the checkpoint of step ${this.healthy.step} with optimizer.lrD ${lrD}`;
+    this.generation++;
+    this.startStep = this.healthy.step;
+    this.merged = this.healthy;
+    this.membership = null;
+    this.state = 'rendezvous';
+    this.rendezvous = new Rendezvous(this.o.worldSize, this.o.config.cluster.rendezvousTimeoutSeconds * 1000);
+    this.rendezvous.start();
+    this.agreement = new CheckpointAgreement(this.o.worldSize);
+    for (const dir of this.uploads.values()) void rm(dir, { recursive: true, force: true });
+    this.uploads.clear();
+    this.detector.reset();
+    this.collapse = { ...this.collapse, collapsed: false, score: 0, reason: '' };
+    this.o.log.warn({ generation: this.generation, step: this.startStep, lrD }, this.rollbackReason);
+    void pointLatestCheckpoint(this.o.outDir, this.healthy.dir).then(() => this.persist());
+  }
+
+  // A call of a ring this run has rolled back from: its worker must register again.
+  private isEarlierRing(runId: string): boolean {
+    return this.generation > 0 && runId !== this.runId && (runId === this.baseRunId || runId.startsWith(`${this.baseRunId}.g`));
   }
 
   status(): RunView {
@@ -294,6 +346,9 @@ export class Coordinator implements ControlPlane {
   }
 
   private checkLiveness(): void {
+    // A rendezvous that timed out with nobody waiting in it fails the run here.
+    const rendezvousFailure = this.rendezvous.failure;
+    if (this.state === 'rendezvous' && rendezvousFailure !== null) this.fail(rendezvousFailure);
     if (this.state !== 'running' || this.membership === null) return;
     const verdict = this.membership.check(this.now());
     if (!verdict.healthy) this.fail(verdict.reason);
@@ -306,7 +361,9 @@ export class Coordinator implements ControlPlane {
     this.uploads.delete(step);
     try {
       const dir = await installCheckpoint(this.o.outDir, upload);
-      if (this.merged === null || step > this.merged.step) this.merged = { step, dir, atMs: this.now(), bytes: await checkpointBytes(dir) };
+      const merged = { step, dir, atMs: this.now(), bytes: await checkpointBytes(dir) };
+      if (this.merged === null || step > this.merged.step) this.merged = merged;
+      if (!this.collapse.collapsed) this.healthy = merged;
       this.agreement.settle(step);
       this.o.log.info({ step, dir, weightsSha256: verdict.sha256 }, `merged checkpoint of step ${step}: all ${this.o.worldSize} replicas agree`);
       await this.persist();
@@ -356,6 +413,17 @@ export class Coordinator implements ControlPlane {
       this.o.log.warn({ err }, 'could not persist the run state');
     }
   }
+}
+
+// Bounds a run that collapses again after every rollback.
+const MAX_ROLLBACKS = 5;
+
+/** A merged checkpoint: its step and folder, when it was merged and its size. */
+interface Merged {
+  step: number;
+  dir: string;
+  atMs: number;
+  bytes: number;
 }
 
 async function checkpointBytes(dir: string): Promise<number> {

@@ -68,6 +68,11 @@ export class Rendezvous {
     });
   }
 
+  /** Why the rendezvous failed (timed out or closed), else null. */
+  get failure(): string | null {
+    return this.members === null ? this.closedBecause : null;
+  }
+
   /** The members once complete, else null. */
   get world(): readonly Member[] | null {
     return this.members;

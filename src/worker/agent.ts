@@ -8,7 +8,7 @@ import { selectBackend } from '../shared/backend/select';
 import { type RingAllReduceOptions, ZmqTransport } from '../shared/collective';
 import { type BackendName, type RunConfig, validateConfig } from '../shared/config';
 import { ControlClient } from '../shared/control/client';
-import { readFilePieces } from '../shared/control/file-transfer';
+import { readFilePieces, writeFilePieces } from '../shared/control/file-transfer';
 import { type DatasetPlan, toStepReport } from '../shared/control/wire';
 import { loadSplit } from '../shared/data/dataset';
 import { ConfigInvalidError, RunStoppedError } from '../shared/errors';
@@ -18,7 +18,7 @@ import { TrainingMetrics } from '../shared/metrics/training-metrics';
 import type { FaceSet } from '../shared/data/api';
 import { ValidationProbe } from '../shared/monitor/validation-probe';
 import type { ProbeResult, StepResult } from '../shared/train/api';
-import { type CheckpointContent, checkpointFiles, saveCheckpoint } from '../shared/train/checkpoint';
+import { type CheckpointContent, checkpointFiles, installCheckpoint, saveCheckpoint } from '../shared/train/checkpoint';
 import { type TrainingSummary, trainOnFaceSet } from '../shared/train/train-loop';
 import { obtainDataset } from './dataset-sync';
 import { HeartbeatLoop } from './heartbeat';
@@ -69,9 +69,31 @@ const TRANSFER_TIMEOUT_MS = 30 * 60_000;
  * cause; the coordinator hears of its own failures before it exits.
  */
 export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
-  const { log } = o;
-  const backend = await selectBackend(o.backend, log);
+  const backend = await selectBackend(o.backend, o.log);
   const host = o.host ?? (await localAddressTowards(o.coordinator));
+  // A rollback ends the ring: register again and resume, in a new ring, from its checkpoint.
+  // The coordinator bounds how often (monitor rollbacks), and every registration is bounded.
+  // Registered once: a metric family belongs to the process, whichever ring it is in.
+  const metrics = o.registry ? { training: new TrainingMetrics(o.registry), collective: new CollectiveMetrics(o.registry) } : null;
+  metrics?.training.setBackend(backend.name);
+  for (;;) {
+    const outcome = await joinRing(o, backend.name, host, metrics);
+    if (outcome !== ROLLED_BACK) return outcome;
+    o.log.warn('the run rolled back to an earlier checkpoint: registering again');
+  }
+}
+
+const ROLLED_BACK = Symbol('rolled back');
+
+// One ring incarnation of the run: register, train (from the start or from the rollback
+// checkpoint the coordinator names), and end finished, failed, or rolled back.
+async function joinRing(
+  o: WorkerOptions,
+  backendName: string,
+  host: string,
+  metrics: { training: TrainingMetrics; collective: CollectiveMetrics } | null,
+): Promise<WorkerOutcome | typeof ROLLED_BACK> {
+  const { log } = o;
   const listener = await ZmqTransport.listen({
     bind: [`tcp://0.0.0.0:${o.dataPort}`, `ipc://${join(tmpdir(), `facefill-${process.pid}-${randomBytes(3).toString('hex')}.sock`)}`],
     log,
@@ -82,7 +104,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
   let reply: RegisterReply__Output;
   try {
     log.info({ coordinator: o.coordinator, dataEndpoint }, `registering with ${o.coordinator}`);
-    const registered = client.register({ host, gpu: o.gpu, backend: backend.name, dataEndpoint, ipcEndpoint, pid: process.pid }, o.registerTimeoutMs);
+    const registered = client.register({ host, gpu: o.gpu, backend: backendName, dataEndpoint, ipcEndpoint, pid: process.pid }, o.registerTimeoutMs);
     reply = await Promise.race([registered, abortion(o.signal)]);
   } catch (err) {
     listener.close();
@@ -107,6 +129,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
   let step = reply.startStep;
   let stopReason: string | null = null;
   let stoppedHere = false;
+  let rolledBack = false;
   const stop = (reason: string) => {
     stopReason ??= reason;
     // Closing the ring ends a wait on a peer at once instead of at the collective timeout.
@@ -115,6 +138,12 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
   const onAbort = () => {
     stoppedHere = stopReason === null;
     stop(String(o.signal?.reason ?? 'aborted'));
+  };
+  // A rollback ends this ring unless something else stopped it first (heard once or twice:
+  // by a report's answer and by a heartbeat).
+  const rollBack = (reason: string) => {
+    if (stopReason === null) rolledBack = true;
+    stop(`the run rolled back: ${reason}`);
   };
   if (o.signal?.aborted) onAbort();
   o.signal?.addEventListener('abort', onAbort, { once: true });
@@ -126,11 +155,14 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
     timeoutMs: config.cluster.heartbeatTimeoutSeconds * 1000,
     step: () => step,
     onStop: stop,
+    onRollback: rollBack,
     log,
   });
   heartbeat.start();
   try {
     const plan: DatasetPlan = { manifestSha256: reply.shardPlan.manifestSha256, files: reply.shardPlan.files };
+    const outDir = join(o.workDir, 'runs', runId);
+    if (reply.startStep > 0) await fetchCheckpoint(client, reply.startStep, outDir);
     const dataDir = await obtainDataset({ plan, runId, client, localDir: o.dataDir, cacheDir: join(o.workDir, 'datasets'), timeoutMs: TRANSFER_TIMEOUT_MS, log });
     const set = await loadSplit(dataDir, 'train');
     // Rank 0 probes the generator on held-out faces; the result rides on its next step report.
@@ -146,28 +178,29 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
     // lost to a blip: the heartbeat timeout, not one failed call, decides the coordinator is gone.
     const report = async (result: StepResult, weightsSha256 = '') => {
       const images = reply.shardPlan?.perRankBatch ?? 0;
-      const probe = pendingProbe;
-      pendingProbe = null;
+      // The probe rides on progress reports (the ones the collapse detector reads), not on digests.
+      const probe = weightsSha256 === '' ? pendingProbe : null;
+      if (probe) pendingProbe = null;
       const sent = client.reportStep(toStepReport({ runId, rank, result, images, weightsSha256, probe }), CALL_TIMEOUT_MS);
       const ack = weightsSha256 !== '' ? await sent : await sent.catch((err: Error) => (log.warn(`step report lost: ${err.message}`), null));
       if (ack?.action === 'STOP') stop('the coordinator stopped the run');
+      if (ack?.action === 'ROLLBACK') rollBack('told with a step report');
     };
     let last: StepResult | null = null;
     const publish = async (content: CheckpointContent, digest: string) => {
-      const dir = rank === 0 ? await uploadCheckpoint(client, runId, join(o.workDir, 'runs', runId), content) : null;
+      const dir = rank === 0 ? await uploadCheckpoint(client, runId, outDir, content) : null;
       if (last) await report(last, digest);
       return dir;
     };
     const ring = ringReplica(collective, publish, config.cluster.rendezvousTimeoutSeconds * 1000);
-    const training = o.registry ? new TrainingMetrics(o.registry) : null;
-    training?.setBackend(backend.name);
-    const replica = o.registry ? { ...ring, reduce: new CollectiveMetrics(o.registry).instrument(ring.reduce) } : ring;
+    const training = metrics?.training;
+    const replica = metrics ? { ...ring, reduce: metrics.collective.instrument(ring.reduce) } : ring;
     const summary = await trainOnFaceSet({
       config,
       set,
       manifestHash: plan.manifestSha256,
-      outDir: join(o.workDir, 'runs', runId),
-      resume: false,
+      outDir,
+      resume: reply.startStep > 0,
       replica,
       monitor: probe
         ? {
@@ -189,15 +222,18 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
       },
     });
     heartbeat.stop();
-    await client.heartbeat({ runId, rank, step, state: 'finished', error: '' }, CALL_TIMEOUT_MS);
-    return { runId, rank, worldSize, summary };
+    const finished = await client.heartbeat({ runId, rank, step, state: 'finished', error: '' }, CALL_TIMEOUT_MS);
+    return finished.action === 'ROLLBACK' ? ROLLED_BACK : { runId, rank, worldSize, summary };
   } catch (err) {
     heartbeat.stop();
+    if (rolledBack) return ROLLED_BACK;
     const cause = err as Error;
     const error = stopReason ? new RunStoppedError(`rank ${rank} stopped: ${stopReason}`, { cause }) : cause;
     if (stopReason === null || stoppedHere) {
-      // Tell the coordinator first, so the other ranks stop at once rather than time out.
-      await client.heartbeat({ runId, rank, step, state: 'failed', error: error.message }, 5_000).catch(() => undefined);
+      // Tell the coordinator first, so the other ranks stop at once rather than time out. A
+      // failure of a ring the run already rolled back from (say, an upload it refused) is no failure.
+      const told = await client.heartbeat({ runId, rank, step, state: 'failed', error: error.message }, 5_000).catch(() => null);
+      if (told?.action === 'ROLLBACK') return ROLLED_BACK;
     }
     throw error;
   } finally {
@@ -211,6 +247,13 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
 async function probeSet(dataDir: string, train: FaceSet): Promise<FaceSet> {
   const val = await loadSplit(dataDir, 'val');
   return val.count >= 2 ? val : train;
+}
+
+// The checkpoint a rolled-back run resumes from, downloaded (verified) into this ring's run folder.
+async function fetchCheckpoint(client: ControlClient, step: number, outDir: string): Promise<void> {
+  const incoming = join(outDir, `.incoming-step-${step}`);
+  await writeFilePieces(incoming, client.downloadCheckpoint(step, TRANSFER_TIMEOUT_MS));
+  await installCheckpoint(outDir, incoming);
 }
 
 async function uploadCheckpoint(client: ControlClient, runId: string, runDir: string, content: CheckpointContent): Promise<string> {

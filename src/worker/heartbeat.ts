@@ -13,6 +13,8 @@ export interface HeartbeatOptions {
   step: () => number;
   /** Called once, when the coordinator says stop or cannot be reached. */
   onStop: (reason: string) => void;
+  /** Called once, when the coordinator says the run rolled back (this ring is over). */
+  onRollback: (reason: string) => void;
   log: Logger;
 }
 
@@ -55,6 +57,10 @@ export class HeartbeatLoop {
       );
       this.lastContact = performance.now();
       if (reply.action === 'STOP') this.halt(`the coordinator stopped the run: ${reply.reason}`);
+      if (reply.action === 'ROLLBACK' && !this.stopped) {
+        this.stop();
+        this.o.onRollback(reply.reason);
+      }
     } catch (err) {
       this.lastError = (err as Error).message;
       const silentMs = performance.now() - this.lastContact;

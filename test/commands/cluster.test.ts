@@ -7,6 +7,7 @@ import test from 'ava';
 import sharp from 'sharp';
 import { readRunState } from '../../src/coordinator/run-state';
 import { ControlClient } from '../../src/shared/control/client';
+import { loadCheckpoint } from '../../src/shared/train/checkpoint';
 import { encodePng } from '../../src/shared/data/image-codec';
 import { ingest } from '../../src/shared/data/ingest';
 import { SyntheticSource } from '../../src/shared/data/synthetic-source';
@@ -169,6 +170,40 @@ test.serial('a coordinator killed mid-run stops the workers with a clear error o
   } finally {
     client.close();
     for (const p of [coordinator, ...ranks]) p.child.kill('SIGKILL');
+  }
+});
+
+test.serial('collapseAction rollback: the run goes back to its last healthy checkpoint with a lower D learning rate, in a new ring, and finishes', async (t) => {
+  // GAN only, a fast G against a slow D, and a diversity threshold no run meets: every probe
+  // pair after the detector's window reads as a collapse, so the run rolls back repeatedly.
+  const config = writeClusterConfig(join(root, 'rollback.json'), {
+    generator: { dropout: 0 },
+    discriminator: { minibatch: 'none', dropout: 0 },
+    loss: { mode: 'gan', noisyLabels: false },
+    optimizer: { lrG: 0.1, lrD: 1e-5 },
+    train: { steps: 60, seed: 3, checkpointEvery: 5, logEvery: 5 },
+    monitor: { probeEvery: 5, probeSize: 8, collapseWindow: 20, diversityThreshold: 0.99, collapseAction: 'rollback', rollbackLrFactor: 0.5 },
+    cluster: { heartbeatTimeoutSeconds: 10, rendezvousTimeoutSeconds: 60 },
+  });
+  const p = await freePort();
+  const out = join(root, 'rollback');
+  const coordinator = cli(['coordinator', '--config', config, '--data', data, '--workers', '2', '--port', String(p), '--bind', '127.0.0.1', '--out', out, '--metrics-port', '0', '--exit-when-done', '--no-progress']);
+  const ranks = [0, 1].map((i) => cli(['worker', '--coordinator', `127.0.0.1:${p}`, '--work-dir', join(root, `rollback-w${i}`), '--metrics-port', '0']));
+  try {
+    for (const [i, w] of ranks.entries()) t.is((await within(w, 180_000, `worker ${i}`)).code, 0, w.output());
+    t.is((await within(coordinator, 30_000, 'coordinator')).code, 0, coordinator.output());
+    const rollbacks = [...coordinator.output().matchAll(/rolled back to the checkpoint of step (\d+) with optimizer\.lrD ([\d.e-]+)/g)];
+    t.true(rollbacks.length >= 1, coordinator.output());
+    // Each rollback halves D's learning rate, and goes back to a checkpoint before the collapse.
+    t.deepEqual(rollbacks.map((m) => Number(m[2])), rollbacks.map((_, i) => 1e-5 * 0.5 ** (i + 1)));
+    for (const w of ranks) t.is([...w.output().matchAll(/registering again/g)].length, rollbacks.length, w.output());
+    const final = await loadCheckpoint(out);
+    t.is(final.step, 60);
+    t.is(final.config.optimizer.lrD, 1e-5 * 0.5 ** rollbacks.length, 'the last ring trained with the lowered rate');
+    final.networks.generator.dispose();
+    final.networks.discriminator.dispose();
+  } finally {
+    for (const proc of [coordinator, ...ranks]) proc.child.kill('SIGKILL');
   }
 });
 

@@ -186,7 +186,7 @@ test('a rendezvous that times out fails the run, saying who came', async (t) => 
 
 const probe = (diversityRatio: number) => ({ diversityRatio, holePsnrDb: 12, ssim: 0.5 });
 // The detector waits a window of steps before it judges (an untrained generator paints alike holes).
-const watched = (collapseAction: 'warn' | 'stop') => ({ ...config, monitor: { ...config.monitor, collapseWindow: 2, collapseAction } });
+const watched = (collapseAction: 'warn' | 'stop' | 'rollback') => ({ ...config, monitor: { ...config.monitor, collapseWindow: 2, collapseAction } });
 const STEPS = [0, 1, 2, 3];
 
 test('a collapse seen in rank 0\'s probes shows in status and metrics; with collapseAction warn the run goes on', async (t) => {
@@ -218,5 +218,39 @@ test('healthy probes leave the run healthy', async (t) => {
   for (const step of STEPS) await c.reportStep({ runId: c.runId, rank: 0, result: result(step), images: 2, weightsSha256: '', probe: probe(0.9) });
   t.false(c.status().collapse.collapsed);
   t.is(c.status().collapse.events, 0);
+  c.close();
+});
+
+test('with collapseAction rollback, the run goes back to its last healthy checkpoint in a new ring with a lower D learning rate', async (t) => {
+  const runConfig = watched('rollback');
+  const { c } = await running(2, runConfig);
+  const firstRing = c.runId;
+  for (const rank of [0, 1]) await c.reportStep({ runId: firstRing, rank, result: result(1), images: 2, weightsSha256: digest('a'), probe: null });
+  await c.uploadCheckpoint(await upload(firstRing, 2));
+  for (const step of [2, 3, 4, 5]) await c.reportStep({ runId: firstRing, rank: 0, result: result(step), images: 2, weightsSha256: '', probe: probe(0.01) });
+  // The old ring is told to roll back, whatever it says; the run waits for the workers again.
+  const told = c.heartbeat({ runId: firstRing, rank: 1, step: 6, condition: 'failed', error: 'upload refused' });
+  t.is(told.action, 'rollback');
+  t.regex(told.action === 'rollback' ? told.reason : '', /rolled back to the checkpoint of step 2 with optimizer\.lrD/);
+  t.is(c.status().state, 'rendezvous');
+  t.is(c.status().collapse.events, 1);
+  const reg = (i: number): Registration => ({ host: 'h', gpu: i, backend: 'cpu', dataEndpoint: `tcp://h:${5800 + i}`, ipcEndpoint: '', pid: i });
+  const again = await Promise.all([0, 1].map((i) => c.register(reg(i))));
+  t.not(c.runId, firstRing);
+  for (const a of again) {
+    t.is(a.runId, c.runId);
+    t.is(a.startStep, 2);
+    t.is(a.config.optimizer.lrD, runConfig.optimizer.lrD * runConfig.monitor.rollbackLrFactor);
+  }
+  t.is(c.status().state, 'running');
+  t.regex(c.status().latestCheckpoint, /step-000002$/);
+  c.close();
+});
+
+test('with collapseAction rollback and no checkpoint merged while healthy, the run stops saying so', async (t) => {
+  const { c } = await running(2, watched('rollback'));
+  for (const step of [0, 1, 2, 3]) await c.reportStep({ runId: c.runId, rank: 0, result: result(step), images: 2, weightsSha256: '', probe: probe(0.01) });
+  const view = await ended(c);
+  t.regex(view.error, /rollback, but no checkpoint was merged while the run was healthy/);
   c.close();
 });

@@ -78,10 +78,18 @@ export class ControlClient {
       return call;
     });
     const stream = call as unknown as grpc.ClientWritableStream<FileChunk>;
+    // The coordinator may answer (refuse) before it has read every piece: its answer ends the
+    // upload too, so no write waits for a drain that will not come, and no refusal goes unheard.
+    let answered = false;
+    const answer = done.then(
+      () => void (answered = true),
+      () => void (answered = true),
+    );
     try {
       for await (const p of pieces) {
+        if (answered) break;
         const chunk: FileChunk = { ...header, name: p.name, offset: p.offset, data: p.data, last: p.last, totalBytes: p.totalBytes, sha256: p.sha256 };
-        if (!stream.write(chunk)) await new Promise((resolve) => stream.once('drain', resolve));
+        if (!stream.write(chunk)) await Promise.race([new Promise((resolve) => stream.once('drain', resolve)), answer]);
       }
       stream.end();
     } catch (err) {

@@ -116,6 +116,14 @@ export async function installCheckpoint(outDir: string, fromDir: string): Promis
   return join(root, name);
 }
 
+/** Points the run in `outDir` back at one of its own checkpoints (`dir`, under its checkpoints folder) as the newest. */
+export async function pointLatestCheckpoint(outDir: string, dir: string): Promise<void> {
+  const meta = await readMeta(dir);
+  const name = `step-${String(meta.step).padStart(6, '0')}`;
+  if (join(checkpointsDir(outDir), name) !== dir) throw new CheckpointError(`${dir} is not checkpoint ${name} of the run in ${outDir}`);
+  await writeAtomic(join(checkpointsDir(outDir), LATEST), json({ checkpoint: name, step: meta.step }));
+}
+
 /** The files of a checkpoint directory, relative to it: meta.json and every file it lists. */
 export async function checkpointFiles(dir: string): Promise<string[]> {
   return [...(await readMeta(dir)).files.map((f) => f.path), META];
