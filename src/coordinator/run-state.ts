@@ -17,7 +17,12 @@ export interface RunState {
   state: RunView['state'];
   error: string;
   worldSize: number;
+  /** The config the current ring trains with (a rollback lowers D's learning rate). */
   config: RunConfig;
+  /** Ring generation: 0, one more after each rollback. */
+  generation: number;
+  /** Step the current ring started at (a rollback's checkpoint). */
+  startStep: number;
   plan: TrainingPlan;
   members: readonly Member[];
   latestCheckpoint: { step: number; dir: string } | null;

@@ -223,7 +223,7 @@ test('healthy probes leave the run healthy', async (t) => {
 
 test('with collapseAction rollback, the run goes back to its last healthy checkpoint in a new ring with a lower D learning rate', async (t) => {
   const runConfig = watched('rollback');
-  const { c } = await running(2, runConfig);
+  const { c, out } = await running(2, runConfig);
   const firstRing = c.runId;
   for (const rank of [0, 1]) await c.reportStep({ runId: firstRing, rank, result: result(1), images: 2, weightsSha256: digest('a'), probe: null });
   await c.uploadCheckpoint(await upload(firstRing, 2));
@@ -244,6 +244,13 @@ test('with collapseAction rollback, the run goes back to its last healthy checkp
   }
   t.is(c.status().state, 'running');
   t.regex(c.status().latestCheckpoint, /step-000002$/);
+  // run.json records the ring a resumed run must continue: its generation, start and config.
+  const state = await until(async () => {
+    const s = await readRunState(out);
+    return s.generation === 1 ? s : null;
+  });
+  t.is(state.startStep, 2);
+  t.is(state.config.optimizer.lrD, runConfig.optimizer.lrD * runConfig.monitor.rollbackLrFactor);
   c.close();
 });
 
@@ -254,3 +261,14 @@ test('with collapseAction rollback and no checkpoint merged while healthy, the r
   t.regex(view.error, /rollback, but no checkpoint was merged while the run was healthy/);
   c.close();
 });
+
+// run.json is written in the background: poll it, bounded.
+async function until<T>(probe: () => Promise<T | null>, ms = 5_000): Promise<T> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== null) return v;
+    if (performance.now() > deadline) throw new Error(`no result within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
