@@ -36,7 +36,7 @@ export function controlServiceHandlers(plane: ControlPlane): CoordinatorHandlers
     ReportStep: (call, callback) => {
       Promise.resolve()
         .then(() => plane.reportStep(toStepReportIn(call.request)))
-        .then((d) => callback(null, { action: toDirectiveReply(d).action }), (err: unknown) => callback(toServiceError(err)));
+        .then((d) => callback(null, toDirectiveReply(d)), (err: unknown) => callback(toServiceError(err)));
     },
     Status: (_call, callback) => unary(callback, () => toRunStatus(plane.status())),
     DownloadDataset: (call) => void streamPieces(call, call.request.runId, () => plane.datasetPieces(call.request.runId, call.request.name)),

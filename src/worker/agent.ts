@@ -183,8 +183,9 @@ async function joinRing(
       if (probe) pendingProbe = null;
       const sent = client.reportStep(toStepReport({ runId, rank, result, images, weightsSha256, probe }), CALL_TIMEOUT_MS);
       const ack = weightsSha256 !== '' ? await sent : await sent.catch((err: Error) => (log.warn(`step report lost: ${err.message}`), null));
-      if (ack?.action === 'STOP') stop('the coordinator stopped the run');
-      if (ack?.action === 'ROLLBACK') rollBack('told with a step report');
+      // The same words as a heartbeat's stop, whichever of the two hears it first.
+      if (ack?.action === 'STOP') stop(`the coordinator stopped the run: ${ack.reason}`);
+      if (ack?.action === 'ROLLBACK') rollBack(ack.reason);
     };
     let last: StepResult | null = null;
     const publish = async (content: CheckpointContent, digest: string) => {

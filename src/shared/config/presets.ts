@@ -53,7 +53,7 @@ export const DEFAULT_CONFIG: RunConfig = {
     maxImages: 0,
     occlusion: { half: 1, eyes: 1, 'eyes-unconstrained': 1, box: 1, strokes: 1 },
   },
-  train: { steps: 2000, seed: 1, checkpointEvery: 500, logEvery: 10 },
+  train: { steps: 2000, seed: 1, checkpointEvery: 500, logEvery: 10, maxSkippedSteps: 20, keepCheckpoints: 5 },
   cluster: {
     rendezvousTimeoutSeconds: 600,
     heartbeatSeconds: 2,
@@ -61,6 +61,10 @@ export const DEFAULT_CONFIG: RunConfig = {
     collectiveTimeoutSeconds: 120,
     sameHostTransport: 'ipc',
     chunkBytes: 1 << 20,
+    minWorkers: 1,
+    rejoinSeconds: 60,
+    stallSeconds: 300,
+    reconnectSeconds: 120,
   },
   monitor: {
     probeEvery: 50,
@@ -70,6 +74,7 @@ export const DEFAULT_CONFIG: RunConfig = {
     adversarialFloor: 0.05,
     collapseAction: 'warn',
     rollbackLrFactor: 0.5,
+    maxRollbacks: 5,
   },
 };
 

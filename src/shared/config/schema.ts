@@ -57,8 +57,9 @@ export const DiscriminatorSchema = z.strictObject({
 /** Losses and the GAN training tricks the original research compared. */
 export const LossSchema = z.strictObject({
   mode: z.enum(['gan', 'l2', 'gan+l2']),
-  ganWeight: z.number().min(0),
-  l2Weight: z.number().min(0),
+  // Bounded: a weight like 1e38 overflows float32 losses into Inf and NaN.
+  ganWeight: z.number().min(0).max(10_000),
+  l2Weight: z.number().min(0).max(10_000),
   /** L2 over the hole only, or over the whole raw generator output. */
   l2Region: z.enum(['hole', 'image']),
   /** `unique`: BCE of D(fake) against the real label; `reverse`: non-saturating -log D(fake); `saturating`: minimax log(1 - D(fake)). */
@@ -101,6 +102,10 @@ export const TrainSchema = z.strictObject({
   seed: int(0, 2 ** 31 - 1),
   checkpointEvery: int(0, 100_000_000),
   logEvery: int(1, 1_000_000),
+  /** Consecutive steps skipped for a non-finite loss or gradient before the recovery policy acts. */
+  maxSkippedSteps: int(1, 1_000_000),
+  /** Merged (or saved) checkpoints kept; older ones are pruned, never the latest nor a rollback target. 0 keeps all. */
+  keepCheckpoints: int(0, 1_000_000),
 });
 
 /**
@@ -120,6 +125,14 @@ export const ClusterSchema = z.strictObject({
   sameHostTransport: z.enum(['ipc', 'tcp']),
   /** Largest all-reduce message payload. */
   chunkBytes: int(4, 1 << 30),
+  /** Fewest workers a run trains with: a lost worker is dropped from the ring while at least this many remain. */
+  minWorkers: int(1, 4096),
+  /** How long a run below `minWorkers` waits for replacements before it fails. */
+  rejoinSeconds: z.number().min(1).max(86_400),
+  /** A worker that heartbeats but completes no step for this long is treated as lost (it must exceed the longest step and checkpoint). */
+  stallSeconds: z.number().min(1).max(86_400),
+  /** How long a worker that lost the coordinator keeps trying to reach it (a restarted coordinator finds it). */
+  reconnectSeconds: z.number().min(0).max(86_400),
 });
 
 /**
@@ -142,6 +155,8 @@ export const MonitorSchema = z.strictObject({
   collapseAction: z.enum(['warn', 'stop', 'rollback']),
   /** D's learning rate is multiplied by this on a rollback. */
   rollbackLrFactor: z.number().gt(0).max(1),
+  /** Rollbacks a run may take (for collapse or non-finite steps) before it stops instead. */
+  maxRollbacks: int(0, 1_000),
 });
 
 /** The one run configuration shared by every command. */

@@ -12,6 +12,7 @@ const MONITOR: RunConfig['monitor'] = {
   adversarialFloor: 0.05,
   collapseAction: 'warn',
   rollbackLrFactor: 0.5,
+  maxRollbacks: 5,
 };
 
 type Series = (step: number) => Omit<CollapseSample, 'step'>;

@@ -16,7 +16,7 @@ export function tinyConfig(over: Overlay = {}): RunConfig {
     loss: { ...DEFAULT_CONFIG.loss, noisyLabels: true },
     optimizer: { ...DEFAULT_CONFIG.optimizer, lrG: 2e-3, lrD: 1e-3 },
     data: { imageSize: 16, batchSize: 4, maxImages: 0, occlusion: { box: 1 } },
-    train: { steps: 6, seed: 3, checkpointEvery: 0, logEvery: 1 },
+    train: { ...DEFAULT_CONFIG.train, steps: 6, seed: 3, checkpointEvery: 0, logEvery: 1 },
   };
   const merged: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
