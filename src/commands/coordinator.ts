@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import { type RunView } from '../coordinator/api';
 import { Coordinator } from '../coordinator/coordinator';
@@ -75,7 +76,7 @@ export async function runCoordinator(o: CoordinatorCommandOptions): Promise<RunV
     if (view.state === 'failed') {
       // Workers learn of the failure from their next heartbeat, Prometheus from its next
       // scrape: keep answering for a while.
-      await delay(Math.max(2 * config.cluster.heartbeatSeconds * 1000 + 500, o.failureLingerSeconds * 1000));
+      await sleep(Math.max(2 * config.cluster.heartbeatSeconds * 1000 + 500, o.failureLingerSeconds * 1000));
       return view;
     }
     log.info({ checkpoint: view.latestCheckpoint, imagesPerSecond: Number(view.imagesPerSecond.toFixed(1)) }, `run ${view.runId} finished: ${view.latestCheckpoint}`);
@@ -93,5 +94,3 @@ export async function runCoordinator(o: CoordinatorCommandOptions): Promise<RunV
     await metrics.close();
   }
 }
-
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

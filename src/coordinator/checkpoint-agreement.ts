@@ -1,3 +1,5 @@
+import { ProtocolViolationError } from '../shared/errors';
+
 /** Whether the ranks' weight digests for one checkpoint step are complete and equal. */
 export type Agreement =
   | { status: 'pending'; missing: number[] }
@@ -17,8 +19,8 @@ export class CheckpointAgreement {
 
   /** Records rank's digest for `step`; a second, different digest for the same step is a divergence too. */
   record(step: number, rank: number, sha256: string): Agreement {
-    if (!Number.isInteger(rank) || rank < 0 || rank >= this.worldSize) throw new RangeError(`rank ${rank} is outside 0..${this.worldSize - 1}`);
-    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new RangeError(`rank ${rank} sent weights digest '${sha256.slice(0, 80)}' for step ${step}: expected 64 hex digits`);
+    if (!Number.isInteger(rank) || rank < 0 || rank >= this.worldSize) throw new ProtocolViolationError(`rank ${rank} is outside 0..${this.worldSize - 1}`);
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new ProtocolViolationError(`rank ${rank} sent weights digest '${sha256.slice(0, 80)}' for step ${step}: expected 64 hex digits`);
     let ranks = this.digests.get(step);
     if (!ranks) this.digests.set(step, (ranks = new Map()));
     const before = ranks.get(rank);

@@ -5,15 +5,7 @@ import type { RegisterReply } from '../generated/facefill/v1/RegisterReply';
 import type { RegisterRequest__Output } from '../generated/facefill/v1/RegisterRequest';
 import type { RunStatus } from '../generated/facefill/v1/RunStatus';
 import { toStepReport, toStepReportIn } from '../shared/control/wire';
-import {
-  ConfigInvalidError,
-  RendezvousClosedError,
-  RendezvousTimeoutError,
-  ReplicasDivergedError,
-  RunMismatchError,
-  TransferChecksumError,
-  CheckpointError,
-} from '../shared/errors';
+import { FacefillError, ProtocolViolationError } from '../shared/errors';
 import type { FilePiece } from '../shared/control/file-transfer';
 import type { FileChunk, FileChunk__Output } from '../generated/facefill/v1/FileChunk';
 import type { HeartbeatRequest__Output } from '../generated/facefill/v1/HeartbeatRequest';
@@ -67,7 +59,7 @@ async function streamPieces(call: grpc.ServerWritableStream<unknown, FileChunk>,
 // An upload's chunks as checkpoint pieces; fields a piece must carry are checked here.
 async function* checkpointPieces(call: AsyncIterable<FileChunk__Output>): AsyncIterable<CheckpointPiece> {
   for await (const c of call) {
-    if (!Buffer.isBuffer(c.data)) throw new ConfigInvalidError(`checkpoint upload: piece of '${c.name}' has no data`);
+    if (!Buffer.isBuffer(c.data)) throw new ProtocolViolationError(`checkpoint upload: piece of '${c.name}' has no data`);
     yield { runId: c.runId, rank: c.rank, step: c.step, name: c.name, offset: c.offset, data: c.data, last: c.last, totalBytes: c.totalBytes, sha256: c.sha256 };
   }
 }
@@ -76,7 +68,7 @@ const CONDITIONS: readonly WorkerCondition[] = ['running', 'finished', 'failed']
 
 function toHeartbeat(h: HeartbeatRequest__Output): Heartbeat {
   const condition = (h.state === '' ? 'running' : h.state) as WorkerCondition;
-  if (!CONDITIONS.includes(condition)) throw new ConfigInvalidError(`heartbeat: state '${h.state}' is not one of ${CONDITIONS.join(', ')}`);
+  if (!CONDITIONS.includes(condition)) throw new ProtocolViolationError(`heartbeat: state '${h.state}' is not one of ${CONDITIONS.join(', ')}`);
   return { runId: h.runId, rank: h.rank, step: h.step, condition, error: h.error };
 }
 
@@ -90,12 +82,12 @@ function unary<T>(callback: grpc.sendUnaryData<T>, run: () => T): void {
 }
 
 function toRegistration(r: RegisterRequest__Output): Registration {
-  if (!r.host) throw new ConfigInvalidError('register: host is empty');
+  if (!r.host) throw new ProtocolViolationError('register: host is empty');
   if (!/^(tcp:\/\/[^:]+:\d+|ipc:\/\/.+)$/.test(r.dataEndpoint)) {
-    throw new ConfigInvalidError(`register: data endpoint '${r.dataEndpoint}' is not tcp://host:port or ipc://path`);
+    throw new ProtocolViolationError(`register: data endpoint '${r.dataEndpoint}' is not tcp://host:port or ipc://path`);
   }
-  if (!Number.isInteger(r.gpu) || r.gpu < -1) throw new ConfigInvalidError(`register: gpu ${r.gpu} is not a GPU ordinal or -1`);
-  if (r.ipcEndpoint !== '' && !r.ipcEndpoint.startsWith('ipc://')) throw new ConfigInvalidError(`register: ipc endpoint '${r.ipcEndpoint}' is not ipc://path`);
+  if (!Number.isInteger(r.gpu) || r.gpu < -1) throw new ProtocolViolationError(`register: gpu ${r.gpu} is not a GPU ordinal or -1`);
+  if (r.ipcEndpoint !== '' && !r.ipcEndpoint.startsWith('ipc://')) throw new ProtocolViolationError(`register: ipc endpoint '${r.ipcEndpoint}' is not ipc://path`);
   return { host: r.host, gpu: r.gpu, backend: r.backend, dataEndpoint: r.dataEndpoint, ipcEndpoint: r.ipcEndpoint, pid: r.pid };
 }
 
@@ -143,22 +135,15 @@ function toRunStatus(v: RunView): RunStatus {
   };
 }
 
-const CODES: [new (...args: never[]) => Error, grpc.status][] = [
-  [RendezvousTimeoutError, grpc.status.DEADLINE_EXCEEDED],
-  [RendezvousClosedError, grpc.status.FAILED_PRECONDITION],
-  [RunMismatchError, grpc.status.FAILED_PRECONDITION],
-  [ConfigInvalidError, grpc.status.INVALID_ARGUMENT],
-  [RangeError, grpc.status.INVALID_ARGUMENT],
-  [TransferChecksumError, grpc.status.DATA_LOSS],
-  [ReplicasDivergedError, grpc.status.DATA_LOSS],
-  [CheckpointError, grpc.status.FAILED_PRECONDITION],
-];
-
-/** Maps an error to a gRPC error whose status code says what kind of refusal it is and whose details carry the message. */
+/**
+ * Maps an error to a gRPC error whose status code says what kind of refusal it is (each
+ * FacefillError carries its own) and whose details carry the message. Anything else is a bug
+ * of the coordinator, never the caller's fault: INTERNAL.
+ */
 export function toServiceError(err: unknown): grpc.ServiceError {
   const e = err instanceof Error ? err : new Error(String(err));
   const notFound = (e as NodeJS.ErrnoException).code === 'ENOENT';
-  const code = notFound ? grpc.status.NOT_FOUND : (CODES.find(([type]) => e instanceof type)?.[1] ?? grpc.status.INTERNAL);
+  const code = e instanceof FacefillError ? e.grpcStatus : notFound ? grpc.status.NOT_FOUND : grpc.status.INTERNAL;
   return serviceError(code, e.message);
 }
 

@@ -3,7 +3,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunConfig } from '../shared/config';
 import { type FilePiece, readFilePieces, writeFilePieces } from '../shared/control/file-transfer';
-import { CheckpointError, ConfigInvalidError, ReplicasDivergedError, RunMismatchError } from '../shared/errors';
+import { CheckpointError, ConfigInvalidError, ProtocolViolationError, ReplicasDivergedError, RunMismatchError, RunNotReadyError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { checkpointFiles, checkpointsDir, installCheckpoint, latestCheckpoint, pointLatestCheckpoint } from '../shared/train/checkpoint';
 import type {
@@ -273,7 +273,7 @@ export class Coordinator implements ControlPlane {
     this.checkRun(runId);
     // Only the files of the plan: a worker must not read anything else of this host.
     if (!this.plan.dataset.files.some((f) => f.name === name)) {
-      throw new ConfigInvalidError(`'${name}' is not a file of this run's dataset (${this.plan.dataset.files.length} files)`);
+      throw new ProtocolViolationError(`'${name}' is not a file of this run's dataset (${this.plan.dataset.files.length} files)`);
     }
     yield* readFilePieces(this.o.datasetDir, name);
   }
@@ -285,11 +285,11 @@ export class Coordinator implements ControlPlane {
       for await (const p of pieces) {
         if (header === null) {
           self.checkRun(p.runId);
-          if (p.rank !== 0) throw new ConfigInvalidError(`rank ${p.rank} uploaded a checkpoint: only rank 0 does`);
-          if (!Number.isSafeInteger(p.step) || p.step < 1 || p.step > self.plan.steps) throw new ConfigInvalidError(`checkpoint upload for step ${p.step}: expected 1..${self.plan.steps}`);
+          if (p.rank !== 0) throw new ProtocolViolationError(`rank ${p.rank} uploaded a checkpoint: only rank 0 does`);
+          if (!Number.isSafeInteger(p.step) || p.step < 1 || p.step > self.plan.steps) throw new ProtocolViolationError(`checkpoint upload for step ${p.step}: expected 1..${self.plan.steps}`);
           header = { rank: p.rank, step: p.step };
         } else if (p.step !== header.step || p.runId !== self.runId) {
-          throw new ConfigInvalidError(`a checkpoint upload for step ${header.step} carried a piece of step ${p.step} of run '${p.runId}'`);
+          throw new ProtocolViolationError(`a checkpoint upload for step ${header.step} carried a piece of step ${p.step} of run '${p.runId}'`);
         }
         yield p;
       }
@@ -297,7 +297,7 @@ export class Coordinator implements ControlPlane {
     try {
       await mkdir(incoming, { recursive: true });
       await writeFilePieces(incoming, checked(this));
-      if (header === null) throw new ConfigInvalidError('an empty checkpoint upload');
+      if (header === null) throw new ProtocolViolationError('an empty checkpoint upload');
     } catch (err) {
       await rm(incoming, { recursive: true, force: true });
       throw err;
@@ -332,7 +332,7 @@ export class Coordinator implements ControlPlane {
 
   private members(runId: string): Membership {
     this.checkRun(runId);
-    if (this.membership === null) throw new ConfigInvalidError('the rendezvous is not complete: no ranks are assigned yet');
+    if (this.membership === null) throw new RunNotReadyError('the rendezvous is not complete: no ranks are assigned yet');
     return this.membership;
   }
 

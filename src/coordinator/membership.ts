@@ -1,3 +1,4 @@
+import { ProtocolViolationError } from '../shared/errors';
 import type { Member } from './rendezvous';
 
 /** A worker's state as the coordinator tracks it. */
@@ -84,7 +85,7 @@ export class Membership {
 
   private record(rank: number): WorkerRecord {
     const w = this.workers.get(rank);
-    if (!w) throw new RangeError(`rank ${rank} is not a member of this run (0..${this.workers.size - 1})`);
+    if (!w) throw new ProtocolViolationError(`rank ${rank} is not a member of this run (0..${this.workers.size - 1})`);
     return w;
   }
 }

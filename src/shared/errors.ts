@@ -1,7 +1,17 @@
-/** Base class of every error this project throws on purpose; `code` is stable for callers and logs. */
+import { status as GrpcStatus } from '@grpc/grpc-js';
+
+export { GrpcStatus };
+
+/**
+ * Base class of every error this project throws on purpose. `code` is stable for callers and
+ * logs; `grpcStatus` is what the control plane answers when the error ends a call, so a
+ * refusal says what kind it is. Errors come in families (a caller catches a family, a log
+ * says which member); anything that is not a FacefillError is a bug and answers INTERNAL.
+ */
 export class FacefillError extends Error {
   constructor(
     readonly code: string,
+    readonly grpcStatus: GrpcStatus,
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -10,57 +20,73 @@ export class FacefillError extends Error {
   }
 }
 
+// ---- Config: a value outside what the schema or a command allows.
+
 /** Thrown when a config file, preset or CLI flag holds a value outside what the schema allows. */
 export class ConfigInvalidError extends FacefillError {
   constructor(message: string) {
-    super('CONFIG_INVALID', message);
+    super('CONFIG_INVALID', GrpcStatus.INVALID_ARGUMENT, message);
   }
 }
 
+// ---- Data: files that are not what they claim to be.
+
+/** Family of errors about local data: images, shards, manifests, masks and checkpoint files. */
+export class DataError extends FacefillError {}
+
 /** Thrown when an image cannot be decoded (corrupt, truncated, or not an image at all). */
-export class ImageDecodeError extends FacefillError {
+export class ImageDecodeError extends DataError {
   constructor(
     readonly source: string,
     reason: string,
   ) {
-    super('IMAGE_DECODE', `cannot decode image ${source}: ${reason}`);
+    super('IMAGE_DECODE', GrpcStatus.INVALID_ARGUMENT, `cannot decode image ${source}: ${reason}`);
   }
 }
 
 /** Thrown when a dataset shard's bytes do not match the checksum its manifest records. */
-export class ShardChecksumError extends FacefillError {
+export class ShardChecksumError extends DataError {
   constructor(
     readonly shard: string,
     expected: string,
     actual: string,
   ) {
-    super('SHARD_CHECKSUM', `shard ${shard} is corrupt: sha256 ${actual}, manifest expects ${expected}`);
+    super('SHARD_CHECKSUM', GrpcStatus.DATA_LOSS, `shard ${shard} is corrupt: sha256 ${actual}, manifest expects ${expected}`);
   }
 }
 
 /** Thrown when a shard, manifest or checkpoint file is malformed (bad magic, version, or length). */
-export class FormatError extends FacefillError {
+export class FormatError extends DataError {
   constructor(
     readonly file: string,
     reason: string,
   ) {
-    super('FORMAT', `${file}: ${reason}`);
+    super('FORMAT', GrpcStatus.DATA_LOSS, `${file}: ${reason}`);
+  }
+}
+
+/** Thrown when a user-given mask image cannot be read or holds no hole. */
+export class MaskFileError extends DataError {
+  constructor(file: string, reason: string) {
+    super('MASK_FILE', GrpcStatus.INVALID_ARGUMENT, `mask ${file}: ${reason}`);
   }
 }
 
 /** Thrown when a checkpoint is missing, incomplete, or does not fit the model it is loaded into. */
-export class CheckpointError extends FacefillError {
+export class CheckpointError extends DataError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('CHECKPOINT', message, options);
+    super('CHECKPOINT', GrpcStatus.FAILED_PRECONDITION, message, options);
   }
 }
 
 /** Thrown when no tensor backend can be initialised, or a requested one is unavailable. */
 export class BackendUnavailableError extends FacefillError {
   constructor(message: string) {
-    super('BACKEND_UNAVAILABLE', message);
+    super('BACKEND_UNAVAILABLE', GrpcStatus.FAILED_PRECONDITION, message);
   }
 }
+
+// ---- Training: a step that cannot go on.
 
 /** Thrown when a gradient vector (e.g. one returned by an all-reduce) does not have one value per trainable parameter of its model. */
 export class GradientSizeMismatchError extends FacefillError {
@@ -69,83 +95,123 @@ export class GradientSizeMismatchError extends FacefillError {
     actual: number,
     expected: number,
   ) {
-    super('GRADIENT_SIZE_MISMATCH', `${network} gradient has ${actual} values; the model has ${expected} trainable parameters`);
+    super('GRADIENT_SIZE_MISMATCH', GrpcStatus.INTERNAL, `${network} gradient has ${actual} values; the model has ${expected} trainable parameters`);
   }
 }
 
-/** Thrown when not all workers joined the rendezvous before its timeout. */
-export class RendezvousTimeoutError extends FacefillError {
+/** Thrown when too many consecutive steps were skipped for non-finite values and no rollback is left to take. */
+export class NonFiniteTrainingError extends FacefillError {
   constructor(message: string) {
-    super('RENDEZVOUS_TIMEOUT', message);
+    super('NON_FINITE', GrpcStatus.ABORTED, message);
+  }
+}
+
+// ---- Rendezvous: joining a run.
+
+/** Family of errors about joining a run's ring. */
+export class RendezvousError extends FacefillError {}
+
+/** Thrown when not all workers joined the rendezvous before its timeout. */
+export class RendezvousTimeoutError extends RendezvousError {
+  constructor(message: string) {
+    super('RENDEZVOUS_TIMEOUT', GrpcStatus.DEADLINE_EXCEEDED, message);
   }
 }
 
 /** Thrown when a worker tries to join a rendezvous that is complete, closed, or already has its endpoint. */
-export class RendezvousClosedError extends FacefillError {
+export class RendezvousClosedError extends RendezvousError {
   constructor(message: string) {
-    super('RENDEZVOUS_CLOSED', message);
+    super('RENDEZVOUS_CLOSED', GrpcStatus.FAILED_PRECONDITION, message);
   }
 }
 
-/** Thrown when a transferred file's size or sha256 does not match what its sender declared. */
-export class TransferChecksumError extends FacefillError {
+// ---- Protocol: a peer's message that breaks the control plane's rules.
+
+/** Family of errors about a message a peer sent: malformed, out of place, or not its to send. */
+export class ProtocolError extends FacefillError {}
+
+/** Thrown when a control-plane message is malformed or breaks the protocol (a bad field, a call out of turn). */
+export class ProtocolViolationError extends ProtocolError {
   constructor(message: string) {
-    super('TRANSFER_CHECKSUM', message);
+    super('PROTOCOL_VIOLATION', GrpcStatus.INVALID_ARGUMENT, message);
   }
 }
 
 /** Thrown when a control-plane call names another run than the coordinator's (a worker of an old run). */
-export class RunMismatchError extends FacefillError {
+export class RunMismatchError extends ProtocolError {
   constructor(expected: string, actual: string) {
-    super('RUN_MISMATCH', `call for run '${actual}', but this coordinator runs '${expected}'`);
+    super('RUN_MISMATCH', GrpcStatus.FAILED_PRECONDITION, `call for run '${actual}', but this coordinator runs '${expected}'`);
   }
 }
 
-/** Thrown when a collective's peer sends nothing within the timeout: the step fails instead of hanging. */
-export class CollectiveTimeoutError extends FacefillError {
+/** Thrown when a transferred file's size or sha256 does not match what its sender declared. */
+export class TransferChecksumError extends ProtocolError {
   constructor(message: string) {
-    super('COLLECTIVE_TIMEOUT', message);
+    super('TRANSFER_CHECKSUM', GrpcStatus.DATA_LOSS, message);
   }
 }
 
-/** Thrown when a collective receives a malformed or unexpected message for the current operation. */
-export class CollectiveMessageError extends FacefillError {
+// ---- Run state: the run as a whole cannot go on.
+
+/** Family of errors about the state of a run as a whole. */
+export class RunStateError extends FacefillError {}
+
+/** Thrown when a call needs a run state the run is not in (e.g. ranks asked for before the rendezvous completes). */
+export class RunNotReadyError extends RunStateError {
   constructor(message: string) {
-    super('COLLECTIVE_MESSAGE', message);
-  }
-}
-
-/** Thrown when a user-given mask image cannot be read or holds no hole. */
-export class MaskFileError extends FacefillError {
-  constructor(file: string, reason: string) {
-    super('MASK_FILE', `mask ${file}: ${reason}`);
-  }
-}
-
-/** Thrown when a collective's transport is closed before or while an operation uses it. */
-export class CollectiveClosedError extends FacefillError {
-  constructor(message: string) {
-    super('COLLECTIVE_CLOSED', message);
+    super('RUN_NOT_READY', GrpcStatus.UNAVAILABLE, message);
   }
 }
 
 /** Thrown when a run stops before its end: the coordinator said so, a rank failed, or the monitor stopped a collapsed run. */
-export class RunStoppedError extends FacefillError {
+export class RunStoppedError extends RunStateError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('RUN_STOPPED', message, options);
+    super('RUN_STOPPED', GrpcStatus.ABORTED, message, options);
   }
 }
 
 /** Thrown when the replicas' weights differ at a checkpoint: data-parallel training diverged. */
-export class ReplicasDivergedError extends FacefillError {
+export class ReplicasDivergedError extends RunStateError {
   constructor(message: string) {
-    super('REPLICAS_DIVERGED', message);
+    super('REPLICAS_DIVERGED', GrpcStatus.DATA_LOSS, message);
   }
 }
 
-/** Thrown when a control-plane call fails: the coordinator is unreachable, too slow, or refused it. */
+// ---- Collective: the ring between workers.
+
+/** Family of errors of the gradient collective (a peer silent, a bad message, the ring closed). */
+export class CollectiveError extends FacefillError {}
+
+/** Thrown when a collective's peer sends nothing within the timeout: the step fails instead of hanging. */
+export class CollectiveTimeoutError extends CollectiveError {
+  constructor(message: string) {
+    super('COLLECTIVE_TIMEOUT', GrpcStatus.DEADLINE_EXCEEDED, message);
+  }
+}
+
+/** Thrown when a collective receives a malformed or unexpected message for the current operation. */
+export class CollectiveMessageError extends CollectiveError {
+  constructor(message: string) {
+    super('COLLECTIVE_MESSAGE', GrpcStatus.DATA_LOSS, message);
+  }
+}
+
+/** Thrown when a collective's transport is closed before or while an operation uses it. */
+export class CollectiveClosedError extends CollectiveError {
+  constructor(message: string) {
+    super('COLLECTIVE_CLOSED', GrpcStatus.ABORTED, message);
+  }
+}
+
+// ---- Control calls, as their caller sees them.
+
+/** Thrown when a control-plane call fails: the coordinator is unreachable, too slow, or refused it; `status` is the answer's code. */
 export class ControlCallError extends FacefillError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('CONTROL_CALL', message, options);
+  constructor(
+    message: string,
+    readonly status: GrpcStatus,
+    options?: { cause?: unknown },
+  ) {
+    super('CONTROL_CALL', GrpcStatus.UNAVAILABLE, message, options);
   }
 }

@@ -11,7 +11,7 @@ import { ControlClient } from '../shared/control/client';
 import { readFilePieces, writeFilePieces } from '../shared/control/file-transfer';
 import { type DatasetPlan, toStepReport } from '../shared/control/wire';
 import { loadSplit } from '../shared/data/dataset';
-import { ConfigInvalidError, RunStoppedError } from '../shared/errors';
+import { ConfigInvalidError, ProtocolViolationError, RunStoppedError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { CollectiveMetrics } from '../shared/metrics/collective-metrics';
 import { TrainingMetrics } from '../shared/metrics/training-metrics';
@@ -115,7 +115,7 @@ async function joinRing(
   let config: RunConfig;
   try {
     config = validateConfig(JSON.parse(reply.configJson) as unknown, `the config of run ${runId}`);
-    if (!right || !reply.shardPlan) throw new ConfigInvalidError(`run ${runId}: the coordinator's reply lacks the ring or the shard plan`);
+    if (!right || !reply.shardPlan) throw new ProtocolViolationError(`run ${runId}: the coordinator's reply lacks the ring or the shard plan`);
   } catch (err) {
     listener.close();
     client.close();

@@ -35,12 +35,19 @@ function fakePlane(): ControlPlane & { reports: { rank: number; result: StepResu
       return { ...a, runId: RUN, config: DEFAULT_CONFIG, plan: { globalBatch: 32, perRankBatch: 16, seed: 1, steps: 2 ** 33, dataset }, startStep: 5 };
     },
     heartbeat: ({ runId, step }): Directive => (check(runId), step < 10 ? { action: 'continue' } : { action: 'stop', reason: 'rank 1 failed' }),
-    reportStep: async ({ runId, rank, result, images }): Promise<Directive> => (check(runId), reports.push({ rank, result, images }), { action: 'continue' }),
+    reportStep: async ({ runId, rank, result, images }): Promise<Directive> => {
+      check(runId);
+      reports.push({ rank, result, images });
+      return result.step < 10 ? { action: 'continue' } : { action: 'stop', reason: 'rank 1 failed' };
+    },
     status: () => ({ runId: RUN, state: 'running', step: 3, steps: 10, workers: [], lastReport: null, imagesPerSecond: 12.5, error: '', latestCheckpoint: '', collapse: { collapsed: false, score: 0, reason: '', diversityRatio: null, events: 0 }, probe: null }),
     datasetPieces: (runId: string, name: string): AsyncIterable<FilePiece> => (check(runId), readFilePieces(dataDir, name, 16_384)),
     uploadCheckpoint: () => Promise.reject(new Error('not in this test')),
     checkpointPieces: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error('not in this test')) }) }),
-    shutdown: () => undefined,
+    // A bug of the coordinator's own (an error of no family): the caller is not at fault.
+    shutdown: () => {
+      throw new RangeError('index 3 is outside 0..2');
+    },
   };
 }
 
@@ -54,6 +61,10 @@ async function serve(plane: ControlPlane): Promise<{ client: CoordinatorClient; 
   const client = new v1.Coordinator(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   return { client, stop: () => (client.close(), server.forceShutdown()) };
 }
+
+const seconds = { data: 0.01, dCompute: 0.2, dReduce: 0.03, gCompute: 0.3, gReduce: 0.04, apply: 0.01, total: 0.6 };
+// An L2-only step's result (no D statistics).
+const RESULT: StepResult = { step: 4, dLossReal: null, dLossFake: null, gAdversarialLoss: null, gL2Loss: 0.25, gLoss: 25, dScoreReal: null, dScoreFake: null, gGradNorm: 1.5, dGradNorm: null, seconds };
 
 const call = <T>(fn: (cb: (err: grpc.ServiceError | null, v?: T) => void) => void): Promise<T> =>
   new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
@@ -86,6 +97,12 @@ test('bad registrations and calls for another run are refused with telling statu
     t.regex(stale.message, /run 'run-6'.*'run-7'/);
     const stop10 = await call<{ action: string; reason: string }>((cb) => client.Heartbeat({ runId: RUN, rank: 0, step: 10 }, cb));
     t.deepEqual(stop10, { action: 'STOP', reason: 'rank 1 failed' });
+    // A step report hears the same stop, with the same reason.
+    const report = toStepReport({ runId: RUN, rank: 0, result: { ...RESULT, step: 10 }, images: 4, weightsSha256: '', probe: null });
+    const ack = await call<{ action: string; reason: string }>((cb) => client.ReportStep(report, cb));
+    t.deepEqual(ack, { action: 'STOP', reason: 'rank 1 failed' });
+    const bug = await t.throwsAsync(call((cb) => client.Shutdown({ reason: 'x' }, cb)));
+    t.is((bug as grpc.ServiceError).code, grpc.status.INTERNAL, 'a bug is never reported as a client error');
   } finally {
     stop();
   }
@@ -95,8 +112,7 @@ test('step reports keep absent D statistics absent (L2-only runs) and present on
   const plane = fakePlane();
   const { client, stop } = await serve(plane);
   try {
-    const seconds = { data: 0.01, dCompute: 0.2, dReduce: 0.03, gCompute: 0.3, gReduce: 0.04, apply: 0.01, total: 0.6 };
-    const l2Only: StepResult = { step: 4, dLossReal: null, dLossFake: null, gAdversarialLoss: null, gL2Loss: 0.25, gLoss: 25, dScoreReal: null, dScoreFake: null, gGradNorm: 1.5, dGradNorm: null, seconds };
+    const l2Only = RESULT;
     const gan: StepResult = { ...l2Only, step: 5, dLossReal: 0.6, dLossFake: 0.7, gAdversarialLoss: 0.8, dScoreReal: 0.55, dScoreFake: 0.45, dGradNorm: 2 };
     for (const r of [l2Only, gan]) await call((cb) => client.ReportStep(toStepReport({ runId: RUN, rank: 1, result: r, images: 16, weightsSha256: '', probe: null }), cb));
     t.deepEqual(plane.reports, [

@@ -11,7 +11,7 @@ import { readRunState } from '../../src/coordinator/run-state';
 import { readFilePieces } from '../../src/shared/control/file-transfer';
 import { ingest } from '../../src/shared/data/ingest';
 import { SyntheticSource } from '../../src/shared/data/synthetic-source';
-import { ConfigInvalidError, RunMismatchError } from '../../src/shared/errors';
+import { ProtocolViolationError, RunMismatchError } from '../../src/shared/errors';
 import { createLogger } from '../../src/shared/log';
 import { CollapseMetrics } from '../../src/shared/metrics/collapse-metrics';
 import { createRegistry } from '../../src/shared/metrics/registry';
@@ -152,13 +152,13 @@ test('a worker reporting its own failure fails the run with its reason', async (
 test('hostile control messages are refused by name and change nothing', async (t) => {
   const { c } = await running();
   t.throws(() => c.heartbeat({ runId: 'other-run', rank: 0, step: 1, condition: 'running', error: '' }), { instanceOf: RunMismatchError });
-  t.throws(() => c.heartbeat({ runId: c.runId, rank: 7, step: 1, condition: 'running', error: '' }), { instanceOf: RangeError, message: /rank 7/ });
+  t.throws(() => c.heartbeat({ runId: c.runId, rank: 7, step: 1, condition: 'running', error: '' }), { instanceOf: ProtocolViolationError, message: /rank 7/ });
   await t.throwsAsync(c.reportStep({ runId: c.runId, rank: 0, result: result(1), images: 2, weightsSha256: 'not-a-digest', probe: null }), { message: /64 hex digits/ });
   // Only files of the plan are served: no path out of the dataset folder.
   const escape = async () => {
     for await (const p of c.datasetPieces(c.runId, '../../../../etc/passwd')) void p;
   };
-  await t.throwsAsync(escape, { instanceOf: ConfigInvalidError, message: /not a file of this run's dataset/ });
+  await t.throwsAsync(escape, { instanceOf: ProtocolViolationError, message: /not a file of this run's dataset/ });
   // Uploads only from rank 0, for a step of the plan, of one step throughout.
   await t.throwsAsync(c.uploadCheckpoint(await upload(c.runId, 2, { rank: 1 })), { message: /only rank 0/ });
   await t.throwsAsync(c.uploadCheckpoint(await upload(c.runId, 99)), { message: /step 99: expected 1\.\.4/ });

@@ -1,5 +1,6 @@
 import { CollectiveTimeoutError, ConfigInvalidError } from '../errors';
 import type { GradientReducer } from '../train/api';
+import { withDeadline } from '../util/deadline';
 import type { ChunkTag, CollectiveOp, Transport } from './api';
 
 /** How a rank runs its all-reduces. */
@@ -98,7 +99,7 @@ export async function ringAllReduceMean(data: Float32Array, op: CollectiveOp, o:
     }
   }
   const right = (t.rank + 1) % n;
-  await within(lastSend, o.timeoutMs, () =>
+  await withDeadline(lastSend, o.timeoutMs, () =>
     new CollectiveTimeoutError(`rank ${t.rank} could not hand its last messages of step ${op.step} phase ${op.phase} to rank ${right} within ${o.timeoutMs} ms (is rank ${right} alive?)`),
   );
   if (failure) throw failure;
@@ -124,17 +125,4 @@ export function checkArguments(op: CollectiveOp, o: RingAllReduceOptions): void 
   if (!Number.isInteger(chunkBytes) || chunkBytes < 4) throw new ConfigInvalidError(`all-reduce chunkBytes ${chunkBytes}: expected an integer >= 4`);
   if (!(o.timeoutMs > 0) || !Number.isFinite(o.timeoutMs)) throw new ConfigInvalidError(`all-reduce timeoutMs ${o.timeoutMs}: expected a positive number of ms`);
   if (!Number.isSafeInteger(op.step) || op.step < 0) throw new RangeError(`all-reduce step ${op.step}: expected an integer >= 0`);
-}
-
-/** Resolves as `promise` does, or rejects with `onTimeout()` after `ms`. */
-export async function within<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -1,6 +1,7 @@
 import { CollectiveTimeoutError } from '../errors';
 import type { ChunkTag, CollectiveOp } from './api';
-import { checkArguments, DEFAULT_CHUNK_BYTES, type RingAllReduceOptions, within } from './ring-allreduce';
+import { withDeadline } from '../util/deadline';
+import { checkArguments, DEFAULT_CHUNK_BYTES, type RingAllReduceOptions } from './ring-allreduce';
 
 /**
  * Copies rank 0's `data` into every other rank's `data` (in place), as Horovod's
@@ -36,7 +37,7 @@ export async function ringBroadcast(data: Float32Array, op: CollectiveOp, o: Rin
     if (t.rank !== last) post(c, payload);
   }
   const right = (t.rank + 1) % n;
-  await within(lastSend, o.timeoutMs, () =>
+  await withDeadline(lastSend, o.timeoutMs, () =>
     new CollectiveTimeoutError(`rank ${t.rank} could not hand the broadcast of step ${op.step} phase ${op.phase} to rank ${right} within ${o.timeoutMs} ms (is rank ${right} alive?)`),
   );
   if (failure) throw failure;

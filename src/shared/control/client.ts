@@ -133,8 +133,6 @@ export class ControlClient {
           : '';
     // grpc-js appends its internal timings to a deadline's details: the hint says it better.
     const details = err.code === grpc.status.DEADLINE_EXCEEDED ? 'deadline exceeded' : err.details || err.message;
-    return Object.assign(new ControlCallError(`coordinator ${this.address}: ${method} failed: ${status}: ${details}${hint}`, { cause: err }), {
-      status: err.code,
-    });
+    return new ControlCallError(`coordinator ${this.address}: ${method} failed: ${status}: ${details}${hint}`, err.code, { cause: err });
   }
 }
