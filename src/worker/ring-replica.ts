@@ -1,4 +1,4 @@
-import { createAllReduce, ringAllReduceMean, ringBroadcast, type RingAllReduceOptions } from '../shared/collective';
+import { createAllReduce, ringAllReduce, ringBroadcast, type RingAllReduceOptions } from '../shared/collective';
 import type { CheckpointContent } from '../shared/train/checkpoint';
 import { readWeights, weightsSha256, writeWeights } from '../shared/train/replica-weights';
 import type { Replica } from '../shared/train/train-loop';
@@ -31,7 +31,7 @@ export function ringReplica(
     checkpoint: async (content) => {
       const stats = readWeights(content.networks, 'statistics');
       if (stats.length > 0) {
-        const mean = await ringAllReduceMean(stats, { step: content.step - 1, phase: 'stats' }, { ...collective, inPlace: true });
+        const mean = await ringAllReduce(stats, { step: content.step - 1, phase: 'stats' }, { ...collective, inPlace: true, reduction: 'mean' });
         writeWeights(content.networks, 'statistics', mean);
       }
       return publish(content, weightsSha256(content.networks));

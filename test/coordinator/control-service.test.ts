@@ -64,7 +64,7 @@ async function serve(plane: ControlPlane): Promise<{ client: CoordinatorClient; 
 
 const seconds = { data: 0.01, dCompute: 0.2, dReduce: 0.03, gCompute: 0.3, gReduce: 0.04, apply: 0.01, total: 0.6 };
 // An L2-only step's result (no D statistics).
-const RESULT: StepResult = { step: 4, dLossReal: null, dLossFake: null, gAdversarialLoss: null, gL2Loss: 0.25, gLoss: 25, dScoreReal: null, dScoreFake: null, gGradNorm: 1.5, dGradNorm: null, seconds };
+const RESULT: StepResult = { step: 4, dLossReal: null, dLossFake: null, gAdversarialLoss: null, gL2Loss: 0.25, gLoss: 25, dScoreReal: null, dScoreFake: null, gGradNorm: 1.5, dGradNorm: null, skipped: null, seconds };
 
 const call = <T>(fn: (cb: (err: grpc.ServiceError | null, v?: T) => void) => void): Promise<T> =>
   new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));

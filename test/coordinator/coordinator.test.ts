@@ -56,6 +56,7 @@ const result = (step: number): StepResult => ({
   dScoreFake: 0.5,
   gGradNorm: 1,
   dGradNorm: 1,
+  skipped: null,
   seconds,
 });
 

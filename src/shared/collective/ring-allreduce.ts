@@ -17,18 +17,21 @@ export interface RingAllReduceOptions {
   timeoutMs: number;
   /** Largest message payload; each segment is cut into chunks of this size. Default 1 MiB. */
   chunkBytes?: number;
-  /** Write the mean into the input array instead of a new one. Default false (true in {@link createAllReduce}). */
+  /** Write the result into the input array instead of a new one. Default false (true in {@link createAllReduce}). */
   inPlace?: boolean;
+  /** The element-wise sum over the ranks, or the sum divided by the world size. Default 'mean'. */
+  reduction?: 'sum' | 'mean';
 }
 
 /** Default largest message payload: big enough to amortise per-message costs, small enough to pipeline. */
 export const DEFAULT_CHUNK_BYTES = 1 << 20;
 
 /**
- * Ring all-reduce of one Float32Array per rank, resolving with the element-wise mean over the
- * ranks. The buffer is split into N nearly equal segments. N-1 reduce-scatter rounds pass
- * partial sums to the right, each rank adding its own values, so that rank r ends up owning
- * the full sum of segment r+1, which it divides by N; N-1 all-gather rounds then pass the
+ * Ring all-reduce of one Float32Array per rank, resolving with the element-wise sum or mean
+ * over the ranks (`o.reduction`). The buffer is split into N nearly equal segments. N-1
+ * reduce-scatter rounds pass partial sums to the right, each rank adding its own values, so
+ * that rank r ends up owning the full sum of segment r+1 (which, for a mean, it divides by
+ * N); N-1 all-gather rounds then pass the
  * finished segments around. Every element is summed in the same order and finished once by
  * its owner, so every rank ends with bit-identical values.
  *
@@ -45,13 +48,14 @@ export const DEFAULT_CHUNK_BYTES = 1 << 20;
  * misfitting message. After a rejection the ring may hold leftovers of this operation; the
  * next operation (a later step or phase) drops them.
  */
-export async function ringAllReduceMean(data: Float32Array, op: CollectiveOp, o: RingAllReduceOptions): Promise<Float32Array> {
+export async function ringAllReduce(data: Float32Array, op: CollectiveOp, o: RingAllReduceOptions): Promise<Float32Array> {
   checkArguments(op, o);
   const t = o.transport;
   const n = t.worldSize;
   if (n === 1 || data.length === 0) return o.inPlace ? data : data.slice();
   // Every segment of the result is written once, by the owner's division or an all-gather.
   const out = o.inPlace ? data : new Float32Array(data.length);
+  const divisor = o.reduction === 'sum' ? 1 : n;
 
   const chunkValues = Math.floor((o.chunkBytes ?? DEFAULT_CHUNK_BYTES) / 4);
   const chunksOf = (segment: number): [number, number][] => {
@@ -87,7 +91,7 @@ export async function ringAllReduceMean(data: Float32Array, op: CollectiveOp, o:
         // overwrites the same segment.
         const own = data.subarray(a, b);
         if (round === n - 2) {
-          for (let i = 0; i < payload.length; i++) payload[i] = Math.fround(payload[i] + own[i]) / n;
+          for (let i = 0; i < payload.length; i++) payload[i] = Math.fround(payload[i] + own[i]) / divisor;
           out.set(payload, a);
         } else {
           for (let i = 0; i < payload.length; i++) payload[i] += own[i];
@@ -107,16 +111,17 @@ export async function ringAllReduceMean(data: Float32Array, op: CollectiveOp, o:
 }
 
 /**
- * The trainer's gradient reducer for one data-parallel rank: each flat D or G gradient is
- * replaced by its mean over the ranks ({@link ringAllReduceMean}), so all replicas apply the
- * same update. Pass it to the Trainer. Reduces in place unless `inPlace` is false, as a
- * GradientReducer may: the gradient is the trainer's own scratch array, and a copy of it
- * would cost about as much as the reduction's additions.
+ * The trainer's gradient reducer for one data-parallel rank: each flat D or G gradient
+ * (already weighted by the rank's share of the global batch) is replaced by its sum over the
+ * ranks ({@link ringAllReduce}), so all replicas apply the same update. Pass it to the
+ * Trainer. Reduces in place unless `inPlace` is false, as a GradientReducer may: the gradient
+ * is the trainer's own scratch array, and a copy of it would cost about as much as the
+ * reduction's additions.
  */
 export function createAllReduce(o: RingAllReduceOptions): GradientReducer {
-  const options = { ...o, inPlace: o.inPlace ?? true };
+  const options: RingAllReduceOptions = { ...o, inPlace: o.inPlace ?? true, reduction: 'sum' };
   checkArguments({ step: 0, phase: 'D' }, options);
-  return (flat, phase, step) => ringAllReduceMean(flat, { step, phase }, options);
+  return (flat, phase, step) => ringAllReduce(flat, { step, phase }, options);
 }
 
 /** Validates the options and the operation shared by every ring collective. */

@@ -44,6 +44,7 @@ function toStepResult(r: StepReport__Output): StepResult {
     dScoreFake: orNull(r.dScoreFake),
     gGradNorm: r.gGradNorm,
     dGradNorm: orNull(r.dGradNorm),
+    skipped: r.skipped ?? null,
     seconds: {
       data: s?.data ?? 0,
       dCompute: s?.dCompute ?? 0,
@@ -72,6 +73,7 @@ export function toStepReport({ runId, rank, result: r, images, weightsSha256, pr
     dScoreFake: opt(r.dScoreFake),
     gGradNorm: r.gGradNorm,
     dGradNorm: opt(r.dGradNorm),
+    skipped: r.skipped ?? undefined,
     seconds: r.seconds,
     images,
     weightsSha256,

@@ -28,16 +28,17 @@ export interface TrainingMonitor {
   onRollback?(rollback: Rollback): void | Promise<void>;
 }
 
-/** A rollback to a healthy checkpoint after a collapse. */
+/** A rollback to a healthy checkpoint after a collapse or a streak of non-finite steps. */
 export interface Rollback {
-  /** Steps completed when the collapse was detected. */
+  /** Steps completed when the fault was detected. */
   fromStep: number;
   /** The checkpoint's step, where training continues. */
   toStep: number;
   checkpoint: string;
-  /** D's learning rate from now on. */
+  /** G's and D's learning rates from now on. */
+  lrG: number;
   lrD: number;
-  /** The detector's reason. */
+  /** What the fault was. */
   reason: string;
 }
 

@@ -7,9 +7,10 @@ import type { NamedTensor } from './flat-gradients';
  */
 
 /**
- * Combines one phase's flat gradient with the other ranks' (e.g. a ring all-reduce taking
- * the mean) and resolves with the gradient every rank then applies. Single-process
- * training uses the identity. The returned array may be the argument, updated in place.
+ * Sums one phase's flat gradient, already weighted by this rank's share of the global batch,
+ * with the other ranks' (e.g. a ring all-reduce), and resolves with the gradient every rank
+ * then applies: the global batch's mean gradient. Single-process training uses the identity.
+ * The returned array may be the argument, updated in place.
  */
 export type GradientReducer = (flat: Float32Array, phase: 'D' | 'G', step: number) => Promise<Float32Array>;
 
@@ -64,6 +65,12 @@ export interface StepResult {
   gGradNorm: number;
   /** L2 norm of the (reduced) gradient applied to D. */
   dGradNorm: number | null;
+  /**
+   * Null when the step's updates were applied; else what was not finite (a reduced gradient,
+   * naming this rank's loss when that was the cause), and the step changed nothing. G fields
+   * are NaN when a bad D gradient skipped G's phase.
+   */
+  skipped: string | null;
   seconds: StepSeconds;
 }
 

@@ -13,13 +13,14 @@ import type { Networks } from './api';
 /** Which weights: all of them, or only the non-trainable statistics. */
 export type WeightSet = 'all' | 'statistics';
 
-function variables(networks: Networks, set: WeightSet): tf.LayerVariable[] {
+/** The chosen weights of both networks, in the fixed order every flat form uses. */
+export function weightVariables(networks: Networks, set: WeightSet): tf.LayerVariable[] {
   return [networks.generator, networks.discriminator].flatMap((m) => (set === 'all' ? m.weights : m.nonTrainableWeights));
 }
 
 /** Copies the chosen weights into one new Float32Array. */
 export function readWeights(networks: Networks, set: WeightSet): Float32Array {
-  const vars = variables(networks, set);
+  const vars = weightVariables(networks, set);
   const out = new Float32Array(vars.reduce((n, v) => n + v.read().size, 0));
   let offset = 0;
   for (const v of vars) {
@@ -32,7 +33,7 @@ export function readWeights(networks: Networks, set: WeightSet): Float32Array {
 
 /** Writes a flat array made by {@link readWeights} (same networks and set) back into the weights. */
 export function writeWeights(networks: Networks, set: WeightSet, flat: Float32Array): void {
-  const vars = variables(networks, set);
+  const vars = weightVariables(networks, set);
   let offset = 0;
   for (const v of vars) {
     const current = v.read();
@@ -50,4 +51,12 @@ export function writeWeights(networks: Networks, set: WeightSet, flat: Float32Ar
 export function weightsSha256(networks: Networks): string {
   const all = readWeights(networks, 'all');
   return createHash('sha256').update(new Uint8Array(all.buffer, all.byteOffset, all.byteLength)).digest('hex');
+}
+
+/** The name of the first weight holding a NaN or an infinity, or null when every weight is finite. */
+export function nonFiniteWeight(networks: Networks): string | null {
+  for (const v of weightVariables(networks, 'all')) {
+    if (!v.read().dataSync().every(Number.isFinite)) return v.name;
+  }
+  return null;
 }

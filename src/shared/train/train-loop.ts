@@ -2,7 +2,7 @@ import type { RunConfig } from '../config';
 import type { FaceSet } from '../data/api';
 import { loadSplit } from '../data/dataset';
 import { manifestHash } from '../data/manifest';
-import { CheckpointError, ConfigInvalidError, RunStoppedError } from '../errors';
+import { CheckpointError, ConfigInvalidError, NonFiniteTrainingError, RunStoppedError } from '../errors';
 import type { Logger } from '../log';
 import { buildDiscriminator, buildGenerator } from '../model';
 import { CollapseWatch, type Rollback, type TrainingMonitor } from '../monitor/collapse-watch';
@@ -13,6 +13,9 @@ import { ShardPlan } from './shard-plan';
 import { compareForResume, describeChanges } from './resume-compatibility';
 import type { GradientReducer, Networks, OptimizerStates, StepResult } from './api';
 import { Trainer } from './trainer';
+import { TrainingState } from './training-state';
+import { nonFiniteWeight } from './replica-weights';
+import { decideRecovery, type Fault } from '../recovery/recovery-policy';
 
 export type { Rollback, TrainingMonitor };
 
@@ -33,10 +36,6 @@ export interface TrainingOptions {
   monitor?: TrainingMonitor;
   log?: Logger;
 }
-
-// Bounds a run that collapses again after every rollback (with rollbackLrFactor 1, a
-// deterministic run would replay the same collapse forever).
-const MAX_ROLLBACKS = 5;
 
 /**
  * What makes a training run one replica of a synchronous data-parallel run: it takes its rank's
@@ -92,7 +91,9 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingSum
  * Trains a GAN for `config.train.steps` steps (from scratch, or from the run folder's latest
  * checkpoint with `resume`), checkpointing every `train.checkpointEvery` steps and at the end.
  * Refuses to start a new run over an existing one, and to resume on another dataset or
- * with another architecture.
+ * with another architecture. Every completed step is committed in memory; a step skipped for a
+ * non-finite value is undone from that commit, and a streak of them, like a collapse, goes to
+ * the recovery policy (a replica leaves both to the coordinator, which sees every rank alike).
  */
 export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<TrainingSummary> {
   const { config, set, outDir, log } = options;
@@ -105,16 +106,24 @@ export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<T
   const plan = new EpochPlan(set.count, config);
   const shards = replica ? new ShardPlan(plan, replica.worldSize) : null;
   const samplesAt = (step: number): StepSamples => (shards && replica ? shards.at(step, replica.rank) : plan.at(step));
-  const save = (content: CheckpointContent) => (replica ? replica.checkpoint(content) : saveCheckpoint(outDir, content));
+  const parallel = shards && replica ? { reduce: replica.reduce, share: shards.weight(replica.rank) } : undefined;
+  const save = async (content: CheckpointContent) => {
+    // Only finite weights are ever written, merged or published.
+    const bad = nonFiniteWeight(content.networks);
+    if (bad) throw new NonFiniteTrainingError(`the weights are not finite at step ${content.step} (${bad}): no checkpoint is written`);
+    return replica ? replica.checkpoint(content) : saveCheckpoint(outDir, content);
+  };
   const start = await startingPoint(options);
   let runConfig = config;
-  let trainer = new Trainer(runConfig, start.networks, replica?.reduce);
+  let trainer = new Trainer(runConfig, start.networks, parallel);
+  let state = new TrainingState(trainer);
   try {
     await replica?.synchronize(start.networks, start.step);
     if (start.optimizers) {
       await trainer.loadOptimizerStates(start.optimizers);
       disposeStates(start.optimizers);
     }
+    await state.commit(start.step);
     const { steps, checkpointEvery, logEvery } = config.train;
     log?.info(
       { startStep: start.step, steps, images: plan.imageCount, stepsPerEpoch: plan.stepsPerEpoch, resumedFrom: start.from },
@@ -126,8 +135,29 @@ export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<T
     let checkpoint = start.from;
     let stepsRun = 0;
     let rollbacks = 0;
+    let skippedInARow = 0;
     // The newest checkpoint this run saved while the detector judged it healthy.
-    let healthy: string | null = null;
+    let healthy: { dir: string; step: number } | null = null;
+    // Carries out the policy's answer to a fault of a single-process run; resolves with the step to go on from, if it rolled back.
+    const recover = async (fault: Fault, done: number, reason: string): Promise<number | null> => {
+      const decision = decideRecovery(fault, { config: runConfig, optimizer: runConfig.optimizer, rollbacks, healthyStep: healthy?.step ?? null });
+      if (decision.action === 'warn') log?.warn({ step: done }, decision.reason);
+      if (decision.action === 'stop') throw fault.kind === 'nonfinite' ? new NonFiniteTrainingError(decision.reason) : new RunStoppedError(decision.reason);
+      if (decision.action !== 'rollback' || !healthy) return null;
+      rollbacks++;
+      state.dispose();
+      const back = await rollBack(trainer, healthy.dir, { ...runConfig, optimizer: decision.optimizer });
+      [trainer, runConfig] = [back.trainer, back.config];
+      state = new TrainingState(trainer);
+      await state.commit(back.step);
+      watch?.reset();
+      skippedInARow = 0;
+      const { lrG, lrD } = runConfig.optimizer;
+      const rollback: Rollback = { fromStep: done, toStep: back.step, checkpoint: back.dir, lrG, lrD, reason };
+      log?.warn(rollback, decision.reason);
+      await options.monitor?.onRollback?.(rollback);
+      return back.step;
+    };
     for (let step = start.step; step < steps; step++) {
       // A step's awaits can all resolve as microtasks (wasm, cpu): yield so that timers and
       // I/O (logs, sockets, heartbeats) run between steps instead of after the run.
@@ -135,26 +165,29 @@ export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<T
       const { epoch, ids } = samplesAt(step);
       last = await trainer.step(makeBatch(set, ids, runConfig, epoch), step);
       stepsRun++;
-      await options.onStep?.(last, epoch);
       const done = step + 1;
-      if (done % logEvery === 0) log?.info(stepLog(last, shards?.perRankBatch ?? config.data.batchSize), `step ${done}/${steps}`);
-      const verdict = watch ? await watch.observe(last, done, trainer.generator, runConfig, log) : null;
+      if (last.skipped) {
+        skippedInARow++;
+        await state.restore();
+        log?.warn({ step: done, inARow: skippedInARow }, `step ${done} skipped: ${last.skipped}`);
+      } else {
+        skippedInARow = 0;
+        await state.commit(done);
+      }
+      await options.onStep?.(last, epoch);
+      if (!last.skipped && done % logEvery === 0) log?.info(stepLog(last, shards?.samples(replica?.rank ?? 0) ?? config.data.batchSize), `step ${done}/${steps}`);
+      if (last.skipped && !replica) {
+        const back = await recover({ kind: 'nonfinite', step: done, streak: skippedInARow, what: last.skipped }, done, last.skipped);
+        if (back !== null) {
+          step = back - 1;
+          continue;
+        }
+      }
+      const verdict = watch && !last.skipped ? await watch.observe(last, done, trainer.generator, runConfig, log) : null;
       if (verdict?.event && !replica) {
-        const action = config.monitor.collapseAction;
-        log?.warn({ step: done, score: verdict.score, diversityRatio: verdict.diversityRatio, action }, `mode collapse at step ${done}: ${verdict.reason}`);
-        const stop = (why: string) => new RunStoppedError(`mode collapse at step ${done}: ${verdict.reason}; ${why}`);
-        if (action === 'stop') throw stop(`stopped (monitor.collapseAction is 'stop')`);
-        if (action === 'rollback') {
-          if (!healthy) throw stop(`monitor.collapseAction is 'rollback' but this run saved no checkpoint while healthy, so it stops`);
-          if (rollbacks === MAX_ROLLBACKS) throw stop(`stopped after ${MAX_ROLLBACKS} rollbacks (monitor.collapseAction is 'rollback')`);
-          rollbacks++;
-          const back = await rollBack(trainer, healthy, runConfig);
-          [trainer, runConfig] = [back.trainer, back.config];
-          watch?.reset();
-          const rollback: Rollback = { fromStep: done, toStep: back.step, checkpoint: back.dir, lrD: runConfig.optimizer.lrD, reason: verdict.reason };
-          log?.warn(rollback, `rolled back from step ${done} to the healthy checkpoint of step ${back.step}; discriminator learning rate now ${rollback.lrD}`);
-          await options.monitor?.onRollback?.(rollback);
-          step = back.step - 1;
+        const back = await recover({ kind: 'collapse', step: done, reason: verdict.reason }, done, verdict.reason);
+        if (back !== null) {
+          step = back - 1;
           continue;
         }
       }
@@ -165,7 +198,7 @@ export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<T
           const written = await save({ step: done, config: runConfig, manifestHash: options.manifestHash, networks, optimizers });
           if (written) {
             checkpoint = written;
-            if (!verdict?.collapsed) healthy = written;
+            if (!verdict?.collapsed && skippedInARow === 0) healthy = { dir: written, step: done };
             log?.info({ checkpoint }, `checkpoint at step ${done}`);
           }
         } finally {
@@ -185,21 +218,20 @@ export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<T
       resumedFrom: start.from,
     };
   } finally {
+    state.dispose();
     disposeTrainer(trainer);
   }
 }
 
 /**
- * Replaces `trainer` (disposed) by one on the checkpoint in `dir` whose D learns at `rollbackLrFactor`
- * times the rate of `config`; resolves with it, its config and the checkpoint's step. Single
- * process only (no reducer): a replica never rolls back.
+ * Replaces `trainer` (disposed) by one on the checkpoint in `dir`, trained with `config` (the
+ * rollback's lowered learning rates); resolves with it, its config and the checkpoint's step.
+ * Single process only (no reducer): a replica's rollbacks are the coordinator's.
  */
 async function rollBack(trainer: Trainer, dir: string, config: RunConfig): Promise<{ trainer: Trainer; config: RunConfig; step: number; dir: string }> {
-  const lrD = config.optimizer.lrD * config.monitor.rollbackLrFactor;
-  const slower: RunConfig = { ...config, optimizer: { ...config.optimizer, lrD } };
   const saved = await loadCheckpoint(dir);
   // Adam takes its learning rate when built: a new trainer on the checkpoint's networks and optimizer state.
-  const replacement = new Trainer(slower, saved.networks);
+  const replacement = new Trainer(config, saved.networks);
   try {
     await replacement.loadOptimizerStates(saved.optimizers);
   } catch (err) {
@@ -209,7 +241,7 @@ async function rollBack(trainer: Trainer, dir: string, config: RunConfig): Promi
     disposeStates(saved.optimizers);
   }
   disposeTrainer(trainer);
-  return { trainer: replacement, config: slower, step: saved.step, dir: saved.dir };
+  return { trainer: replacement, config, step: saved.step, dir: saved.dir };
 }
 
 interface StartingPoint {

@@ -32,8 +32,17 @@ const PASS = { generator: 1, dReal: 2, dFake: 3, dOnFakeForG: 4 } as const;
 const DROPOUT_SALT = 0x0d509001;
 const ADAM_EPSILON = 1e-7;
 
-const identityReduce: GradientReducer = async (flat) => flat;
 const now = (): number => performance.now() / 1000;
+
+/** How a trainer takes part in data-parallel training: its reducer and its share of the global batch. */
+export interface DataParallel {
+  /** Sums the ranks' weighted gradients (see {@link GradientReducer}). */
+  reduce: GradientReducer;
+  /** This rank's samples over the global batch: its gradient's weight in the sum. */
+  share: number;
+}
+
+const SINGLE_PROCESS: DataParallel = { reduce: async (flat) => flat, share: 1 };
 
 /**
  * The synchronous data-parallel GAN step. Each phase computes its gradient as ONE flat
@@ -52,6 +61,12 @@ const now = (): number => performance.now() / 1000;
  * All randomness is derived from (train seed, step, sample id): a step is a pure function
  * of the weights, the optimizers' state, the batch and the step number, which is what
  * makes resuming from a checkpoint exact.
+ *
+ * A reduced gradient that holds a NaN or an infinity is not applied, and a D gradient that
+ * does skips the G phase: the step is skipped ({@link StepResult.skipped}), the same way on
+ * every rank, since every rank holds the same reduced gradient. A rank whose own loss is not
+ * finite poisons its gradient, so the sum carries that to every rank too. The caller restores
+ * the state before the step (D may have been updated before G's gradient went bad).
  */
 export class Trainer {
   /** The generator being trained. */
@@ -66,7 +81,7 @@ export class Trainer {
   constructor(
     private readonly config: RunConfig,
     networks: Networks,
-    private readonly reduce: GradientReducer = identityReduce,
+    private readonly parallel: DataParallel = SINGLE_PROCESS,
   ) {
     this.generator = networks.generator;
     this.discriminator = networks.discriminator;
@@ -87,31 +102,32 @@ export class Trainer {
     const t0 = now();
     return withTensors(batch, async (tensors) => {
       const seconds: StepSeconds = { data: now() - t0, dCompute: 0, dReduce: 0, gCompute: 0, gReduce: 0, apply: 0, total: 0 };
-      let d: (DiscriminatorGradients & { norm: number }) | null = null;
-      if (this.trainsDiscriminator) {
-        const phase = await this.runPhase('D', step, () => this.dGradients(tensors, step), (flat) => this.applyDiscriminatorGradients(flat));
-        seconds.dCompute = phase.computeSeconds;
-        seconds.dReduce = phase.reduceSeconds;
+      const timed = <T>(phase: PhaseOutcome<T>) => {
         seconds.apply += phase.applySeconds;
-        d = { ...phase.computed, norm: l2Norm(phase.reduced) };
+        return [phase.computeSeconds, phase.reduceSeconds] as const;
+      };
+      let d: PhaseOutcome<DiscriminatorGradients> | null = null;
+      if (this.trainsDiscriminator) {
+        d = await this.runPhase('D', step, () => this.dGradients(tensors, step), (c) => 0.5 * (c.lossReal + c.lossFake), (flat) => this.applyDiscriminatorGradients(flat));
+        [seconds.dCompute, seconds.dReduce] = timed(d);
       }
-      const gPhase = await this.runPhase('G', step, () => this.gGradients(tensors, step), (flat) => this.applyGeneratorGradients(flat));
-      seconds.gCompute = gPhase.computeSeconds;
-      seconds.gReduce = gPhase.reduceSeconds;
-      seconds.apply += gPhase.applySeconds;
-      const { computed: g, reduced: reducedG } = gPhase;
+      // A skipped D update skips G's phase on every rank alike: they all hold the same reduced D gradient.
+      const g = d?.skipped ? null : await this.runPhase('G', step, () => this.gGradients(tensors, step), (c) => c.total, (flat) => this.applyGeneratorGradients(flat));
+      if (g) [seconds.gCompute, seconds.gReduce] = timed(g);
       seconds.total = now() - t0;
+      const dc = d?.computed;
       return {
         step,
-        dLossReal: d?.lossReal ?? null,
-        dLossFake: d?.lossFake ?? null,
-        gAdversarialLoss: g.adversarial,
-        gL2Loss: g.l2,
-        gLoss: g.total,
-        dScoreReal: d?.scoreReal ?? null,
-        dScoreFake: d?.scoreFake ?? null,
-        gGradNorm: l2Norm(reducedG),
+        dLossReal: dc?.lossReal ?? null,
+        dLossFake: dc?.lossFake ?? null,
+        gAdversarialLoss: g?.computed.adversarial ?? null,
+        gL2Loss: g?.computed.l2 ?? Number.NaN,
+        gLoss: g?.computed.total ?? Number.NaN,
+        dScoreReal: dc?.scoreReal ?? null,
+        dScoreFake: dc?.scoreFake ?? null,
+        gGradNorm: g?.norm ?? Number.NaN,
         dGradNorm: d?.norm ?? null,
+        skipped: d?.skipped ?? g?.skipped ?? null,
         seconds,
       };
     });
@@ -162,20 +178,32 @@ export class Trainer {
     this.optimizerD.dispose();
   }
 
-  // One phase of the step: compute the flat gradient, reduce it across ranks, apply it; timed.
+  // One phase of the step: compute the flat gradient, weigh it by this rank's share, sum it
+  // across ranks, and apply it unless the sum holds a non-finite value; timed.
   private async runPhase<T extends { flat: Float32Array }>(
     phase: 'D' | 'G',
     step: number,
     compute: () => Promise<T>,
+    lossOf: (computed: T) => number,
     apply: (flat: Float32Array) => void,
-  ): Promise<{ computed: T; reduced: Float32Array; computeSeconds: number; reduceSeconds: number; applySeconds: number }> {
+  ): Promise<PhaseOutcome<T>> {
     const t0 = now();
     const computed = await compute();
+    const { flat } = computed;
+    const { share, reduce } = this.parallel;
+    if (share !== 1) for (let i = 0; i < flat.length; i++) flat[i] *= share;
+    const localLoss = lossOf(computed);
+    if (!Number.isFinite(localLoss) && flat.length > 0) flat[0] = Number.NaN;
     const t1 = now();
-    const reduced = await this.reduce(computed.flat, phase, step);
+    const reduced = await reduce(flat, phase, step);
     const t2 = now();
-    apply(reduced);
-    return { computed, reduced, computeSeconds: t1 - t0, reduceSeconds: t2 - t1, applySeconds: now() - t2 };
+    // The norm is finite exactly when every value is (squares of float32 values cannot overflow a double).
+    const norm = l2Norm(reduced);
+    const network = phase === 'D' ? 'discriminator' : 'generator';
+    let skipped: string | null = null;
+    if (Number.isFinite(norm)) apply(reduced);
+    else skipped = `the ${network} gradient is not finite${Number.isFinite(localLoss) ? '' : ` (this rank's ${network} loss is ${localLoss})`}`;
+    return { computed, norm, skipped, computeSeconds: t1 - t0, reduceSeconds: t2 - t1, applySeconds: now() - t2 };
   }
 
   private rowSeeds(step: number, pass: number, ids: Int32Array): Uint32Array {
@@ -259,6 +287,18 @@ export class Trainer {
       setDropoutSeeds(this.discriminator, null);
     }
   }
+}
+
+/** What one phase of a step computed, reduced and applied (or skipped), and how long each part took. */
+interface PhaseOutcome<T> {
+  computed: T;
+  /** L2 norm of the reduced gradient. */
+  norm: number;
+  /** What was not finite, when the reduced gradient was not applied. */
+  skipped: string | null;
+  computeSeconds: number;
+  reduceSeconds: number;
+  applySeconds: number;
 }
 
 // Runs `fn` on the batch as tensors, disposing them however `fn` ends.

@@ -3,7 +3,7 @@ import { pack } from 'msgpackr';
 import pino from 'pino';
 import type { ExpectedChunk, Transport } from '../../../src/shared/collective/api';
 import { encodeFrame } from '../../../src/shared/collective/frame';
-import { type RingAllReduceOptions, ringAllReduceMean } from '../../../src/shared/collective/ring-allreduce';
+import { type RingAllReduceOptions, ringAllReduce } from '../../../src/shared/collective/ring-allreduce';
 import { CollectiveMessageError, CollectiveTimeoutError } from '../../../src/shared/errors';
 import type { Logger } from '../../../src/shared/log';
 import { Rng } from '../../../src/shared/util/rng';
@@ -31,7 +31,12 @@ export const ints = (rng: Rng, length: number): Float32Array => Float32Array.fro
 
 /** The mean of `inputs` computed independently: exact float64 sums, rounded once to float32. */
 export function exactMean(inputs: Float32Array[]): Float32Array {
-  return Float32Array.from({ length: inputs[0].length }, (_, i) => inputs.reduce((s, x) => s + x[i], 0) / inputs.length);
+  return exactSum(inputs).map((s) => s / inputs.length);
+}
+
+/** The exact element-wise sum (small integers sum exactly in float32 in any order). */
+export function exactSum(inputs: Float32Array[]): Float32Array {
+  return Float32Array.from({ length: inputs[0].length }, (_, i) => inputs.reduce((s, x) => s + x[i], 0));
 }
 
 /** Index of the first element whose bits differ (so -0 and NaN count), or -1. */
@@ -49,7 +54,7 @@ export function allReduce(
   step: number,
   extra: Partial<RingAllReduceOptions> = {},
 ): Promise<Float32Array[]> {
-  return Promise.all(inputs.map((data, rank) => ringAllReduceMean(data, { step, phase: 'D' }, { transport: ring[rank], run: 'suite', timeoutMs: 5000, ...extra })));
+  return Promise.all(inputs.map((data, rank) => ringAllReduce(data, { step, phase: 'D' }, { transport: ring[rank], run: 'suite', timeoutMs: 5000, ...extra })));
 }
 
 const frames = (header: unknown, payloadBytes: number): Buffer[] => [pack(header), Buffer.alloc(payloadBytes)];
@@ -123,7 +128,7 @@ export function transportSuite(test: TestFn, name: string, make: RingFactory, ma
       const started = performance.now();
       // Rank 2 never joins: rank 0 waits for it, rank 1 for rank 0's forwarded chunks.
       const outcomes = await Promise.allSettled(
-        [0, 1].map((rank) => ringAllReduceMean(new Float32Array(30), { step: 0, phase: 'G' }, { transport: h.transports[rank], run: 'suite', timeoutMs: 500 })),
+        [0, 1].map((rank) => ringAllReduce(new Float32Array(30), { step: 0, phase: 'G' }, { transport: h.transports[rank], run: 'suite', timeoutMs: 500 })),
       );
       const elapsed = performance.now() - started;
       const [r0, r1] = outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error) : null));
@@ -190,7 +195,7 @@ export function transportSuite(test: TestFn, name: string, make: RingFactory, ma
       await h.inject(0, [Buffer.from('garbage')]);
       // Rank 0 alone: the garbage is the only message it can get. Its chunks of step 5 stay
       // queued at rank 1 and must not leak into step 6.
-      await t.throwsAsync(ringAllReduceMean(inputs[0], { step: 5, phase: 'D' }, { transport: h.transports[0], run: 'suite', timeoutMs: 2000 }), {
+      await t.throwsAsync(ringAllReduce(inputs[0], { step: 5, phase: 'D' }, { transport: h.transports[0], run: 'suite', timeoutMs: 2000 }), {
         instanceOf: CollectiveMessageError,
       });
       const results = await allReduce(h.transports, inputs, 6, { chunkBytes: 40 });

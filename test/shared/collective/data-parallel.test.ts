@@ -24,9 +24,9 @@ const config = tinyConfig({
 const faces = syntheticFaces(40, 16);
 const STEPS = 3;
 
-function newTrainer(reduce?: ConstructorParameters<typeof Trainer>[2]): Trainer {
+function newTrainer(parallel?: ConstructorParameters<typeof Trainer>[2]): Trainer {
   const networks = { generator: buildGenerator(config.generator, 16, 9), discriminator: buildDiscriminator(config.discriminator, 16, 9) };
-  return new Trainer(config, networks, reduce);
+  return new Trainer(config, networks, parallel);
 }
 
 const weights = (t: Trainer): Float32Array =>
@@ -42,7 +42,7 @@ test('2 ranks with batch b each end with the weights of 1 process with batch 2b,
 
   const ring = new MemoryRing(2, createLogger('test', 'silent'));
   const shards = new ShardPlan(plan, 2);
-  const ranks = [0, 1].map((rank) => newTrainer(createAllReduce({ transport: ring.transport(rank), run: 'dp', timeoutMs: 10_000 })));
+  const ranks = [0, 1].map((rank) => newTrainer({ reduce: createAllReduce({ transport: ring.transport(rank), run: 'dp', timeoutMs: 10_000 }), share: shards.weight(rank) }));
   for (let s = 0; s < STEPS; s++) {
     await Promise.all(
       ranks.map((trainer, rank) => {

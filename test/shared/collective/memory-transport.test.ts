@@ -1,6 +1,6 @@
 import test from 'ava';
 import { MemoryRing } from '../../../src/shared/collective/memory-transport';
-import { ringAllReduceMean } from '../../../src/shared/collective/ring-allreduce';
+import { ringAllReduce } from '../../../src/shared/collective/ring-allreduce';
 import { CollectiveClosedError, CollectiveTimeoutError } from '../../../src/shared/errors';
 import { capturedLog, transportSuite } from './_transport-suite';
 
@@ -23,7 +23,7 @@ test.serial('memory: a peer silenced mid-run makes its right neighbour time out 
   const ring = new MemoryRing(3, capturedLog().log);
   ring.silence(2);
   const outcomes = await Promise.allSettled(
-    [0, 1, 2].map((rank) => ringAllReduceMean(new Float32Array(9).fill(rank), { step: 0, phase: 'D' }, { transport: ring.transport(rank), run: 'm', timeoutMs: 300 })),
+    [0, 1, 2].map((rank) => ringAllReduce(new Float32Array(9).fill(rank), { step: 0, phase: 'D' }, { transport: ring.transport(rank), run: 'm', timeoutMs: 300 })),
   );
   const r0 = outcomes[0].status === 'rejected' ? (outcomes[0].reason as Error) : null;
   t.true(r0 instanceof CollectiveTimeoutError);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { Rng } from '../../../src/shared/util/rng';
 import type { FromRank, ToRank } from './_rank-process';
-import { exactMean, firstBitDifference, ints } from './_transport-suite';
+import { exactSum, firstBitDifference, ints } from './_transport-suite';
 
 const SCRIPT = join(__dirname, '_rank-process.js');
 const MAX_WORLD = 5;
@@ -26,7 +26,7 @@ function ask<K extends FromRank['kind']>(child: ChildProcess, m: ToRank, kind: K
 // One process per rank, reused for the rings of 1..MAX_WORLD ranks: each rank binds, the
 // parent passes endpoints around, and every rank all-reduces its own data.
 for (const kind of ['tcp', 'ipc'] as const) {
-  test(`separate processes over ${kind}: N = 1..${MAX_WORLD}, the exact mean, bit-identical on every rank`, async (t) => {
+  test(`separate processes over ${kind}: N = 1..${MAX_WORLD}, the exact sum, bit-identical on every rank`, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'ff-proc-'));
     const children = Array.from({ length: MAX_WORLD }, () => fork(SCRIPT, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     const rng = new Rng(kind === 'tcp' ? 4 : 5);
@@ -40,7 +40,7 @@ for (const kind of ['tcp', 'ipc'] as const) {
           const inputs = ranks.map(() => ints(rng, length));
           const op = { step: i >> 1, phase: i % 2 === 0 ? ('D' as const) : ('G' as const) };
           const results = await Promise.all(ranks.map((c, rank) => ask(c, { kind: 'reduce', ...op, data: inputs[rank] }, 'reduced')));
-          const expected = exactMean(inputs);
+          const expected = exactSum(inputs);
           results.forEach((r, rank) => t.is(firstBitDifference(r.data, expected), -1, `N=${n} length=${length} rank ${rank}`));
         }
       }

@@ -1,10 +1,10 @@
 import test from 'ava';
 import type { ChunkTag, ExpectedChunk, Transport } from '../../../src/shared/collective/api';
 import { MemoryRing } from '../../../src/shared/collective/memory-transport';
-import { createAllReduce, ringAllReduceMean } from '../../../src/shared/collective/ring-allreduce';
+import { createAllReduce, ringAllReduce } from '../../../src/shared/collective/ring-allreduce';
 import { CollectiveClosedError, CollectiveTimeoutError, ConfigInvalidError } from '../../../src/shared/errors';
 import { Rng } from '../../../src/shared/util/rng';
-import { allReduce, capturedLog, exactMean, firstBitDifference, ints } from './_transport-suite';
+import { allReduce, capturedLog, exactMean, exactSum, firstBitDifference, ints } from './_transport-suite';
 
 const quiet = () => capturedLog().log;
 
@@ -37,11 +37,11 @@ function recording(inner: Transport, events: string[]): Transport {
 
 test('world size 1 and length 0 are the identity without any I/O', async (t) => {
   const data = Float32Array.of(1.5, -2, 3);
-  const copy = await ringAllReduceMean(data, { step: 0, phase: 'D' }, { transport: noIo(1), run: 'r', timeoutMs: 100 });
+  const copy = await ringAllReduce(data, { step: 0, phase: 'D' }, { transport: noIo(1), run: 'r', timeoutMs: 100 });
   t.not(copy, data);
   t.deepEqual(copy, data);
-  t.is(await ringAllReduceMean(data, { step: 0, phase: 'D' }, { transport: noIo(1), run: 'r', timeoutMs: 100, inPlace: true }), data);
-  t.is((await ringAllReduceMean(new Float32Array(0), { step: 0, phase: 'D' }, { transport: noIo(4), run: 'r', timeoutMs: 100 })).length, 0);
+  t.is(await ringAllReduce(data, { step: 0, phase: 'D' }, { transport: noIo(1), run: 'r', timeoutMs: 100, inPlace: true }), data);
+  t.is((await ringAllReduce(new Float32Array(0), { step: 0, phase: 'D' }, { transport: noIo(4), run: 'r', timeoutMs: 100 })).length, 0);
 });
 
 test('chunks are pipelined: a chunk is forwarded before the rest of its round has arrived', async (t) => {
@@ -72,8 +72,8 @@ test('a right neighbour that accepts nothing fails the all-reduce with a timeout
     close: () => inner.close(),
   };
   const [r0] = await Promise.allSettled([
-    ringAllReduceMean(new Float32Array(4), { step: 0, phase: 'D' }, { transport: stuck, run: 'r', timeoutMs: 300 }),
-    ringAllReduceMean(new Float32Array(4), { step: 0, phase: 'D' }, { transport: ring.transport(1), run: 'r', timeoutMs: 300 }),
+    ringAllReduce(new Float32Array(4), { step: 0, phase: 'D' }, { transport: stuck, run: 'r', timeoutMs: 300 }),
+    ringAllReduce(new Float32Array(4), { step: 0, phase: 'D' }, { transport: ring.transport(1), run: 'r', timeoutMs: 300 }),
   ]);
   t.is(r0.status, 'rejected');
   const err = (r0 as PromiseRejectedResult).reason as Error;
@@ -85,7 +85,7 @@ test('a closed transport fails the all-reduce with CollectiveClosedError', async
   const ring = new MemoryRing(2, quiet());
   const transport = ring.transport(0);
   await transport.close();
-  await t.throwsAsync(ringAllReduceMean(new Float32Array(4), { step: 0, phase: 'D' }, { transport, run: 'r', timeoutMs: 1000 }), { instanceOf: CollectiveClosedError });
+  await t.throwsAsync(ringAllReduce(new Float32Array(4), { step: 0, phase: 'D' }, { transport, run: 'r', timeoutMs: 1000 }), { instanceOf: CollectiveClosedError });
 });
 
 test('bad options and steps are refused by name', (t) => {
@@ -95,15 +95,17 @@ test('bad options and steps are refused by name', (t) => {
   return t.throwsAsync(createAllReduce({ transport, run: 'r', timeoutMs: 100 })(new Float32Array(2), 'D', -1), { instanceOf: RangeError, message: /step -1/ });
 });
 
-test('createAllReduce is a GradientReducer: D then G of each step, the mean on every rank', async (t) => {
+test('createAllReduce is a GradientReducer: D then G of each step, the sum of the weighted gradients on every rank', async (t) => {
   const ring = new MemoryRing(3, quiet());
   const reducers = [0, 1, 2].map((rank) => createAllReduce({ transport: ring.transport(rank), run: 'r', timeoutMs: 2000, chunkBytes: 64 }));
   const rng = new Rng(4);
   for (let step = 0; step < 3; step++) {
     for (const phase of ['D', 'G'] as const) {
       const inputs = [0, 1, 2].map(() => ints(rng, 101));
+      // Computed first: the reducer sums in place.
+      const expected = exactSum(inputs);
       const results = await Promise.all(reducers.map((reduce, rank) => reduce(inputs[rank], phase, step)));
-      for (const r of results) t.is(firstBitDifference(r, exactMean(inputs)), -1, `step ${step} phase ${phase}`);
+      for (const r of results) t.is(firstBitDifference(r, expected), -1, `step ${step} phase ${phase}`);
     }
   }
 });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { MemoryRing } from '../../../src/shared/collective/memory-transport';
-import { ringAllReduceMean } from '../../../src/shared/collective/ring-allreduce';
+import { ringAllReduce } from '../../../src/shared/collective/ring-allreduce';
 import { ringBroadcast } from '../../../src/shared/collective/ring-broadcast';
 import { CollectiveMessageError, CollectiveTimeoutError } from '../../../src/shared/errors';
 import { Rng } from '../../../src/shared/util/rng';
@@ -30,7 +30,7 @@ test('a broadcast and the all-reduces after it share the ring without mixing', a
   const results = await Promise.all(
     [0, 1, 2].map(async (rank) => {
       await ringBroadcast(weights[rank], { step: 4, phase: 'init' }, o(rank));
-      return ringAllReduceMean(grads[rank], { step: 4, phase: 'D' }, o(rank));
+      return ringAllReduce(grads[rank], { step: 4, phase: 'D' }, o(rank));
     }),
   );
   t.deepEqual(weights[1], weights[0]);

@@ -9,7 +9,7 @@ const plan = (images: number, batchSize: number, world: number, seed = 5) =>
 
 test('the ranks of a step together take exactly the single-process global batch, in order', (t) => {
   const single = new EpochPlan(103, tinyConfig({ data: { batchSize: 12 }, train: { seed: 5 } }));
-  for (const world of [1, 2, 3, 4, 6, 12]) {
+  for (const world of [1, 2, 3, 4, 5, 6, 7, 12]) {
     const sharded = plan(103, 12, world);
     for (let step = 0; step < 30; step++) {
       const parts = Array.from({ length: world }, (_, r) => sharded.at(step, r));
@@ -17,8 +17,20 @@ test('the ranks of a step together take exactly the single-process global batch,
         parts.flatMap((p) => Array.from(p.ids)),
         Array.from(single.at(step).ids),
       );
-      t.true(parts.every((p) => p.epoch === single.at(step).epoch && p.ids.length === 12 / world));
+      t.true(parts.every((p, r) => p.epoch === single.at(step).epoch && p.ids.length === sharded.samples(r)));
     }
+  }
+});
+
+test('uneven slices differ by at most one sample, and the ranks\' weights sum to 1 in proportion to their samples', (t) => {
+  for (const [batch, world] of [[16, 3], [12, 5], [8, 8], [9, 2]]) {
+    const p = plan(100, batch, world);
+    const sizes = Array.from({ length: world }, (_, r) => p.samples(r));
+    t.is(sizes.reduce((a, b) => a + b, 0), batch);
+    t.true(Math.max(...sizes) - Math.min(...sizes) <= 1, `${batch} over ${world}: ${sizes.join(', ')}`);
+    const weights = Array.from({ length: world }, (_, r) => p.weight(r));
+    t.true(Math.abs(weights.reduce((a, b) => a + b, 0) - 1) < 1e-12);
+    weights.forEach((w, r) => t.is(w, sizes[r] / batch));
   }
 });
 
@@ -43,7 +55,7 @@ test('within an epoch no sample is used twice across ranks and steps, and at mos
   }
 });
 
-test('a batch that does not split evenly, and ranks outside the world, are refused by name', (t) => {
-  t.throws(() => plan(100, 10, 3), { instanceOf: ConfigInvalidError, message: /batchSize 10 .* 3 ranks/ });
+test('a batch smaller than the world, and ranks outside the world, are refused by name', (t) => {
+  t.throws(() => plan(100, 2, 3), { instanceOf: ConfigInvalidError, message: /batchSize 2 is smaller than the 3 ranks/ });
   t.throws(() => plan(100, 12, 4).at(0, 4), { message: /rank 4/ });
 });

@@ -159,7 +159,7 @@ test("'stop' ends the run with a RunStoppedError naming the step and the signal"
     trainOnFaceSet({ config: monitored('stop'), set: faces, manifestHash: 'm', outDir: tmp(), resume: false, monitor: { probe: scriptedProbe([1, 1, 1, 0.1, 0.05]) } }),
     { instanceOf: RunStoppedError },
   );
-  t.regex(error?.message ?? '', /^mode collapse at step 10: output diversity 0\.1, 0\.05 of the real holes' on 2 consecutive probes .*monitor\.collapseAction is 'stop'/);
+  t.regex(error?.message ?? '', /^mode collapse at step 10: output diversity 0\.1, 0\.05 of the real holes' on 2 consecutive probes .*\(monitor\.collapseAction=stop\)$/);
 });
 
 test("'rollback' resumes from the last healthy checkpoint with D's learning rate multiplied, as a resume with that rate would", async (t) => {
@@ -210,7 +210,7 @@ test("'rollback' with no healthy checkpoint to go back to stops instead", async 
       resume: false,
       monitor: { probe: scriptedProbe([1, 0.1, 0.05]) },
     }),
-    { instanceOf: RunStoppedError, message: /^mode collapse at step 6: .*'rollback' but this run saved no checkpoint while healthy, so it stops/ },
+    { instanceOf: RunStoppedError, message: /^mode collapse at step 6: .*no checkpoint was saved while the run was healthy, so it cannot roll back/ },
   );
 });
 

@@ -13,14 +13,14 @@ test.before(async () => {
 const faces = syntheticFaces(16, 16);
 const batch = boxBatch(faces, [3, 9, 1, 14, 6, 0]);
 
-const makeTrainer = (config: RunConfig, reduce?: GradientReducer): Trainer =>
+const makeTrainer = (config: RunConfig, reduce?: GradientReducer, share = 1): Trainer =>
   new Trainer(
     config,
     {
       generator: buildGenerator(config.generator, config.data.imageSize, config.train.seed),
       discriminator: buildDiscriminator(config.discriminator, config.data.imageSize, config.train.seed),
     },
-    reduce,
+    reduce ? { reduce, share } : undefined,
   );
 
 const trainableValues = (model: tf.LayersModel): number[] => model.trainableWeights.flatMap((w) => Array.from(w.read().dataSync()));
@@ -99,6 +99,47 @@ test('the reducer gets D then G flat gradients, and what it returns is what gets
   t.deepEqual(trainableValues(trainer.generator), g0);
   t.deepEqual(trainableValues(trainer.discriminator), d0);
   t.is(r.gGradNorm, 0);
+});
+
+test('the reducer gets the gradient weighted by the rank\'s share of the global batch', async (t) => {
+  const seen: Float32Array[] = [];
+  const keep: GradientReducer = async (flat) => (seen.push(flat.slice()), flat);
+  const config = tinyConfig({ generator: { dropout: 0 }, discriminator: { dropout: 0 } });
+  await makeTrainer(config, keep, 0.25).step(batch, 3);
+  const whole = makeTrainer(config);
+  const d = await whole.discriminatorGradients(batch, 3);
+  t.true(maxAbsDiff(seen[0], d.flat.map((v) => v * 0.25)) <= 1e-7 * Math.max(...Array.from(d.flat, Math.abs)));
+});
+
+// A reducer that makes one phase's sum non-finite, as an all-reduce does when any rank's gradient is.
+const poisoning = (phase: 'D' | 'G', value: number): GradientReducer => async (flat, p) => {
+  if (p === phase) flat[flat.length >> 1] = value;
+  return flat;
+};
+
+for (const [phase, value] of [['D', Number.NaN], ['G', Number.POSITIVE_INFINITY]] as const) {
+  test(`a non-finite reduced ${phase} gradient is not applied and the step says so`, async (t) => {
+    const trainer = makeTrainer(tinyConfig(), poisoning(phase, value));
+    const [g0, d0] = [trainableValues(trainer.generator), trainableValues(trainer.discriminator)];
+    const r = await trainer.step(batch, 0);
+    t.regex(r.skipped ?? '', new RegExp(`the ${phase === 'D' ? 'discriminator' : 'generator'} gradient is not finite`));
+    t.deepEqual(trainableValues(trainer.generator), g0, 'G was updated');
+    if (phase === 'D') {
+      t.deepEqual(trainableValues(trainer.discriminator), d0, 'D was updated');
+      t.true(Number.isNaN(r.gGradNorm), 'G\'s phase ran after a skipped D');
+    }
+  });
+}
+
+test('a rank whose own loss is not finite sends a non-finite gradient, so the sum skips the step on every rank', async (t) => {
+  // Images of 1e20 overflow G's L2 loss on this rank; the other ranks' gradients are clean.
+  const sent: boolean[] = [];
+  const sumWithCleanRanks: GradientReducer = async (flat) => (sent.push(flat.every(Number.isFinite)), flat.map((v) => v + 0.5));
+  const trainer = makeTrainer(tinyConfig({ loss: { mode: 'l2' } }), sumWithCleanRanks);
+  const huge = { ...batch, real: batch.real.map((v) => v * 1e20) };
+  const r = await trainer.step(huge, 0);
+  t.deepEqual(sent, [false]);
+  t.regex(r.skipped ?? '', /the generator gradient is not finite \(this rank's generator loss is (NaN|Infinity)\)/);
 });
 
 test('a reducer returning the wrong length is a typed error naming the network', async (t) => {
