@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
@@ -62,7 +62,8 @@ const MetaSchema = z.object({
 type Meta = z.infer<typeof MetaSchema>;
 
 const StateSchema = z.object({ step: z.number().int().min(0), manifestHash: z.string(), config: z.unknown() });
-const LatestSchema = z.object({ checkpoint: z.string().regex(/^step-\d+$/), step: z.number().int().min(0) });
+const CHECKPOINT_NAME = /^step-(\d+)$/;
+const LatestSchema = z.object({ checkpoint: z.string().regex(CHECKPOINT_NAME), step: z.number().int().min(0) });
 
 /** The folder of a run's checkpoints. */
 export function checkpointsDir(outDir: string): string {
@@ -72,6 +73,25 @@ export function checkpointsDir(outDir: string): string {
 /** The folder name of the checkpoint of `step` inside the checkpoints folder: `step-000500`. */
 export function checkpointName(step: number): string {
   return `step-${String(step).padStart(6, '0')}`;
+}
+
+/** The step a checkpoint folder name ({@link checkpointName}) stands for, or null for any other name. */
+export function checkpointStep(name: string): number | null {
+  const match = CHECKPOINT_NAME.exec(name);
+  return match ? Number(match[1]) : null;
+}
+
+/** The steps of the checkpoint folders in the run in `outDir`, ascending; none when it has no checkpoints folder. */
+export async function listCheckpointSteps(outDir: string): Promise<number[]> {
+  let entries;
+  try {
+    entries = await readdir(checkpointsDir(outDir), { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const steps = entries.filter((e) => e.isDirectory()).map((e) => checkpointStep(e.name));
+  return steps.filter((s): s is number => s !== null).sort((a, b) => a - b);
 }
 
 /** Saves a checkpoint of a run in `outDir` and points `latest` at it; resolves with its directory. */
