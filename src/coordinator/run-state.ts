@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunConfig } from '../shared/config';
+import { writeFileAtomic } from '../shared/util/atomic-write';
 import type { RunView, TrainingPlan } from './api';
 import type { Member } from './rendezvous';
 
@@ -28,13 +28,13 @@ export interface RunState {
   latestCheckpoint: { step: number; dir: string } | null;
 }
 
-/** Writes `run.json` into `outDir` atomically (a reader sees the old or the new state, never half). */
+/**
+ * Writes `run.json` into `outDir` atomically and durably: a reader, or a restart after a
+ * crash, sees the old or the new state, never half of one.
+ */
 export async function writeRunState(outDir: string, state: RunState): Promise<void> {
-  await mkdir(outDir, { recursive: true });
-  const path = join(outDir, RUN_STATE_FILE);
-  const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
-  await writeFile(tmp, `${JSON.stringify({ version: 1, updatedAt: new Date().toISOString(), ...state }, null, 2)}\n`);
-  await rename(tmp, path);
+  const text = `${JSON.stringify({ version: 1, updatedAt: new Date().toISOString(), ...state }, null, 2)}\n`;
+  await writeFileAtomic(join(outDir, RUN_STATE_FILE), text);
 }
 
 /** Reads `run.json` back (for tests and tools); the caller validates what it needs. */

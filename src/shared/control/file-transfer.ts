@@ -49,7 +49,8 @@ export async function* readFilePieces(root: string, name: string, pieceBytes = 1
 
 /**
  * Writes the files of a piece stream under `root`, each into a temporary file that is
- * renamed into place only when its size and sha256 match what the sender declared. A gap,
+ * fsynced and renamed into place only when its size and sha256 match what the sender
+ * declared (the caller fsyncs the folders, e.g. by installing them durably). A gap,
  * an overlap, an unsafe name, a mismatch, or a stream that ends mid-file is a
  * {@link TransferChecksumError} naming the file; nothing unverified is left under its name.
  */
@@ -71,6 +72,8 @@ export async function writeFilePieces(root: string, pieces: AsyncIterable<FilePi
       current.hash.update(piece.data);
       current.bytes += piece.data.length;
       if (!piece.last) continue;
+      // Flushed before it gets its name: a crash must not leave a short file that looks received.
+      await current.file.sync();
       await current.file.close();
       const sha256 = current.hash.digest('hex');
       if (current.bytes !== piece.totalBytes || sha256 !== piece.sha256) {

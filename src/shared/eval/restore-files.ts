@@ -1,8 +1,9 @@
-import { stat, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { stat, mkdir, readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { listImages } from '../data/folder-source';
 import { decodeGray, encodePng } from '../data/image-codec';
 import { drawMask } from '../data/occlusion';
+import { writeFileAtomic } from '../util/atomic-write';
 import { mixSeed, Rng } from '../util/rng';
 import type { OcclusionKind } from '../config/schema';
 import type { Inpainter } from './inpainter';
@@ -47,18 +48,11 @@ export async function restoreFiles(options: RestoreOptions): Promise<RestoreResu
       const mask = 'mask' in options.mask ? options.mask.mask : drawMask(options.mask.kind, options.size, new Rng(mixSeed(options.mask.seed, index)));
       const restored = await options.inpainter.inpaint(Float32Array.from(pixels, (v) => v / 255), mask, 1, options.size);
       const png = await encodePng(Uint8Array.from(restored, (v) => Math.round(v * 255)), options.size, options.size);
-      await writeAtomically(target, png);
+      await writeFileAtomic(target, png);
       result.restored.push(target);
     } catch (err) {
       result.failed.push({ file, error: (err as Error).message });
     }
   }
   return result;
-}
-
-async function writeAtomically(file: string, bytes: Buffer): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}`);
-  await writeFile(tmp, bytes);
-  await rename(tmp, file);
 }

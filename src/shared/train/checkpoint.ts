@@ -1,10 +1,12 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { type RunConfig, validateConfig } from '../config';
 import { CheckpointError } from '../errors';
+import { ensureDirectory, installDirectory, temporarySibling, writeFileAtomic } from '../util/atomic-write';
+import { pathExists } from '../util/path-exists';
 import type { NamedTensor } from './flat-gradients';
 import { modelFromFiles, modelToFiles, optimizerStateFromFiles, optimizerStateToFiles, WEIGHTS_FILE } from './model-files';
 import type { Networks, OptimizerStates } from './api';
@@ -15,8 +17,9 @@ import type { Networks, OptimizerStates } from './api';
  * `generator/` and `discriminator/`, the model in the tfjs layers format (model.json,
  * weights.bin) and its Adam state (optimizer.json, optimizer.bin); `state.json` (step,
  * run config, dataset manifest hash); and `meta.json` listing every file with its sha256.
- * Directories are written into a temporary sibling and renamed into place, and the pointer
- * is replaced by rename, so a crash never leaves a half-written checkpoint or pointer.
+ * Directories are written into a temporary sibling, fsynced and renamed into place, and the
+ * pointer is replaced the same way (`../util/atomic-write`), so a crash never leaves a
+ * half-written checkpoint or pointer, and one that has been saved survives a power loss.
  */
 
 /** Everything a checkpoint holds. */
@@ -59,17 +62,42 @@ const MetaSchema = z.object({
 type Meta = z.infer<typeof MetaSchema>;
 
 const StateSchema = z.object({ step: z.number().int().min(0), manifestHash: z.string(), config: z.unknown() });
-const LatestSchema = z.object({ checkpoint: z.string().regex(/^step-\d+$/), step: z.number().int().min(0) });
+const CHECKPOINT_NAME = /^step-(\d+)$/;
+const LatestSchema = z.object({ checkpoint: z.string().regex(CHECKPOINT_NAME), step: z.number().int().min(0) });
 
 /** The folder of a run's checkpoints. */
 export function checkpointsDir(outDir: string): string {
   return join(outDir, CHECKPOINTS);
 }
 
+/** The folder name of the checkpoint of `step` inside the checkpoints folder: `step-000500`. */
+export function checkpointName(step: number): string {
+  return `step-${String(step).padStart(6, '0')}`;
+}
+
+/** The step a checkpoint folder name ({@link checkpointName}) stands for, or null for any other name. */
+export function checkpointStep(name: string): number | null {
+  const match = CHECKPOINT_NAME.exec(name);
+  return match ? Number(match[1]) : null;
+}
+
+/** The steps of the checkpoint folders in the run in `outDir`, ascending; none when it has no checkpoints folder. */
+export async function listCheckpointSteps(outDir: string): Promise<number[]> {
+  let entries;
+  try {
+    entries = await readdir(checkpointsDir(outDir), { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const steps = entries.filter((e) => e.isDirectory()).map((e) => checkpointStep(e.name));
+  return steps.filter((s): s is number => s !== null).sort((a, b) => a - b);
+}
+
 /** Saves a checkpoint of a run in `outDir` and points `latest` at it; resolves with its directory. */
 export async function saveCheckpoint(outDir: string, content: CheckpointContent): Promise<string> {
   const root = checkpointsDir(outDir);
-  const name = `step-${String(content.step).padStart(6, '0')}`;
+  const name = checkpointName(content.step);
   const files = new Map<string, Buffer>();
   for (const network of NETWORKS) {
     const model = await modelToFiles(content.networks[network]);
@@ -81,47 +109,49 @@ export async function saveCheckpoint(outDir: string, content: CheckpointContent)
   }
   files.set(STATE, json({ step: content.step, manifestHash: content.manifestHash, config: content.config }));
 
-  const tmp = join(root, `.${name}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await ensureDirectory(root);
+  const tmp = temporarySibling(join(root, name));
   const meta: Meta = { format: FORMAT, version: 1, step: content.step, files: [] };
   try {
+    // Written unsynced: installDirectory fsyncs the whole folder before the rename.
     for (const [path, bytes] of files) {
-      await writeSynced(join(tmp, path), bytes);
+      await writeInto(tmp, path, bytes);
       meta.files.push({ path, bytes: bytes.byteLength, sha256: sha256(bytes) });
     }
-    await writeSynced(join(tmp, META), json(meta));
-    await replaceDir(tmp, join(root, name));
+    await writeInto(tmp, META, json(meta));
+    await installDirectory(tmp, join(root, name));
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
     throw err;
   }
-  await writeAtomic(join(root, LATEST), json({ checkpoint: name, step: content.step }));
+  await writeFileAtomic(join(root, LATEST), json({ checkpoint: name, step: content.step }));
   return join(root, name);
 }
 
 /**
  * Moves a checkpoint directory received from elsewhere (`fromDir`, e.g. uploaded by rank 0)
  * into the run in `outDir` as its newest checkpoint, after verifying every file it lists
- * against meta.json and its run state; resolves with the installed directory.
+ * against meta.json and its run state; resolves with the installed directory. Every file of
+ * `fromDir` is fsynced before the move, and the move itself made durable.
  */
 export async function installCheckpoint(outDir: string, fromDir: string): Promise<string> {
   const meta = await readMeta(fromDir);
   for (const f of meta.files) await readVerified(fromDir, meta, f.path);
   const state = await readState(fromDir, meta);
   if (state.step !== meta.step) throw new CheckpointError(`checkpoint ${fromDir}: ${STATE} says step ${state.step}, ${META} says ${meta.step}`);
-  const name = `step-${String(meta.step).padStart(6, '0')}`;
+  const name = checkpointName(meta.step);
   const root = checkpointsDir(outDir);
-  await mkdir(root, { recursive: true });
-  await replaceDir(fromDir, join(root, name));
-  await writeAtomic(join(root, LATEST), json({ checkpoint: name, step: meta.step }));
+  await installDirectory(fromDir, join(root, name));
+  await writeFileAtomic(join(root, LATEST), json({ checkpoint: name, step: meta.step }));
   return join(root, name);
 }
 
 /** Points the run in `outDir` back at one of its own checkpoints (`dir`, under its checkpoints folder) as the newest. */
 export async function pointLatestCheckpoint(outDir: string, dir: string): Promise<void> {
   const meta = await readMeta(dir);
-  const name = `step-${String(meta.step).padStart(6, '0')}`;
+  const name = checkpointName(meta.step);
   if (join(checkpointsDir(outDir), name) !== dir) throw new CheckpointError(`${dir} is not checkpoint ${name} of the run in ${outDir}`);
-  await writeAtomic(join(checkpointsDir(outDir), LATEST), json({ checkpoint: name, step: meta.step }));
+  await writeFileAtomic(join(checkpointsDir(outDir), LATEST), json({ checkpoint: name, step: meta.step }));
 }
 
 /** The files of a checkpoint directory, relative to it: meta.json and every file it lists. */
@@ -132,7 +162,7 @@ export async function checkpointFiles(dir: string): Promise<string[]> {
 /** The newest checkpoint directory of the run in `outDir`, or null when it has none. */
 export async function latestCheckpoint(outDir: string): Promise<string | null> {
   const pointer = join(checkpointsDir(outDir), LATEST);
-  if (!(await exists(pointer))) return null;
+  if (!(await pathExists(pointer))) return null;
   return followPointer(pointer);
 }
 
@@ -141,9 +171,9 @@ export async function latestCheckpoint(outDir: string): Promise<string | null> {
  * checkpoint that `dir/latest` or `dir/checkpoints/latest` points at.
  */
 export async function resolveCheckpointDir(dir: string): Promise<string> {
-  if (await exists(join(dir, META))) return dir;
+  if (await pathExists(join(dir, META))) return dir;
   for (const pointer of [join(dir, LATEST), join(dir, CHECKPOINTS, LATEST)]) {
-    if (await exists(pointer)) return followPointer(pointer);
+    if (await pathExists(pointer)) return followPointer(pointer);
   }
   throw new CheckpointError(`${dir} is neither a checkpoint (no ${META}) nor a run folder (no ${CHECKPOINTS}/${LATEST})`);
 }
@@ -203,7 +233,7 @@ async function followPointer(pointer: string): Promise<string> {
   const parsed = LatestSchema.safeParse(await readJson(pointer));
   if (!parsed.success) throw new CheckpointError(`${pointer} is not a valid checkpoint pointer: ${parsed.error.message}`);
   const dir = join(dirname(pointer), parsed.data.checkpoint);
-  if (!(await exists(join(dir, META)))) throw new CheckpointError(`${pointer} points at ${dir}, which is not a checkpoint`);
+  if (!(await pathExists(join(dir, META)))) throw new CheckpointError(`${pointer} points at ${dir}, which is not a checkpoint`);
   return dir;
 }
 
@@ -262,42 +292,9 @@ async function readJson(path: string): Promise<unknown> {
   }
 }
 
-async function writeSynced(path: string, bytes: Buffer): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const file = await open(path, 'w');
-  try {
-    await file.writeFile(bytes);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-}
-
-async function writeAtomic(path: string, bytes: Buffer): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await writeSynced(tmp, bytes);
-  await rename(tmp, path);
-}
-
-/** Moves a finished directory into place, replacing (only after the move) any older one there. */
-async function replaceDir(from: string, to: string): Promise<void> {
-  if (!(await exists(to))) {
-    await rename(from, to);
-    return;
-  }
-  const old = join(dirname(to), `.replaced-${randomBytes(4).toString('hex')}`);
-  await rename(to, old);
-  await rename(from, to);
-  await rm(old, { recursive: true, force: true });
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
+async function writeInto(dir: string, path: string, bytes: Buffer): Promise<void> {
+  await mkdir(dirname(join(dir, path)), { recursive: true });
+  await writeFile(join(dir, path), bytes);
 }
 
 function sha256(bytes: Buffer): string {
