@@ -5,6 +5,7 @@ import { Coordinator } from '../coordinator/coordinator';
 import { planDataset } from '../coordinator/dataset-plan';
 import { startControlServer } from '../coordinator/server';
 import { CollapseMetrics } from '../shared/metrics/collapse-metrics';
+import { RecoveryMetrics } from '../shared/metrics/recovery-metrics';
 import { createRegistry, serveMetrics } from '../shared/metrics/registry';
 import { registerRunMetrics } from '../shared/metrics/run-metrics';
 import type { RunConfig } from '../shared/config';
@@ -47,7 +48,8 @@ export async function runCoordinator(o: CoordinatorCommandOptions): Promise<RunV
   const dataset = await planDataset(o.data);
   const registry = createRegistry();
   const collapseMetrics = new CollapseMetrics(registry);
-  const coordinator = new Coordinator({ config, datasetDir: o.data, dataset, worldSize: o.workers, outDir: o.out, log, collapseMetrics });
+  const recoveryMetrics = new RecoveryMetrics(registry);
+  const coordinator = new Coordinator({ config, datasetDir: o.data, dataset, worldSize: o.workers, outDir: o.out, log, collapseMetrics, recoveryMetrics });
   registerRunMetrics(registry, () => coordinator.metricsSnapshot());
   const metrics = await serveMetrics(registry, o.metrics.host, o.metrics.port);
   const server = await startControlServer(coordinator, o.listen).catch(async (err: unknown) => {

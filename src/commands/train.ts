@@ -5,6 +5,7 @@ import { loadSplit } from '../shared/data/dataset';
 import { manifestHash } from '../shared/data/manifest';
 import { createLogger, type Logger } from '../shared/log';
 import { CollapseMetrics } from '../shared/metrics/collapse-metrics';
+import { RecoveryMetrics } from '../shared/metrics/recovery-metrics';
 import { createRegistry, type MetricsServer, serveMetrics } from '../shared/metrics/registry';
 import { TrainingMetrics } from '../shared/metrics/training-metrics';
 import { ValidationProbe } from '../shared/monitor/validation-probe';
@@ -59,6 +60,7 @@ export async function runTrain(options: TrainCommandOptions): Promise<TrainingSu
         onProbe: (r) => metrics?.training.validation(r.holePsnrDb, r.ssim),
         onVerdict: (v) => metrics?.collapse.update(v),
       },
+      recoveryMetrics: metrics?.recovery,
     });
   } finally {
     bar?.stop();
@@ -89,6 +91,7 @@ async function probeFor(dataDir: string, train: FaceSet, config: RunConfig, log:
 interface TrainMetricsEndpoint {
   training: TrainingMetrics;
   collapse: CollapseMetrics;
+  recovery: RecoveryMetrics;
   server: MetricsServer;
 }
 
@@ -96,8 +99,9 @@ async function startMetrics(port: number, backend: string, log: Logger): Promise
   const registry = createRegistry();
   const training = new TrainingMetrics(registry);
   const collapse = new CollapseMetrics(registry);
+  const recovery = new RecoveryMetrics(registry);
   training.setBackend(backend);
   const server = await serveMetrics(registry, '0.0.0.0', port);
   log.info({ port: server.port }, `metrics on :${server.port}/metrics`);
-  return { training, collapse, server };
+  return { training, collapse, recovery, server };
 }

@@ -24,6 +24,7 @@ import { Membership } from './membership';
 import { type Registration, Rendezvous } from './rendezvous';
 import { writeRunState } from './run-state';
 import type { CollapseMetrics } from '../shared/metrics/collapse-metrics';
+import type { RecoveryMetrics } from '../shared/metrics/recovery-metrics';
 import type { RunSnapshot } from '../shared/metrics/run-metrics';
 import { CollapseDetector, collapseSample } from '../shared/monitor/collapse-detector';
 import type { ProbeResult } from '../shared/train/api';
@@ -42,6 +43,8 @@ export interface CoordinatorOptions {
   now?: () => number;
   /** Where the collapse detector's verdicts are exported. */
   collapseMetrics?: CollapseMetrics;
+  /** Where the run's ring generation, recoveries, skipped and lost steps are exported. */
+  recoveryMetrics?: RecoveryMetrics;
 }
 
 /**
@@ -398,6 +401,8 @@ export class Coordinator implements ControlPlane {
   }
 
   private async persist(): Promise<void> {
+    // Every change of the ring is persisted: the gauge follows the generation run.json records.
+    this.o.recoveryMetrics?.generation(this.generation);
     try {
       await writeRunState(this.o.outDir, {
         runId: this.runId,

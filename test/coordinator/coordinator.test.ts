@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import test from 'ava';
 import type { CheckpointPiece } from '../../src/coordinator/api';
-import { Coordinator } from '../../src/coordinator/coordinator';
+import { Coordinator, type CoordinatorOptions } from '../../src/coordinator/coordinator';
 import { planDataset } from '../../src/coordinator/dataset-plan';
 import type { Registration } from '../../src/coordinator/rendezvous';
 import { readRunState } from '../../src/coordinator/run-state';
@@ -14,6 +14,7 @@ import { SyntheticSource } from '../../src/shared/data/synthetic-source';
 import { ProtocolViolationError, RunMismatchError } from '../../src/shared/errors';
 import { createLogger } from '../../src/shared/log';
 import { CollapseMetrics } from '../../src/shared/metrics/collapse-metrics';
+import { RecoveryMetrics } from '../../src/shared/metrics/recovery-metrics';
 import { createRegistry } from '../../src/shared/metrics/registry';
 import { buildDiscriminator, buildGenerator } from '../../src/shared/model';
 import type { StepResult } from '../../src/shared/train/api';
@@ -33,11 +34,11 @@ test.before(async () => {
   data = join(data, 'set');
 });
 
-/** A coordinator on a hand-driven clock, with two registered workers. */
-async function running(worldSize = 2, runConfig = config, collapseMetrics?: CollapseMetrics) {
+/** A coordinator on a hand-driven clock, with two registered workers, exporting to `metrics`. */
+async function running(worldSize = 2, runConfig = config, metrics: Pick<CoordinatorOptions, 'collapseMetrics' | 'recoveryMetrics'> = {}) {
   let clock = 0;
   const out = tmp('run');
-  const c = new Coordinator({ config: runConfig, datasetDir: data, dataset: await planDataset(data), worldSize, outDir: out, log, now: () => clock, collapseMetrics });
+  const c = new Coordinator({ config: runConfig, datasetDir: data, dataset: await planDataset(data), worldSize, outDir: out, log, now: () => clock, ...metrics });
   await c.start();
   const reg = (i: number): Registration => ({ host: 'h', gpu: i, backend: 'cpu', dataEndpoint: `tcp://h:${5700 + i}`, ipcEndpoint: '', pid: i });
   const assignments = await Promise.all(Array.from({ length: worldSize }, (_, i) => c.register(reg(i))));
@@ -192,7 +193,7 @@ const STEPS = [0, 1, 2, 3];
 
 test('a collapse seen in rank 0\'s probes shows in status and metrics; with collapseAction warn the run goes on', async (t) => {
   const registry = createRegistry();
-  const { c } = await running(2, watched('warn'), new CollapseMetrics(registry));
+  const { c } = await running(2, watched('warn'), { collapseMetrics: new CollapseMetrics(registry) });
   for (const step of STEPS) await c.reportStep({ runId: c.runId, rank: 0, result: result(step), images: 2, weightsSha256: '', probe: probe(0.01) });
   const { collapse, state, probe: last } = c.status();
   t.is(state, 'running');
@@ -224,7 +225,10 @@ test('healthy probes leave the run healthy', async (t) => {
 
 test('with collapseAction rollback, the run goes back to its last healthy checkpoint in a new ring with a lower D learning rate', async (t) => {
   const runConfig = watched('rollback');
-  const { c, out } = await running(2, runConfig);
+  const registry = createRegistry();
+  const { c, out } = await running(2, runConfig, { recoveryMetrics: new RecoveryMetrics(registry) });
+  const generation = async () => registry.getSingleMetricAsString('facefill_ring_generation');
+  t.regex(await generation(), /^facefill_ring_generation 0$/m);
   const firstRing = c.runId;
   for (const rank of [0, 1]) await c.reportStep({ runId: firstRing, rank, result: result(1), images: 2, weightsSha256: digest('a'), probe: null });
   await c.uploadCheckpoint(await upload(firstRing, 2));
@@ -252,6 +256,7 @@ test('with collapseAction rollback, the run goes back to its last healthy checkp
   });
   t.is(state.startStep, 2);
   t.is(state.config.optimizer.lrD, runConfig.optimizer.lrD * runConfig.monitor.rollbackLrFactor);
+  t.regex(await generation(), /^facefill_ring_generation 1$/m);
   c.close();
 });
 

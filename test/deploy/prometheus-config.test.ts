@@ -7,7 +7,7 @@ import { run, testWithTool } from './_tools';
 
 // deploy/prometheus checked by promtool, the validator of the Prometheus these files are for.
 
-const ALERTS = ['FacefillModeCollapse', 'FacefillWorkerDown', 'FacefillStepStalled', 'FacefillNonFiniteLoss'];
+const ALERTS = ['FacefillModeCollapse', 'FacefillWorkerDown', 'FacefillStepStalled', 'FacefillNonFiniteLoss', 'FacefillRepeatedRecoveries'];
 const UNIT_TESTS = resolve(REPO, 'test/deploy/fixtures/alerts.test.yml');
 
 // Debian builds Prometheus without Kubernetes service discovery (too many dependencies), so its
@@ -104,7 +104,7 @@ testWithTool('promtool', 'promtool check config: prometheus.yml and the alerts i
   }
 });
 
-testWithTool('promtool', 'promtool check rules: alerts.yml holds the four alerts, each with a severity, as the tests read them', async (t, promtool) => {
+testWithTool('promtool', 'promtool check rules: alerts.yml holds the five alerts, each with a severity, as the tests read them', async (t, promtool) => {
   const r = await run(promtool, ['check', 'rules', ALERTS_FILE]);
   t.is(r.code, 0, r.stdout + r.stderr);
   const rules = readAlertRules();

@@ -1,12 +1,19 @@
 import { Registry } from 'prom-client';
 import { COLLAPSE_METRIC_NAMES, CollapseMetrics } from '../../src/shared/metrics/collapse-metrics';
 import { COLLECTIVE_METRIC_NAMES, CollectiveMetrics } from '../../src/shared/metrics/collective-metrics';
+import { RECOVERY_METRIC_NAMES, RecoveryMetrics } from '../../src/shared/metrics/recovery-metrics';
 import { createRegistry } from '../../src/shared/metrics/registry';
 import { RUN_METRIC_NAMES, registerRunMetrics } from '../../src/shared/metrics/run-metrics';
 import { TRAINING_METRIC_NAMES, TrainingMetrics } from '../../src/shared/metrics/training-metrics';
 
 /** Every facefill metric family's exported names. */
-export const FACEFILL_METRIC_NAMES: readonly string[] = [...TRAINING_METRIC_NAMES, ...COLLECTIVE_METRIC_NAMES, ...RUN_METRIC_NAMES, ...COLLAPSE_METRIC_NAMES];
+export const FACEFILL_METRIC_NAMES: readonly string[] = [
+  ...TRAINING_METRIC_NAMES,
+  ...COLLECTIVE_METRIC_NAMES,
+  ...RUN_METRIC_NAMES,
+  ...COLLAPSE_METRIC_NAMES,
+  ...RECOVERY_METRIC_NAMES,
+];
 
 /** Series Prometheus itself adds to every scrape that the dashboard and alerts may use. */
 const PROMETHEUS_SERIES = ['up'];
@@ -28,6 +35,7 @@ export async function exportedSeriesNames(): Promise<Set<string>> {
   new TrainingMetrics(families);
   new CollectiveMetrics(families);
   new CollapseMetrics(families);
+  new RecoveryMetrics(families);
   registerRunMetrics(families, () => ({ state: 'running', step: 0, steps: 1, imagesPerSecond: 0, workers: [], checkpoint: null }));
   const types = new Map((await families.getMetricsAsJSON()).map((m) => [m.name, String(m.type)]));
 

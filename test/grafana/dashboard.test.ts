@@ -13,7 +13,7 @@ import {
 import { exportedSeriesNames, FACEFILL_METRIC_NAMES } from './_exported-metrics';
 import { labelValuesSelector, metricNames } from './_promql';
 
-const ROWS = ['Training health', 'Throughput & step phases', 'All-reduce', 'Workers & heartbeats', 'Checkpoints', 'Processes'];
+const ROWS = ['Training health', 'Throughput & step phases', 'All-reduce', 'Workers & heartbeats', 'Checkpoints', 'Faults and recovery', 'Processes'];
 
 /** Every PromQL expression of the dashboard (panels and variables) and of the alerts, named for messages. */
 function expressions(d: Dashboard): { where: string; expr: string }[] {

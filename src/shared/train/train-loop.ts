@@ -5,6 +5,7 @@ import { manifestHash } from '../data/manifest';
 import { CheckpointError, ConfigInvalidError, NonFiniteTrainingError, RunStoppedError } from '../errors';
 import type { Logger } from '../log';
 import { buildDiscriminator, buildGenerator } from '../model';
+import type { RecoveryMetrics } from '../metrics/recovery-metrics';
 import { CollapseWatch, type Rollback, type TrainingMonitor } from '../monitor/collapse-watch';
 import { makeBatch } from './batch';
 import { type CheckpointContent, latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
@@ -34,6 +35,8 @@ export interface TrainingOptions {
   replica?: Replica;
   /** Watch the run for mode collapse and act on `config.monitor.collapseAction` (see {@link TrainingMonitor}). */
   monitor?: TrainingMonitor;
+  /** Where the run's recoveries and skipped non-finite steps are exported (the loop reports none yet). */
+  recoveryMetrics?: RecoveryMetrics;
   log?: Logger;
 }
 
