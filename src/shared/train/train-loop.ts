@@ -13,8 +13,9 @@ import { EpochPlan, type StepSamples } from './epoch-plan';
 import { ShardPlan } from './shard-plan';
 import { compareForResume, describeChanges } from './resume-compatibility';
 import type { GradientReducer, Networks, OptimizerStates, StepResult } from './api';
-import { Trainer } from './trainer';
+import { type DataParallel, SINGLE_PROCESS, Trainer } from './trainer';
 import { TrainingState } from './training-state';
+import { pruneCheckpoints } from './checkpoint-retention';
 import { nonFiniteWeight } from './replica-weights';
 import { decideRecovery, type Fault } from '../recovery/recovery-policy';
 
@@ -35,8 +36,10 @@ export interface TrainingOptions {
   replica?: Replica;
   /** Watch the run for mode collapse and act on `config.monitor.collapseAction` (see {@link TrainingMonitor}). */
   monitor?: TrainingMonitor;
-  /** Where the run's recoveries and skipped non-finite steps are exported (the loop reports none yet). */
+  /** Where the run's recoveries and skipped non-finite steps are exported. */
   recoveryMetrics?: RecoveryMetrics;
+  /** Fault injection for tests and chaos runs: this process's D gradient is NaN at these 0-based steps. */
+  nanGradientSteps?: ReadonlySet<number>;
   log?: Logger;
 }
 
@@ -109,7 +112,7 @@ export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<T
   const plan = new EpochPlan(set.count, config);
   const shards = replica ? new ShardPlan(plan, replica.worldSize) : null;
   const samplesAt = (step: number): StepSamples => (shards && replica ? shards.at(step, replica.rank) : plan.at(step));
-  const parallel = shards && replica ? { reduce: replica.reduce, share: shards.weight(replica.rank) } : undefined;
+  const parallel = withInjectedNaN(shards && replica ? { reduce: replica.reduce, share: shards.weight(replica.rank) } : SINGLE_PROCESS, options.nanGradientSteps);
   const save = async (content: CheckpointContent) => {
     // Only finite weights are ever written, merged or published.
     const bad = nonFiniteWeight(content.networks);
@@ -148,6 +151,7 @@ export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<T
       if (decision.action === 'stop') throw fault.kind === 'nonfinite' ? new NonFiniteTrainingError(decision.reason) : new RunStoppedError(decision.reason);
       if (decision.action !== 'rollback' || !healthy) return null;
       rollbacks++;
+      const recoveryStarted = performance.now();
       state.dispose();
       const back = await rollBack(trainer, healthy.dir, { ...runConfig, optimizer: decision.optimizer });
       [trainer, runConfig] = [back.trainer, back.config];
@@ -158,6 +162,7 @@ export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<T
       const { lrG, lrD } = runConfig.optimizer;
       const rollback: Rollback = { fromStep: done, toStep: back.step, checkpoint: back.dir, lrG, lrD, reason };
       log?.warn(rollback, decision.reason);
+      options.recoveryMetrics?.recovered(fault.kind === 'nonfinite' ? 'nonfinite' : 'rollback', (performance.now() - recoveryStarted) / 1000, done - back.step);
       await options.monitor?.onRollback?.(rollback);
       return back.step;
     };
@@ -171,6 +176,7 @@ export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<T
       const done = step + 1;
       if (last.skipped) {
         skippedInARow++;
+        options.recoveryMetrics?.skippedSteps();
         await state.restore();
         log?.warn({ step: done, inARow: skippedInARow }, `step ${done} skipped: ${last.skipped}`);
       } else {
@@ -203,6 +209,8 @@ export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<T
             checkpoint = written;
             if (!verdict?.collapsed && skippedInARow === 0) healthy = { dir: written, step: done };
             log?.info({ checkpoint }, `checkpoint at step ${done}`);
+            // A replica's checkpoints are the coordinator's to keep or prune.
+            if (!replica) await pruneCheckpoints(outDir, config.train.keepCheckpoints, healthy ? [healthy.step] : []);
           }
         } finally {
           disposeStates(optimizers);
@@ -224,6 +232,18 @@ export async function trainOnFaceSet(options: FaceSetTrainingOptions): Promise<T
     state.dispose();
     disposeTrainer(trainer);
   }
+}
+
+// Makes this process's D gradient NaN before it is reduced at the given steps, as a failing GPU or an overflow would.
+function withInjectedNaN(parallel: DataParallel, steps: ReadonlySet<number> | undefined): DataParallel {
+  if (!steps || steps.size === 0) return parallel;
+  return {
+    ...parallel,
+    reduce: (flat, phase, step) => {
+      if (phase === 'D' && steps.has(step)) flat.fill(Number.NaN);
+      return parallel.reduce(flat, phase, step);
+    },
+  };
 }
 
 /**

@@ -42,7 +42,8 @@ export interface DataParallel {
   share: number;
 }
 
-const SINGLE_PROCESS: DataParallel = { reduce: async (flat) => flat, share: 1 };
+/** A single process: the identity reducer, the whole batch. */
+export const SINGLE_PROCESS: DataParallel = { reduce: async (flat) => flat, share: 1 };
 
 /**
  * The synchronous data-parallel GAN step. Each phase computes its gradient as ONE flat
@@ -329,7 +330,10 @@ async function restoreAdam(optimizer: tf.AdamOptimizer, state: NamedTensor[], va
       `${network} optimizer state holds ${moments} moment tensors; the model has ${variables.length} trainable weights (expected ${2 * variables.length})`,
     );
   }
+  // setWeights makes new moment variables without freeing the ones it replaces (a restore
+  // after training would leak them): they go once the new ones are in.
+  const replaced = await optimizer.getWeights();
   const clones = state.map(({ name, tensor }) => ({ name, tensor: tf.clone(tensor) }));
   await optimizer.setWeights(clones);
-  tf.dispose(clones.map((c) => c.tensor));
+  tf.dispose([...clones, ...replaced].map((c) => c.tensor));
 }

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import test from 'ava';
 import pino from 'pino';
 import type { RunConfig } from '../../../src/shared/config';
-import { CheckpointError, ConfigInvalidError, RunStoppedError } from '../../../src/shared/errors';
+import { CheckpointError, ConfigInvalidError, NonFiniteTrainingError, RunStoppedError } from '../../../src/shared/errors';
 import type { Logger } from '../../../src/shared/log';
 import type { Probe } from '../../../src/shared/monitor/validation-probe';
 import { installCheckpoint, loadCheckpoint, saveCheckpoint } from '../../../src/shared/train/checkpoint';
@@ -235,4 +235,79 @@ test('a replica takes no action on a collapse (the coordinator does) but still r
   });
   t.deepEqual(collapsed, [6]);
   t.is(summary.endStep, 12);
+});
+
+// Every weight and both Adam states of the checkpoint of `step` in `outDir`, as one list.
+const stateAt = async (outDir: string, step: number): Promise<number[]> => {
+  const { optimizers, networks } = await loadCheckpoint(join(outDir, 'checkpoints', `step-${String(step).padStart(6, '0')}`));
+  const slots = [...optimizers.generator, ...optimizers.discriminator].map((s) => s.tensor);
+  const values = [networks.generator, networks.discriminator].flatMap((m) => m.getWeights()).concat(slots).flatMap((w) => Array.from(w.dataSync()));
+  tf.dispose(slots);
+  networks.generator.dispose();
+  networks.discriminator.dispose();
+  return values;
+};
+
+test('a step with a NaN gradient is skipped: it changes no weight, statistic or Adam state, and training goes on', async (t) => {
+  const out = tmp();
+  const results: StepResult[] = [];
+  await trainOnFaceSet({
+    config: tinyConfig({ train: { steps: 5, checkpointEvery: 1 } }),
+    set: faces,
+    manifestHash: 'm',
+    outDir: out,
+    resume: false,
+    nanGradientSteps: new Set([3]),
+    onStep: (r) => void results.push(r),
+  });
+  t.deepEqual(results.map((r) => r.skipped !== null), [false, false, false, true, false]);
+  t.regex(results[3].skipped ?? '', /discriminator gradient is not finite/);
+  t.notDeepEqual(await stateAt(out, 3), await stateAt(out, 2), 'a step that ran changed the state');
+  t.deepEqual(await stateAt(out, 4), await stateAt(out, 3), 'the skipped step changed the state');
+  const last = await stateAt(out, 5);
+  t.notDeepEqual(last, await stateAt(out, 4), 'training went on');
+  t.true(last.every(Number.isFinite));
+});
+
+test('train.maxSkippedSteps NaN steps in a row roll back to the healthy checkpoint with both learning rates lowered', async (t) => {
+  const out = tmp();
+  const rollbacks: Rollback[] = [];
+  const config = tinyConfig({ train: { steps: 10, checkpointEvery: 2, maxSkippedSteps: 3 }, monitor: { rollbackLrFactor: 0.5, maxRollbacks: 1 } });
+  // Steps 4, 5 and 6 fail: the streak hits 3 at step 7 (completed), after the checkpoint of step 4.
+  const summary = await trainOnFaceSet({
+    config,
+    set: faces,
+    manifestHash: 'm',
+    outDir: out,
+    resume: false,
+    nanGradientSteps: new Set([4, 5, 6]),
+    monitor: { probe: null, onRollback: (r) => void rollbacks.push(r) },
+  });
+  t.deepEqual(rollbacks.map((r) => [r.fromStep, r.toStep, r.lrG, r.lrD]), [[7, 4, config.optimizer.lrG / 2, config.optimizer.lrD / 2]]);
+  t.is(summary.endStep, 10);
+  const final = await loadCheckpoint(out);
+  t.deepEqual([final.step, final.config.optimizer.lrG, final.config.optimizer.lrD], [10, config.optimizer.lrG / 2, config.optimizer.lrD / 2]);
+  final.networks.generator.dispose();
+  final.networks.discriminator.dispose();
+  t.true((await weights(out)).every(Number.isFinite));
+});
+
+test('a NaN streak with no rollback left fails naming the step and the tensor', async (t) => {
+  await t.throwsAsync(
+    trainOnFaceSet({
+      config: tinyConfig({ train: { steps: 10, checkpointEvery: 0, maxSkippedSteps: 2 } }),
+      set: faces,
+      manifestHash: 'm',
+      outDir: tmp(),
+      resume: false,
+      nanGradientSteps: new Set([1, 2, 3]),
+    }),
+    { instanceOf: NonFiniteTrainingError, message: /^2 steps in a row skipped for non-finite values, the last at step 3: the discriminator gradient is not finite; no checkpoint was saved/ },
+  );
+});
+
+test('train.keepCheckpoints keeps the newest checkpoints and prunes the rest', async (t) => {
+  const out = tmp();
+  await train(tinyConfig({ train: { steps: 10, checkpointEvery: 2, keepCheckpoints: 2 } }), out);
+  t.deepEqual(readdirSync(join(out, 'checkpoints')).filter((n) => n.startsWith('step-')).sort(), ['step-000008', 'step-000010']);
 });
