@@ -16,6 +16,7 @@ import { BACKENDS } from './shared/config';
 import { SPLITS, type Split } from './shared/data/api';
 import { parseSplitFractions } from './shared/data/split';
 import { ConfigInvalidError, FacefillError } from './shared/errors';
+import { ExitCode, exitCodeFor } from './shared/exit-codes';
 import { formatEvalTable } from './shared/eval/evaluate';
 import { createLogger } from './shared/log';
 
@@ -83,7 +84,8 @@ withConfigFlags(
   });
   if (view.state !== 'finished') {
     console.error(`facefill: run ${view.runId} ${view.state}: ${view.error}`);
-    process.exitCode = 1;
+    // Not RUN_STOPPED: a coordinator started again begins a fresh run (a Deployment's restart).
+    process.exitCode = ExitCode.FAILED;
   }
 });
 
@@ -157,7 +159,7 @@ program
   .addOption(backendOption())
   .action(async (o: { checkpoint: string; input: string; mask: string; out: string; seed: number; backend: 'auto' }) => {
     const result = await runRestore({ ...o, log: createLogger('restore') });
-    if (result.failed.length > 0) process.exitCode = 1;
+    if (result.failed.length > 0) process.exitCode = ExitCode.FAILED;
   });
 
 program
@@ -205,12 +207,7 @@ program
 
 if (require.main === module) {
   program.parseAsync(process.argv).catch((err: unknown) => {
-    if (err instanceof FacefillError) {
-      console.error(`facefill: ${err.message}`);
-      process.exitCode = 2;
-    } else {
-      console.error(err);
-      process.exitCode = 1;
-    }
+    console.error(err instanceof FacefillError ? `facefill: ${err.message}` : err);
+    process.exitCode = exitCodeFor(err);
   });
 }
