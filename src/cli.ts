@@ -11,7 +11,7 @@ import { runPull } from './commands/pull';
 import { fetchStatus, formatStatus } from './commands/status';
 import { runTrain } from './commands/train';
 import { DEFAULT_WORK_DIR, DEFAULT_WORKER_METRICS_PORT, runWorkerCommand } from './commands/worker';
-import { DEFAULT_GRACE_MS, runWorkers } from './commands/workers';
+import { DEFAULT_GRACE_MS, DEFAULT_MAX_RESTARTS, runWorkers } from './commands/workers';
 import { BACKENDS } from './shared/config';
 import { SPLITS, type Split } from './shared/data/api';
 import { parseSplitFractions } from './shared/data/split';
@@ -112,15 +112,17 @@ program
   .option('--gpus <list>', 'all, or GPU ordinals such as 0,1,3')
   .option('--cpu <n>', 'number of CPU workers instead of GPUs', toInt)
   .option('--grace <seconds>', 'time a worker gets to stop before it is killed', toInt, DEFAULT_GRACE_MS / 1000)
+  .option('--max-restarts <n>', 'restarts of a crashed worker (1 s, 2 s, 4 s … apart) before it is left down', toInt, DEFAULT_MAX_RESTARTS)
   .option('--metrics-port <n>', 'metrics port of the first worker; the others get the next ones', toInt, DEFAULT_WORKER_METRICS_PORT)
   .argument('[worker-flags...]', 'flags passed to every `facefill worker` (after --)')
-  .action(async (workerArgs: string[], o: { coordinator: string; gpus?: string; cpu?: number; grace: number; metricsPort: number }) => {
+  .action(async (workerArgs: string[], o: { coordinator: string; gpus?: string; cpu?: number; grace: number; maxRestarts: number; metricsPort: number }) => {
     process.exitCode = await runWorkers({
       coordinator: o.coordinator,
       gpus: o.gpus,
       cpu: o.cpu,
       workerArgs,
       graceMs: o.grace * 1000,
+      maxRestarts: o.maxRestarts,
       metricsPort: o.metricsPort,
       log: createLogger('workers'),
     });
