@@ -24,7 +24,10 @@ import { createLogger } from './shared/log';
 /** The facefill command line (exported so tests and deploy checks can read its commands and flags). */
 export const program = new Command('facefill')
   .description('Face occlusion-restoration GAN: ingest, train (one process or a cluster), restore, evaluate')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Commander exits 1 on an unknown flag or a bad value; the contract says usage (2), so that
+  // `facefill workers` does not restart a worker whose flags are wrong. Subcommands inherit it.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? ExitCode.FINISHED : ExitCode.USAGE));
 
 const backendOption = () => new Option('--backend <name>', 'tensor backend').choices(['auto', ...BACKENDS]).default('auto');
 const showProgress = (flag: boolean) => flag && process.stderr.isTTY === true;
