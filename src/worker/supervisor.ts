@@ -213,7 +213,7 @@ export async function superviseWorkers(launches: readonly WorkerLaunch[], option
 function logEnd(name: string, state: Extract<SlotState, { kind: 'ended' }>, stillUp: number, log: Logger): void {
   const how = describeExit(state.exit);
   const fields = { worker: name, code: state.exit.code, signal: state.exit.signal, error: state.exit.error, why: state.why, restarts: state.restarts };
-  const others = `${stillUp} other worker(s) keep running`;
+  const others = stillUp === 0 ? 'no other worker is running' : `${stillUp} other worker(s) keep running`;
   switch (state.why) {
     case 'finished':
       return log.info(fields, `worker ${name} finished`);
