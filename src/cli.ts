@@ -11,11 +11,12 @@ import { runPull } from './commands/pull';
 import { fetchStatus, formatStatus } from './commands/status';
 import { runTrain } from './commands/train';
 import { DEFAULT_WORK_DIR, DEFAULT_WORKER_METRICS_PORT, runWorkerCommand } from './commands/worker';
-import { DEFAULT_GRACE_MS, runWorkers } from './commands/workers';
+import { DEFAULT_GRACE_MS, DEFAULT_MAX_RESTARTS, runWorkers } from './commands/workers';
 import { BACKENDS } from './shared/config';
 import { SPLITS, type Split } from './shared/data/api';
 import { parseSplitFractions } from './shared/data/split';
 import { ConfigInvalidError, FacefillError } from './shared/errors';
+import { ExitCode, exitCodeFor } from './shared/exit-codes';
 import { formatEvalTable } from './shared/eval/evaluate';
 import { createLogger } from './shared/log';
 
@@ -23,7 +24,10 @@ import { createLogger } from './shared/log';
 /** The facefill command line (exported so tests and deploy checks can read its commands and flags). */
 export const program = new Command('facefill')
   .description('Face occlusion-restoration GAN: ingest, train (one process or a cluster), restore, evaluate')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Commander exits 1 on an unknown flag or a bad value; the contract says usage (2), so that
+  // `facefill workers` does not restart a worker whose flags are wrong. Subcommands inherit it.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? ExitCode.FINISHED : ExitCode.USAGE));
 
 const backendOption = () => new Option('--backend <name>', 'tensor backend').choices(['auto', ...BACKENDS]).default('auto');
 const showProgress = (flag: boolean) => flag && process.stderr.isTTY === true;
@@ -83,7 +87,8 @@ withConfigFlags(
   });
   if (view.state !== 'finished') {
     console.error(`facefill: run ${view.runId} ${view.state}: ${view.error}`);
-    process.exitCode = 1;
+    // Not RUN_STOPPED: a coordinator started again begins a fresh run (a Deployment's restart).
+    process.exitCode = ExitCode.FAILED;
   }
 });
 
@@ -110,15 +115,17 @@ program
   .option('--gpus <list>', 'all, or GPU ordinals such as 0,1,3')
   .option('--cpu <n>', 'number of CPU workers instead of GPUs', toInt)
   .option('--grace <seconds>', 'time a worker gets to stop before it is killed', toInt, DEFAULT_GRACE_MS / 1000)
+  .option('--max-restarts <n>', 'restarts of a crashed worker (1 s, 2 s, 4 s … apart) before it is left down', toInt, DEFAULT_MAX_RESTARTS)
   .option('--metrics-port <n>', 'metrics port of the first worker; the others get the next ones', toInt, DEFAULT_WORKER_METRICS_PORT)
   .argument('[worker-flags...]', 'flags passed to every `facefill worker` (after --)')
-  .action(async (workerArgs: string[], o: { coordinator: string; gpus?: string; cpu?: number; grace: number; metricsPort: number }) => {
+  .action(async (workerArgs: string[], o: { coordinator: string; gpus?: string; cpu?: number; grace: number; maxRestarts: number; metricsPort: number }) => {
     process.exitCode = await runWorkers({
       coordinator: o.coordinator,
       gpus: o.gpus,
       cpu: o.cpu,
       workerArgs,
       graceMs: o.grace * 1000,
+      maxRestarts: o.maxRestarts,
       metricsPort: o.metricsPort,
       log: createLogger('workers'),
     });
@@ -157,7 +164,7 @@ program
   .addOption(backendOption())
   .action(async (o: { checkpoint: string; input: string; mask: string; out: string; seed: number; backend: 'auto' }) => {
     const result = await runRestore({ ...o, log: createLogger('restore') });
-    if (result.failed.length > 0) process.exitCode = 1;
+    if (result.failed.length > 0) process.exitCode = ExitCode.FAILED;
   });
 
 program
@@ -205,12 +212,7 @@ program
 
 if (require.main === module) {
   program.parseAsync(process.argv).catch((err: unknown) => {
-    if (err instanceof FacefillError) {
-      console.error(`facefill: ${err.message}`);
-      process.exitCode = 2;
-    } else {
-      console.error(err);
-      process.exitCode = 1;
-    }
+    console.error(err instanceof FacefillError ? `facefill: ${err.message}` : err);
+    process.exitCode = exitCodeFor(err);
   });
 }

@@ -8,12 +8,12 @@ import { RunStoppedError } from '../shared/errors';
 import { type EvalReport, formatEvalTable } from '../shared/eval/evaluate';
 import type { Logger } from '../shared/log';
 import { planWorkers } from '../worker/launch-plan';
-import { describeExit, firstFailure, superviseWorkers } from '../worker/supervisor';
+import { describeSlotEnd, superviseWorkers } from '../worker/supervisor';
 import { runCoordinator } from './coordinator';
 import { runEval } from './eval';
 import { runIngest } from './ingest';
 import { runPull } from './pull';
-import { workerLaunch } from './workers';
+import { DEFAULT_MAX_RESTARTS, restartPolicy, workerLaunch } from './workers';
 
 /** Options of `facefill demo` (what `npm start` runs). */
 export interface DemoOptions {
@@ -81,14 +81,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const launch = workerLaunch(slot, address, ['--data', data, '--work-dir', join(out, 'workers'), '--backend', config.backend, '--metrics-port', '0']);
     return { ...launch, env: { ...launch.env, FACEFILL_LOG_LEVEL: 'warn' } };
   });
-  const exits = await superviseWorkers(launches, { graceMs: 5_000, log: quiet });
+  const exits = await superviseWorkers(launches, { graceMs: 5_000, restarts: restartPolicy(DEFAULT_MAX_RESTARTS), log: quiet });
   const client = new ControlClient(address);
   try {
     // Workers leave only after the coordinator took their last report, so the run is over.
-    const failed = firstFailure(exits);
+    const failed = exits.filter((e) => e.why !== 'finished');
     const status = await client.status(5_000).catch(() => null);
-    if (failed || status?.state !== 'finished') {
-      const why = failed ? `worker ${failed.name} ${describeExit(failed)}` : `the run is ${status?.state ?? 'unreachable'}`;
+    if (failed.length > 0 || status?.state !== 'finished') {
+      const why = failed.length > 0 ? failed.map((e) => `worker ${describeSlotEnd(e)}`).join('; ') : `the run is ${status?.state ?? 'unreachable'}`;
       throw new RunStoppedError(`the demo run failed: ${status?.error || why}`);
     }
     const checkpoint = join(run, 'pulled');

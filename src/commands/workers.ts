@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { ConfigInvalidError } from '../shared/errors';
+import { ExitCode } from '../shared/exit-codes';
 import type { Logger } from '../shared/log';
 import { type DeviceRequest, parseGpuList, parseNvidiaSmiList, planWorkers, type WorkerSlot } from '../worker/launch-plan';
-import { describeExit, firstFailure, superviseWorkers, type WorkerLaunch } from '../worker/supervisor';
+import type { RestartPolicy } from '../worker/slot-lifecycle';
+import { describeSlotEnd, superviseWorkers, supervisorExitCode, type WorkerLaunch } from '../worker/supervisor';
 
 /** Options of `facefill workers`. */
 export interface WorkersCommandOptions {
@@ -17,6 +19,8 @@ export interface WorkersCommandOptions {
   workerArgs: string[];
   /** Time between SIGTERM and SIGKILL when stopping workers; {@link DEFAULT_GRACE_MS} by default. */
   graceMs?: number;
+  /** Restarts per worker after a crash; {@link DEFAULT_MAX_RESTARTS} by default. */
+  maxRestarts?: number;
   /** Metrics port of the first worker; worker i gets this + i (0: any free port for all). */
   metricsPort: number;
   log: Logger;
@@ -24,29 +28,33 @@ export interface WorkersCommandOptions {
 
 /** Default time a worker gets to finish its step and leave cleanly before it is killed. */
 export const DEFAULT_GRACE_MS = 15_000;
+/** Default number of times a crashed worker is restarted before it is left down. */
+export const DEFAULT_MAX_RESTARTS = 3;
+/** The wait before a worker's first restart; it doubles each time up to the cap, so a worker that fails at once (a broken GPU) does not spin. */
+const BACKOFF_BASE_MS = 1_000;
+const BACKOFF_CAP_MS = 30_000;
 /** How long `nvidia-smi -L` may take before the host is taken to have no usable GPU. */
 const NVIDIA_SMI_TIMEOUT_MS = 10_000;
 
 /**
  * `facefill workers`: starts one `facefill worker` per requested GPU (or N CPU workers) on
- * this host and supervises them as a unit. Returns the process exit code: 0 when every
- * worker exited 0, else 1.
+ * this host, restarts each one that crashes (at most `maxRestarts` times) and leaves down one
+ * that cannot go on, while the others keep running. Returns the process exit code
+ * ({@link supervisorExitCode}): 0 when every worker's last process exited 0.
  */
-export async function runWorkers(o: WorkersCommandOptions): Promise<number> {
+export async function runWorkers(o: WorkersCommandOptions): Promise<ExitCode> {
   const request = deviceRequest(o);
+  const restarts = restartPolicy(o.maxRestarts ?? DEFAULT_MAX_RESTARTS);
   const detected = 'gpus' in request ? await detectGpus(o.log) : [];
   const slots = planWorkers(request, detected);
   const exits = await superviseWorkers(
     slots.map((slot) => workerLaunch(slot, o.coordinator, ['--metrics-port', String(o.metricsPort === 0 ? 0 : o.metricsPort + slot.local), ...o.workerArgs])),
-    { graceMs: o.graceMs ?? DEFAULT_GRACE_MS, log: o.log },
+    { graceMs: o.graceMs ?? DEFAULT_GRACE_MS, restarts, log: o.log },
   );
-  const failed = firstFailure(exits);
-  if (failed === null) {
-    o.log.info({ workers: exits.length }, 'all workers exited cleanly');
-    return 0;
-  }
-  o.log.error({ exits }, `workers stopped; first failure: ${failed.name} ${describeExit(failed)}`);
-  return 1;
+  const code = supervisorExitCode(exits);
+  if (code === ExitCode.FINISHED) o.log.info({ workers: exits.length }, 'all workers exited cleanly');
+  else o.log.error({ exits, exitCode: code }, `workers ended: ${exits.map(describeSlotEnd).join('; ')}`);
+  return code;
 }
 
 /** The `facefill worker` command line for one slot, run with this Node binary and the compiled CLI beside this file. */
@@ -57,6 +65,12 @@ export function workerLaunch(slot: WorkerSlot, coordinator: string, workerArgs: 
     args: [path.join(__dirname, '..', 'cli.js'), 'worker', '--coordinator', coordinator, '--gpu', String(slot.gpu), ...workerArgs],
     env: slot.env,
   };
+}
+
+/** The restart policy of `facefill workers` (and the demo's workers): at most `maxRestarts` restarts per worker, 1 s, 2 s, 4 s … apart, capped. */
+export function restartPolicy(maxRestarts: number): RestartPolicy {
+  if (!Number.isInteger(maxRestarts) || maxRestarts < 0) throw new ConfigInvalidError(`--max-restarts ${maxRestarts}: expected 0 or more`);
+  return { maxRestarts, backoffBaseMs: BACKOFF_BASE_MS, backoffCapMs: BACKOFF_CAP_MS };
 }
 
 function deviceRequest(o: Pick<WorkersCommandOptions, 'gpus' | 'cpu'>): DeviceRequest {
