@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { type ConfigFlags, configFromFlags, toInt, withConfigFlags } from './commands/config-options';
+import { type ConfigFlags, configFromFlags, toInt, toIntList, withConfigFlags } from './commands/config-options';
 import { DEFAULT_COORDINATOR_METRICS_PORT, runCoordinator } from './commands/coordinator';
 import { runDemo } from './commands/demo';
 import { runEval } from './commands/eval';
@@ -63,7 +63,9 @@ withConfigFlags(
     .command('coordinator')
     .description('coordinate a data-parallel run: rendezvous, shard plan, liveness, merged checkpoints')
     .requiredOption('--data <dir>', 'ingested dataset folder (served to workers that lack it)')
-    .requiredOption('--workers <n>', 'number of workers (ranks) to wait for', toInt)
+    .requiredOption('--workers <n>', 'the most workers (ranks) a ring takes; the run starts once this many joined', toInt)
+    .option('--min-workers <n>', 'the fewest workers the run trains with after losing some (cluster.minWorkers)', toInt)
+    .option('--resume', 'continue the run recorded in --out (run.json and its merged checkpoints) after a coordinator restart; a new run when --out holds none')
     .option('--port <n>', 'control-plane port (0: any free port)', toInt, 7700)
     .option('--bind <host>', 'address to listen on', '0.0.0.0')
     .option('--out <dir>', 'run folder: merged checkpoints and run.json', 'runs/cluster')
@@ -71,7 +73,7 @@ withConfigFlags(
     .option('--exit-when-done', 'exit once the run finished instead of serving pull/status until stopped')
     .option('--failure-linger <seconds>', 'how long a failed run\'s coordinator keeps serving status and /metrics before it exits', toInt, 20)
     .option('--no-progress', 'log lines instead of a progress bar'),
-).action(async (o: ConfigFlags & { data: string; workers: number; port: number; bind: string; metricsPort: number; out: string; exitWhenDone?: boolean; failureLinger: number; progress: boolean }) => {
+).action(async (o: ConfigFlags & { data: string; workers: number; port: number; bind: string; metricsPort: number; out: string; resume?: boolean; exitWhenDone?: boolean; failureLinger: number; progress: boolean }) => {
   if (o.workers < 1) throw new ConfigInvalidError(`--workers ${o.workers}: expected at least 1`);
   const view = await runCoordinator({
     config: configFromFlags(o),
@@ -80,6 +82,7 @@ withConfigFlags(
     listen: `${o.bind}:${o.port}`,
     metrics: { host: o.bind, port: o.metricsPort },
     out: o.out,
+    resume: o.resume === true,
     exitWhenDone: o.exitWhenDone === true,
     failureLingerSeconds: o.failureLinger,
     progress: showProgress(o.progress),
@@ -104,8 +107,10 @@ program
   .option('--data-port <n>', 'tcp port for all-reduce messages (0: any free port)', toInt, 0)
   .option('--register-timeout <seconds>', 'how long to wait for the coordinator and the other workers', toInt, 900)
   .option('--metrics-port <n>', 'port of this worker\'s Prometheus /metrics (0: any free port)', toInt, DEFAULT_WORKER_METRICS_PORT)
-  .action(async (o: { coordinator: string; gpu: number; backend: 'auto'; workDir: string; data?: string; host?: string; dataPort: number; registerTimeout: number; metricsPort: number }) => {
-    await runWorkerCommand({ ...o, registerTimeoutSeconds: o.registerTimeout, log: createLogger('worker') });
+  // Fault injection for the tests and the chaos bench: not for users.
+  .addOption(new Option('--inject-nan-steps <steps>', 'make this worker\'s D gradient NaN at these 0-based steps').argParser(toIntList).hideHelp())
+  .action(async (o: { coordinator: string; gpu: number; backend: 'auto'; workDir: string; data?: string; host?: string; dataPort: number; registerTimeout: number; metricsPort: number; injectNanSteps?: number[] }) => {
+    await runWorkerCommand({ ...o, registerTimeoutSeconds: o.registerTimeout, nanGradientSteps: o.injectNanSteps ? new Set(o.injectNanSteps) : undefined, log: createLogger('worker') });
   });
 
 program

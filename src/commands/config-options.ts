@@ -10,6 +10,8 @@ export interface ConfigFlags {
   batchSize?: number;
   seed?: number;
   backend?: RunConfig['backend'];
+  /** `facefill coordinator --min-workers` (cluster.minWorkers). */
+  minWorkers?: number;
 }
 
 /** Adds the shared run-config flags (preset, file, --set, and the common overrides) to a command. */
@@ -30,6 +32,7 @@ export function configFromFlags(flags: ConfigFlags): RunConfig {
   if (flags.steps !== undefined || flags.seed !== undefined) overrides.train = { steps: flags.steps, seed: flags.seed };
   if (flags.batchSize !== undefined) overrides.data = { batchSize: flags.batchSize };
   if (flags.backend !== undefined) overrides.backend = flags.backend;
+  if (flags.minWorkers !== undefined) overrides.cluster = { minWorkers: flags.minWorkers };
   return resolveConfig({ preset: flags.preset, file: flags.config, set: flags.set, overrides: dropUndefined(overrides) });
 }
 
@@ -46,4 +49,9 @@ export function toInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n)) throw new InvalidArgumentError(`expected a whole number, got '${value}'`);
   return n;
+}
+
+/** Parses a comma-separated list of whole numbers. */
+export function toIntList(value: string): number[] {
+  return value.split(',').map((part) => toInt(part.trim()));
 }

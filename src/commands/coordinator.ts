@@ -27,6 +27,8 @@ export interface CoordinatorCommandOptions {
   metrics: { host: string; port: number };
   /** Run folder: merged checkpoints and run.json. */
   out: string;
+  /** Continue the run recorded in `out`. */
+  resume?: boolean;
   /** Exit once the run finished instead of serving `pull` and `status` until stopped. */
   exitWhenDone: boolean;
   /** How long a failed run's coordinator keeps answering (workers' heartbeats, status, /metrics scrapes) before it exits. */
@@ -49,7 +51,7 @@ export async function runCoordinator(o: CoordinatorCommandOptions): Promise<RunV
   const registry = createRegistry();
   const collapseMetrics = new CollapseMetrics(registry);
   const recoveryMetrics = new RecoveryMetrics(registry);
-  const coordinator = new Coordinator({ config, datasetDir: o.data, dataset, worldSize: o.workers, outDir: o.out, log, collapseMetrics, recoveryMetrics });
+  const coordinator = new Coordinator({ config, datasetDir: o.data, dataset, worldSize: o.workers, outDir: o.out, resume: o.resume, log, collapseMetrics, recoveryMetrics });
   registerRunMetrics(registry, () => coordinator.metricsSnapshot());
   const metrics = await serveMetrics(registry, o.metrics.host, o.metrics.port);
   const server = await startControlServer(coordinator, o.listen).catch(async (err: unknown) => {

@@ -18,9 +18,9 @@ export function formatStatus(s: RunStatus__Output): string {
   const r = s.lastReport;
   const c = s.collapse;
   const lines = [
-    `run ${s.runId}: ${s.state}, step ${s.step}/${s.steps}, ${num(s.imagesPerSecond, 1)} img/s`,
+    `run ${s.runId}: ${s.state}, step ${s.step}/${s.steps}, ${num(s.imagesPerSecond, 1)} img/s, ring generation ${s.generation}`,
     r
-      ? `losses at step ${r.step + 1}: G ${num(r.gLoss)} (adversarial ${num(r.gAdversarialLoss)}, L2 ${num(r.gL2Loss)}), D real ${num(r.dLossReal)} fake ${num(r.dLossFake)}, D score real ${num(r.dScoreReal)} fake ${num(r.dScoreFake)}`
+      ? `losses at step ${s.lastReportStep}: G ${num(r.gLoss)} (adversarial ${num(r.gAdversarialLoss)}, L2 ${num(r.gL2Loss)}), D real ${num(r.dLossReal)} fake ${num(r.dLossFake)}, D score real ${num(r.dScoreReal)} fake ${num(r.dScoreFake)}`
       : 'losses: no step reported yet',
     c?.collapsed
       ? `mode collapse: YES (score ${num(c.score, 2)}, ${c.events} event(s)): ${c.reason}`
@@ -29,6 +29,10 @@ export function formatStatus(s: RunStatus__Output): string {
     `latest merged checkpoint: ${s.latestCheckpoint || 'none yet'}`,
   ];
   if (s.error) lines.push(`error: ${s.error}`);
+  for (const rec of s.recoveries) {
+    const resumed = rec.step < 0 ? 'ring forming' : `resumed at step ${rec.step}, ${rec.lostSteps} steps lost, ${num(rec.seconds, 1)} s`;
+    lines.push(`recovery (${rec.cause}) to generation ${rec.generation}: ${resumed}: ${rec.reason}`);
+  }
   const header = ['rank', 'host', 'gpu', 'backend', 'state', 'step', 'heartbeat age'];
   const rows = s.workers.map((w) => [String(w.rank), w.host, w.gpu < 0 ? 'cpu' : String(w.gpu), w.backend, w.state, String(w.step), `${num(w.heartbeatAgeSeconds, 1)} s`]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));

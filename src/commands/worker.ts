@@ -23,6 +23,8 @@ export interface WorkerCommandOptions {
   registerTimeoutSeconds: number;
   /** Port of this worker's /metrics (0: any free one). */
   metricsPort: number;
+  /** Fault injection: this worker's D gradient is NaN at these 0-based steps. */
+  nanGradientSteps?: ReadonlySet<number>;
   log: Logger;
 }
 
@@ -45,6 +47,7 @@ export async function runWorkerCommand(o: WorkerCommandOptions): Promise<WorkerO
     host: o.host,
     dataPort: o.dataPort,
     registerTimeoutMs: o.registerTimeoutSeconds * 1000,
+    nanGradientSteps: o.nanGradientSteps,
     registry,
     log: o.log,
   }).finally(() => {

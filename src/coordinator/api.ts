@@ -9,41 +9,47 @@ export type { DatasetPlan, StepReportIn };
 /** How the global batch is split (see ShardPlan), and how long the run is. */
 export interface TrainingPlan {
   globalBatch: number;
-  perRankBatch: number;
   seed: number;
   steps: number;
   dataset: DatasetPlan;
 }
 
-/** Everything a worker learns when the rendezvous completes. */
-export interface WorkerAssignment extends Assignment {
+/** Who makes a call: a rank of one ring generation of one run. */
+export interface Caller {
   runId: string;
-  config: RunConfig;
-  plan: TrainingPlan;
-  /** First step to run (0 for a new run). */
-  startStep: number;
+  generation: number;
+  rank: number;
 }
 
-/** What the coordinator tells a worker in reply to a heartbeat or report. */
-export type Directive = { action: 'continue' } | { action: 'stop'; reason: string } | { action: 'rollback'; reason: string };
+/** Everything a worker learns when its generation's ring forms. */
+export interface WorkerAssignment extends Assignment {
+  runId: string;
+  generation: number;
+  config: RunConfig;
+  plan: TrainingPlan;
+  /** Steps completed in the state the ring starts from (rank 0 broadcasts it). */
+  startStep: number;
+  /** The merged checkpoint to load first (a rollback, or no worker holds a state), or null. */
+  checkpointStep: number | null;
+  /** Bound on the ring's start-up broadcast (it waits for the slowest rank's download). */
+  startupTimeoutMs: number;
+}
+
+/** What the coordinator tells a worker: go on, stop for good, or leave this ring and register for the next. */
+export type Directive = { action: 'continue' } | { action: 'stop'; reason: string } | { action: 'regroup'; reason: string };
 
 /** A worker's own account of itself in a heartbeat. */
 export type WorkerCondition = 'running' | 'finished' | 'failed';
 
 /** A heartbeat: the worker is alive, at `step`, and in `condition` (with `error` when failed). */
-export interface Heartbeat {
-  runId: string;
-  rank: number;
+export interface Heartbeat extends Caller {
   step: number;
   condition: WorkerCondition;
   error: string;
 }
 
-
 /** One piece of an uploaded checkpoint, with the upload's header (repeated on every piece). */
-export interface CheckpointPiece extends FilePiece {
-  runId: string;
-  rank: number;
+export interface CheckpointPiece extends FilePiece, Caller {
   step: number;
 }
 
@@ -51,6 +57,14 @@ export interface CheckpointPiece extends FilePiece {
 export interface CheckpointReceipt {
   step: number;
   path: string;
+}
+
+/** The end of a worker's live link: the coordinator pushes directives into it, and hears when it breaks. */
+export interface WatchLink {
+  /** Pushes a directive to the worker at once. */
+  push(directive: Directive): void;
+  /** Ends the link from the coordinator's side (after a final directive). */
+  end(): void;
 }
 
 /** One worker as `status` shows it. */
@@ -64,10 +78,23 @@ export interface WorkerView {
   heartbeatAgeSeconds: number;
 }
 
+/** One recovery as `status` shows it. */
+export interface RecoveryView {
+  cause: string;
+  generation: number;
+  /** The step training resumed from (-1 while the ring forms). */
+  step: number;
+  lostSteps: number;
+  reason: string;
+  /** Detection to the new ring's first step (0 while it is not training yet). */
+  seconds: number;
+}
+
 /** The run as `status` shows it. */
 export interface RunView {
   runId: string;
-  state: 'rendezvous' | 'running' | 'finished' | 'failed';
+  state: 'rendezvous' | 'running' | 'recovering' | 'finished' | 'failed';
+  generation: number;
   step: number;
   steps: number;
   workers: WorkerView[];
@@ -78,6 +105,8 @@ export interface RunView {
   collapse: CollapseView;
   /** Rank 0's latest validation probe, or null before the first. */
   probe: ProbeResult | null;
+  /** The recent recoveries, oldest first. */
+  recoveries: RecoveryView[];
 }
 
 /** The mode-collapse detector's state as `status` shows it. */
@@ -94,13 +123,16 @@ export interface CollapseView {
 
 /**
  * The coordinator as its gRPC service sees it: domain types only; the service converts
- * the wire messages at the edge. Calls that name another run throw RunMismatchError.
+ * the wire messages at the edge. A call that names another run throws RunMismatchError; one
+ * of an earlier ring generation is told to regroup.
  */
 export interface ControlPlane {
-  /** Joins the rendezvous; resolves when the world is complete. */
-  register(registration: Registration): Promise<WorkerAssignment>;
+  /** Joins the next ring generation; resolves when its ring forms. Aborting `left` (the caller went away) gives its place back. */
+  register(registration: Registration, left?: AbortSignal): Promise<WorkerAssignment>;
+  /** Opens a worker's live link for its generation; `link` is its end. Returns what to call when the worker's side ends. */
+  watch(caller: Caller, link: WatchLink): (why: string) => void;
   heartbeat(beat: Heartbeat): Directive;
-  /** Resolves once the report is taken in (a checkpoint digest: once the merge it completes is done). */
+  /** Resolves once the report is taken in (a digest: once the merge or agreement it completes is done). */
   reportStep(report: StepReportIn): Promise<Directive>;
   status(): RunView;
   /** The pieces of one dataset file, for workers without a shared filesystem. */

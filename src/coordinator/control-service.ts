@@ -1,10 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
 import type { CoordinatorHandlers } from '../generated/facefill/v1/Coordinator';
-import type { HeartbeatReply } from '../generated/facefill/v1/HeartbeatReply';
+import type { Directive as DirectiveReply } from '../generated/facefill/v1/Directive';
+import type { WatchRequest__Output } from '../generated/facefill/v1/WatchRequest';
 import type { RegisterReply } from '../generated/facefill/v1/RegisterReply';
 import type { RegisterRequest__Output } from '../generated/facefill/v1/RegisterRequest';
 import type { RunStatus } from '../generated/facefill/v1/RunStatus';
-import { toStepReport, toStepReportIn } from '../shared/control/wire';
+import { toStepProgress, toStepReportIn } from '../shared/control/wire';
 import { FacefillError, ProtocolViolationError } from '../shared/errors';
 import type { FilePiece } from '../shared/control/file-transfer';
 import type { FileChunk, FileChunk__Output } from '../generated/facefill/v1/FileChunk';
@@ -20,10 +21,13 @@ import type { Member, Registration } from './rendezvous';
 export function controlServiceHandlers(plane: ControlPlane): CoordinatorHandlers {
   return {
     Register: (call, callback) => {
+      const left = new AbortController();
+      call.on('cancelled', () => left.abort());
       Promise.resolve()
-        .then(() => plane.register(toRegistration(call.request)))
+        .then(() => plane.register(toRegistration(call.request), left.signal))
         .then((a) => callback(null, toRegisterReply(a)), (err: unknown) => callback(toServiceError(err)));
     },
+    Watch: (call) => watch(plane, call),
     Heartbeat: (call, callback) => unary(callback, () => toDirectiveReply(plane.heartbeat(toHeartbeat(call.request)))),
     ReportStep: (call, callback) => {
       Promise.resolve()
@@ -43,6 +47,33 @@ export function controlServiceHandlers(plane: ControlPlane): CoordinatorHandlers
   };
 }
 
+// A worker's live link: directives go down the stream as the coordinator pushes them; the
+// stream's end from the worker's side (its process died, its connection broke) is reported at once.
+function watch(plane: ControlPlane, call: grpc.ServerWritableStream<WatchRequest__Output, DirectiveReply>): void {
+  let open = true;
+  const end = () => {
+    if (open) call.end();
+    open = false;
+  };
+  const link = { push: (d: Directive) => void (open && call.write(toDirectiveReply(d))), end };
+  let lost: (why: string) => void;
+  try {
+    lost = plane.watch({ runId: call.request.runId, generation: call.request.generation, rank: call.request.rank }, link);
+  } catch (err) {
+    open = false;
+    call.emit('error', toServiceError(err));
+    return;
+  }
+  call.on('cancelled', () => {
+    open = false;
+    lost('the call was cancelled');
+  });
+  call.on('error', (err: Error) => {
+    open = false;
+    lost(err.message);
+  });
+}
+
 // Writes file pieces to a server stream, honouring back-pressure; a failure ends the stream with its status.
 async function streamPieces(call: grpc.ServerWritableStream<unknown, FileChunk>, runId: string, pieces: () => AsyncIterable<FilePiece>): Promise<void> {
   try {
@@ -60,7 +91,7 @@ async function streamPieces(call: grpc.ServerWritableStream<unknown, FileChunk>,
 async function* checkpointPieces(call: AsyncIterable<FileChunk__Output>): AsyncIterable<CheckpointPiece> {
   for await (const c of call) {
     if (!Buffer.isBuffer(c.data)) throw new ProtocolViolationError(`checkpoint upload: piece of '${c.name}' has no data`);
-    yield { runId: c.runId, rank: c.rank, step: c.step, name: c.name, offset: c.offset, data: c.data, last: c.last, totalBytes: c.totalBytes, sha256: c.sha256 };
+    yield { runId: c.runId, generation: c.generation, rank: c.rank, step: c.step, name: c.name, offset: c.offset, data: c.data, last: c.last, totalBytes: c.totalBytes, sha256: c.sha256 };
   }
 }
 
@@ -69,7 +100,7 @@ const CONDITIONS: readonly WorkerCondition[] = ['running', 'finished', 'failed']
 function toHeartbeat(h: HeartbeatRequest__Output): Heartbeat {
   const condition = (h.state === '' ? 'running' : h.state) as WorkerCondition;
   if (!CONDITIONS.includes(condition)) throw new ProtocolViolationError(`heartbeat: state '${h.state}' is not one of ${CONDITIONS.join(', ')}`);
-  return { runId: h.runId, rank: h.rank, step: h.step, condition, error: h.error };
+  return { runId: h.runId, generation: h.generation, rank: h.rank, step: h.step, condition, error: h.error };
 }
 
 
@@ -88,7 +119,8 @@ function toRegistration(r: RegisterRequest__Output): Registration {
   }
   if (!Number.isInteger(r.gpu) || r.gpu < -1) throw new ProtocolViolationError(`register: gpu ${r.gpu} is not a GPU ordinal or -1`);
   if (r.ipcEndpoint !== '' && !r.ipcEndpoint.startsWith('ipc://')) throw new ProtocolViolationError(`register: ipc endpoint '${r.ipcEndpoint}' is not ipc://path`);
-  return { host: r.host, gpu: r.gpu, backend: r.backend, dataEndpoint: r.dataEndpoint, ipcEndpoint: r.ipcEndpoint, pid: r.pid };
+  if (!Number.isSafeInteger(r.committedStep) || r.committedStep < -1) throw new ProtocolViolationError(`register: committed step ${r.committedStep} is not a step count or -1`);
+  return { host: r.host, gpu: r.gpu, backend: r.backend, dataEndpoint: r.dataEndpoint, ipcEndpoint: r.ipcEndpoint, pid: r.pid, runId: r.runId, committedStep: r.committedStep };
 }
 
 const toPeer = (m: Member) => ({ rank: m.rank, host: m.host, dataEndpoint: m.dataEndpoint, ipcEndpoint: m.ipcEndpoint });
@@ -97,6 +129,7 @@ function toRegisterReply(a: WorkerAssignment): RegisterReply {
   const { plan } = a;
   return {
     runId: a.runId,
+    generation: a.generation,
     rank: a.rank,
     worldSize: a.worldSize,
     left: toPeer(a.left),
@@ -106,27 +139,31 @@ function toRegisterReply(a: WorkerAssignment): RegisterReply {
     shardPlan: {
       manifestSha256: plan.dataset.manifestSha256,
       globalBatch: plan.globalBatch,
-      perRankBatch: plan.perRankBatch,
       seed: plan.seed,
       steps: plan.steps,
       files: plan.dataset.files,
     },
     startStep: a.startStep,
+    checkpointStep: a.checkpointStep ?? 0,
+    startupTimeoutMs: a.startupTimeoutMs,
   };
 }
 
-function toDirectiveReply(d: Directive): HeartbeatReply {
-  return d.action === 'continue' ? { action: 'CONTINUE', reason: '' } : { action: d.action === 'stop' ? 'STOP' : 'ROLLBACK', reason: d.reason };
+function toDirectiveReply(d: Directive): DirectiveReply {
+  return d.action === 'continue' ? { action: 'CONTINUE', reason: '' } : { action: d.action === 'stop' ? 'STOP' : 'REGROUP', reason: d.reason };
 }
 
 function toRunStatus(v: RunView): RunStatus {
   return {
     runId: v.runId,
     state: v.state,
+    generation: v.generation,
+    recoveries: v.recoveries,
     step: v.step,
     steps: v.steps,
     workers: v.workers,
-    lastReport: v.lastReport ? toStepReport({ runId: v.runId, rank: v.lastReport.rank, result: v.lastReport, images: v.lastReport.images, weightsSha256: '', probe: null }) : null,
+    lastReport: v.lastReport ? toStepProgress(v.lastReport, v.lastReport.images, null) : null,
+    lastReportStep: v.lastReport ? v.lastReport.step + 1 : 0,
     imagesPerSecond: v.imagesPerSecond,
     error: v.error,
     latestCheckpoint: v.latestCheckpoint,

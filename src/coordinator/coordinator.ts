@@ -1,33 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunConfig } from '../shared/config';
-import { type FilePiece, readFilePieces, writeFilePieces } from '../shared/control/file-transfer';
-import { CheckpointError, ConfigInvalidError, ProtocolViolationError, ReplicasDivergedError, RunMismatchError, RunNotReadyError } from '../shared/errors';
+import type { FilePiece } from '../shared/control/file-transfer';
+import { readFilePieces } from '../shared/control/file-transfer';
+import { CheckpointError, ConfigInvalidError, ProtocolViolationError, RendezvousClosedError, ReplicasDivergedError, RunMismatchError } from '../shared/errors';
 import type { Logger } from '../shared/log';
-import { checkpointFiles, checkpointsDir, installCheckpoint, latestCheckpoint, pointLatestCheckpoint } from '../shared/train/checkpoint';
-import type {
-  CheckpointPiece,
-  CheckpointReceipt,
-  CollapseView,
-  ControlPlane,
-  DatasetPlan,
-  Directive,
-  Heartbeat,
-  RunView,
-  StepReportIn,
-  TrainingPlan,
-  WorkerAssignment,
-} from './api';
-import { CheckpointAgreement } from './checkpoint-agreement';
-import { Membership } from './membership';
-import { type Registration, Rendezvous } from './rendezvous';
-import { writeRunState } from './run-state';
 import type { CollapseMetrics } from '../shared/metrics/collapse-metrics';
 import type { RecoveryMetrics } from '../shared/metrics/recovery-metrics';
 import type { RunSnapshot } from '../shared/metrics/run-metrics';
-import { CollapseDetector, collapseSample } from '../shared/monitor/collapse-detector';
-import type { ProbeResult } from '../shared/train/api';
+import { decideRecovery, type RecoveryContext } from '../shared/recovery/recovery-policy';
+import { removeCheckpointLeftovers } from '../shared/train/checkpoint-leftovers';
+import { compareForResume, describeChanges } from '../shared/train/resume-compatibility';
+import type { Caller, CheckpointPiece, CheckpointReceipt, ControlPlane, DatasetPlan, Directive, Heartbeat, RunView, StepReportIn, TrainingPlan, WatchLink, WorkerAssignment } from './api';
+import { CheckpointMerger } from './checkpoint-merger';
+import { Membership } from './membership';
+import { ProgressTracker, type ProgressFault } from './progress-tracker';
+import { heldStep, type Member, type Registration } from './rendezvous';
+import { RingFormation } from './ring-formation';
+import { initialLifecycle, type LifecycleEvent, type LifecycleState, transition } from './run-lifecycle';
+import { readRunState, RUN_STATE_FILE, writeRunState } from './run-state';
+import { SyncAgreement } from './sync-agreement';
 
 /** What a coordinator runs. */
 export interface CoordinatorOptions {
@@ -35,200 +28,186 @@ export interface CoordinatorOptions {
   /** The dataset folder it serves, and what workers need of it. */
   datasetDir: string;
   dataset: DatasetPlan;
+  /** The most workers a ring takes (`--workers`); `cluster.minWorkers` is the fewest. */
   worldSize: number;
   /** The run folder: merged checkpoints in `checkpoints/`, the run's state in `run.json`. */
   outDir: string;
+  /** Continue the run recorded in `outDir/run.json` (a restarted coordinator); start a new one when there is none. */
+  resume?: boolean;
   log: Logger;
   /** Clock in ms (tests pass their own). */
   now?: () => number;
   /** Where the collapse detector's verdicts are exported. */
   collapseMetrics?: CollapseMetrics;
-  /** Where the run's ring generation, recoveries, skipped and lost steps are exported. */
+  /** Where ring generations and recoveries are exported. */
   recoveryMetrics?: RecoveryMetrics;
 }
 
 /**
- * The coordinator of one synchronous data-parallel run: rendezvous, then liveness (a worker
- * silent past the heartbeat timeout, or reporting a failure, fails the run and every other
- * worker is told to stop), step reports, and merged checkpoints: rank 0 uploads its files,
- * every rank reports its weights' digest, and the checkpoint is published only when all
- * digests agree. The run's state is persisted in `run.json` at every change.
+ * The coordinator of one synchronous data-parallel run, a thin facade over its parts: the run's
+ * lifecycle (a pure state machine: rendezvous, running, recovering, finished, failed), one
+ * rendezvous and one membership per ring generation, the progress tracker (rank 0's reports, the
+ * collapse detector) and the checkpoint merger. A lost, stalled or new worker, a rollback and a
+ * restart each start a new generation: its workers register again and train on from the most
+ * advanced state any of them holds. Every change of the run is persisted in `run.json`.
  */
 export class Coordinator implements ControlPlane {
-  private readonly baseRunId = `${new Date().toISOString().replace(/[-:]|\.\d+Z$/g, '').replace('T', '-')}-${randomBytes(3).toString('hex')}`;
-  /** Ring incarnations: 0, then one more after each rollback. */
-  private generation = 0;
-  readonly plan: TrainingPlan;
+  private baseRunId = `${new Date().toISOString().replace(/[-:]|\.\d+Z$/g, '').replace('T', '-')}-${randomBytes(3).toString('hex')}`;
+  private plan: TrainingPlan;
   /** Resolves with the final view when the run finishes, fails or is shut down. */
   readonly done: Promise<RunView>;
   /** Resolves with the reason when someone asks the coordinator to shut down (Shutdown RPC, signal). */
   readonly shutdownRequested: Promise<string>;
   private requestShutdown: (reason: string) => void = () => undefined;
-  private state: RunView['state'] = 'rendezvous';
-  private error = '';
-  private membership: Membership | null = null;
-  private rendezvous: Rendezvous;
-  private agreement: CheckpointAgreement;
-  /** The run config as workers get it (a rollback lowers D's learning rate). */
-  private runConfig: RunConfig;
-  /** Step a (re)joining world starts at: 0, or a rollback's checkpoint. */
-  private startStep = 0;
-  /** The newest checkpoint merged while the detector judged the run healthy. */
-  private healthy: Merged | null = null;
-  private rollbackReason = '';
-  private readonly uploads = new Map<number, string>();
-  private merged: Merged | null = null;
-  private lastReport: RunView['lastReport'] = null;
-  private probe: ProbeResult | null = null;
-  private readonly detector: CollapseDetector;
-  private collapse: CollapseView = { collapsed: false, score: 0, reason: '', diversityRatio: null, events: 0 };
-  private imagesPerSecond = 0;
-  private ticker: NodeJS.Timeout | null = null;
   private settle: (view: RunView) => void = () => undefined;
+  private life: LifecycleState = initialLifecycle();
+  /** The run config as workers get it (a rollback lowers the learning rates). */
+  private runConfig: RunConfig;
+  private readonly formation: RingFormation;
+  private membership: Membership | null = null;
+  private links = new Map<number, WatchLink>();
+  private readonly progress: ProgressTracker;
+  private readonly merger: CheckpointMerger;
+  private sync = new SyncAgreement(1);
+  private rollbacks = 0;
+  /** The checkpoint the forming ring must start from (a rollback), or null. */
+  private rollbackTo: number | null = null;
+  /** The merged checkpoint the current ring's rank 0 loaded, or null (it broadcast a state it held). */
+  private ringCheckpoint: number | null = null;
+  private ticker: NodeJS.Timeout | null = null;
+  private persisting: Promise<void> = Promise.resolve();
   private readonly now: () => number;
 
   constructor(private readonly o: CoordinatorOptions) {
     const { config, worldSize } = o;
-    if (config.data.batchSize % worldSize !== 0) {
-      throw new ConfigInvalidError(`data.batchSize ${config.data.batchSize} does not split evenly across ${worldSize} workers; use a multiple of ${worldSize}`);
+    if (config.data.batchSize < worldSize) {
+      throw new ConfigInvalidError(`data.batchSize ${config.data.batchSize} is smaller than --workers ${worldSize}: every worker needs at least one sample a step`);
     }
+    if (config.cluster.minWorkers > worldSize) throw new ConfigInvalidError(`cluster.minWorkers ${config.cluster.minWorkers} exceeds --workers ${worldSize}`);
     this.now = o.now ?? Date.now;
     this.runConfig = config;
-    this.plan = { globalBatch: config.data.batchSize, perRankBatch: config.data.batchSize / worldSize, seed: config.train.seed, steps: config.train.steps, dataset: o.dataset };
-    this.rendezvous = new Rendezvous(worldSize, config.cluster.rendezvousTimeoutSeconds * 1000);
-    this.agreement = new CheckpointAgreement(worldSize);
-    this.detector = new CollapseDetector(config.monitor);
+    this.plan = planOf(config, o.dataset);
+    this.formation = new RingFormation({ max: worldSize, min: () => this.runConfig.cluster.minWorkers, runId: () => this.baseRunId }, (joined, who) => {
+      this.dispatch({ kind: 'rendezvous-expired', joined, who, nowMs: this.now() });
+      return this.life.phase === 'failed' ? 'fail' : 'go-on';
+    });
+    this.progress = new ProgressTracker(config, o.log, o.collapseMetrics);
+    this.merger = new CheckpointMerger({ outDir: o.outDir, keep: config.train.keepCheckpoints, log: o.log, now: this.now });
     this.done = new Promise((resolve) => (this.settle = resolve));
     this.shutdownRequested = new Promise((resolve) => (this.requestShutdown = resolve));
   }
 
-  /**
-   * The run id the workers of the current ring use; after a rollback, the base id with the
-   * ring's generation (`<id>.g1`), so calls of the old ring are told to roll back.
-   */
+  /** The run's id (the same across its ring generations and coordinator restarts). */
   get runId(): string {
-    return this.generation === 0 ? this.baseRunId : `${this.baseRunId}.g${this.generation}`;
+    return this.baseRunId;
   }
 
-  /** Starts the rendezvous clock and the liveness checks; call once the service listens. */
+  /** The current ring generation. */
+  get generation(): number {
+    return this.life.generation;
+  }
+
+  /** Takes up the run folder (a new run, or the one recorded there with `resume`), starts the rendezvous clock and the liveness checks; call once the service listens. */
   async start(): Promise<void> {
-    if (await latestCheckpoint(this.o.outDir)) {
-      throw new CheckpointError(`${this.o.outDir} already holds a run's checkpoints; use another --out folder`);
-    }
-    this.rendezvous.start();
-    const every = Math.max(100, (this.o.config.cluster.heartbeatSeconds * 1000) / 2);
+    const { outDir, log } = this.o;
+    const recorded = existsSync(join(outDir, RUN_STATE_FILE));
+    if (recorded && !this.o.resume) throw new CheckpointError(`${outDir} already holds a run (${RUN_STATE_FILE}); continue it with --resume, or use another --out folder`);
+    // A restart policy (Kubernetes, Slurm --requeue) passes --resume every time: the first start has nothing to resume.
+    if (!recorded && this.o.resume) log.info({ outDir }, `--resume: ${outDir} holds no run yet; starting a new one`);
+    const leftovers = await removeCheckpointLeftovers(outDir);
+    if (leftovers.removed.length + leftovers.restored.length > 0) log.warn(leftovers, 'cleaned up what an interrupted write left in the run folder');
+    if (this.o.resume && recorded) await this.takeOver();
+    else this.formation.arm(this.o.config.cluster.rendezvousTimeoutSeconds * 1000, null, this.runConfig.cluster.rejoinSeconds * 1000);
+    const every = Math.max(100, (this.runConfig.cluster.heartbeatSeconds * 1000) / 2);
     this.ticker = setInterval(() => this.checkLiveness(), every);
     await this.persist();
-    this.o.log.info({ runId: this.runId, workers: this.o.worldSize, steps: this.plan.steps }, `run ${this.runId}: waiting for ${this.o.worldSize} workers`);
+    log.info({ runId: this.runId, workers: this.o.worldSize, minWorkers: this.runConfig.cluster.minWorkers, steps: this.plan.steps }, `run ${this.runId}: waiting for ${this.o.worldSize} workers`);
   }
 
-  async register(registration: Registration): Promise<WorkerAssignment> {
-    let assignment;
-    try {
-      assignment = await this.rendezvous.join(registration);
-    } catch (err) {
-      if (this.state === 'rendezvous' && this.rendezvous.world === null) this.fail((err as Error).message);
-      throw err;
+  async register(registration: Registration, left?: AbortSignal): Promise<WorkerAssignment> {
+    const { phase, world } = this.life;
+    if (phase === 'finished' || phase === 'failed') throw new RendezvousClosedError(`run ${this.runId} has ${phase}${phase === 'failed' ? `: ${this.life.error}` : ''}`);
+    if (phase === 'running') {
+      const member = world.find((m) => m.host === registration.host && m.pid === registration.pid);
+      if (member) this.dispatch({ kind: 'members-lost', ranks: [], cause: 'worker_lost', reason: `rank ${member.rank} (${member.host} gpu ${member.gpu}) left the ring`, nowMs: this.now() });
+      else if (world.length < this.o.worldSize) this.dispatch({ kind: 'newcomer', nowMs: this.now() });
+      else throw new RendezvousClosedError(`run ${this.runId} already trains with its ${this.o.worldSize} workers (--workers)`);
     }
-    if (this.membership === null) {
-      this.membership = new Membership(assignment.members, this.o.config.cluster.heartbeatTimeoutSeconds * 1000, this.now());
-      this.state = 'running';
-      this.o.log.info({ members: assignment.members.map((m) => `${m.rank}:${m.host}/gpu${m.gpu}`), startStep: this.startStep }, 'all workers joined: training');
-      void this.persist();
+    const rendezvous = this.formation.current;
+    const joining = rendezvous.join(registration);
+    left?.addEventListener('abort', () => rendezvous.leave(registration), { once: true });
+    const assignment = await joining;
+    if (rendezvous.generation === this.life.generation && this.life.phase !== 'running') this.formRing(assignment.members);
+    const checkpointStep = this.ringCheckpoint;
+    return {
+      ...assignment,
+      runId: this.runId,
+      generation: rendezvous.generation,
+      config: this.runConfig,
+      plan: this.plan,
+      startStep: this.life.startStep,
+      checkpointStep,
+      startupTimeoutMs: this.runConfig.cluster.rendezvousTimeoutSeconds * 1000,
+    };
+  }
+
+  watch(caller: Caller, link: WatchLink): (why: string) => void {
+    this.checkRun(caller.runId);
+    const final = this.directiveFor(caller.generation);
+    if (final.action !== 'continue' || !this.membership?.isRunning(caller.rank)) {
+      link.push(final.action === 'continue' ? { action: 'regroup', reason: 'not a member of the current ring' } : final);
+      link.end();
+      return () => undefined;
     }
-    return { ...assignment, runId: this.runId, config: this.runConfig, plan: this.plan, startStep: this.startStep };
+    this.links.get(caller.rank)?.end();
+    this.links.set(caller.rank, link);
+    return (why) => {
+      if (this.links.get(caller.rank) !== link) return;
+      this.links.delete(caller.rank);
+      if (caller.generation !== this.life.generation || !this.membership?.isRunning(caller.rank)) return;
+      this.membership.failed(caller.rank, `its connection to the coordinator ended (${why})`, this.now());
+      this.checkLiveness();
+    };
   }
 
   heartbeat(beat: Heartbeat): Directive {
-    if (this.isEarlierRing(beat.runId)) return { action: 'rollback', reason: this.rollbackReason };
-    const members = this.members(beat.runId);
+    this.checkRun(beat.runId);
+    const directive = this.directiveFor(beat.generation);
+    if (directive.action !== 'continue' || !this.membership) return directive;
     const now = this.now();
-    members.seen(beat.rank, beat.step, now);
+    this.membership.seen(beat.rank, beat.step, now);
     if (beat.condition === 'failed') {
-      members.failed(beat.rank, beat.error || 'failed without a reason', now);
+      this.membership.failed(beat.rank, beat.error || 'failed without a reason', now);
       this.checkLiveness();
     } else if (beat.condition === 'finished') {
-      members.stopped(beat.rank, now);
+      this.membership.stopped(beat.rank, now);
       this.maybeFinish();
     }
-    return this.directive();
+    return this.directiveFor(beat.generation);
   }
 
   async reportStep(r: StepReportIn): Promise<Directive> {
-    if (this.isEarlierRing(r.runId)) return { action: 'rollback', reason: this.rollbackReason };
-    this.members(r.runId).seen(r.rank, r.result.step + 1, this.now());
-    if (r.rank === 0 && r.weightsSha256 === '') this.followRankZero(r);
-    if (r.weightsSha256 !== '') {
-      const verdict = this.agreement.record(r.result.step + 1, r.rank, r.weightsSha256);
-      // The report that completes the agreement returns after the merge: a worker that then
-      // says it finished leaves the run with its checkpoint published.
-      if (verdict.status === 'diverged') this.fail(new ReplicasDivergedError(verdict.reason).message);
-      else await this.tryMerge(r.result.step + 1);
+    this.checkRun(r.runId);
+    const directive = this.directiveFor(r.generation);
+    if (directive.action !== 'continue' || !this.membership) return directive;
+    this.membership.seen(r.rank, r.stepsDone, this.now());
+    this.dispatch({ kind: 'progress', steps: r.stepsDone, nowMs: this.now() });
+    try {
+      if (r.kind === 'progress' && r.rank === 0) {
+        if (r.result.skipped) this.o.recoveryMetrics?.skippedSteps();
+        this.actOn(this.progress.follow(r.result, r.images, r.probe, this.life.world.length, this.plan.steps));
+      }
+      if (r.kind === 'checkpoint') {
+        // The report that completes an agreement returns after the merge: a worker that then
+        // says it finished leaves the run with its checkpoint published.
+        await this.merged(() => this.merger.recordDigest(r.stepsDone, r.rank, r.sha256, !this.progress.collapsed));
+      }
+      if (r.kind === 'sync') await this.sync.record(r.rank, r.sha256, r.stepsDone);
+    } catch (err) {
+      if (!(err instanceof ReplicasDivergedError || err instanceof CheckpointError)) throw err;
+      this.fail(err.message);
     }
-    return this.directive();
-  }
-
-  // Rank 0 reports every step: progress, throughput, and the collapse detector's signals.
-  private followRankZero(r: StepReportIn): void {
-    const { result } = r;
-    this.lastReport = { ...result, rank: r.rank, images: r.images };
-    const rate = (r.images * this.o.worldSize) / Math.max(result.seconds.total, 1e-9);
-    this.imagesPerSecond = this.imagesPerSecond === 0 ? rate : 0.8 * this.imagesPerSecond + 0.2 * rate;
-    const done = result.step + 1;
-    if (done % this.o.config.train.logEvery === 0) {
-      const { gLoss, dLossReal, dLossFake, seconds } = result;
-      this.o.log.info(
-        { gLoss, dLossReal, dLossFake, reduceSeconds: seconds.dReduce + seconds.gReduce, imagesPerSecond: Number(this.imagesPerSecond.toFixed(1)) },
-        `step ${done}/${this.plan.steps}`,
-      );
-    }
-    if (r.probe) this.probe = r.probe;
-    const v = this.detector.update(collapseSample(result, this.o.config.loss, done, r.probe?.diversityRatio ?? null));
-    this.collapse = { collapsed: v.collapsed, score: v.score, reason: v.reason, diversityRatio: v.diversityRatio, events: this.collapse.events + (v.event ? 1 : 0) };
-    this.o.collapseMetrics?.update(v);
-    if (!v.event) return;
-    const action = this.o.config.monitor.collapseAction;
-    const what = `mode collapse at step ${done}: ${v.reason}`;
-    if (action === 'warn') {
-      this.o.log.warn({ step: done, score: v.score }, `${what} (monitor.collapseAction=warn: training goes on)`);
-    } else if (action === 'stop') {
-      this.fail(`${what} (monitor.collapseAction=stop)`);
-    } else {
-      this.rollBack(what);
-    }
-  }
-
-  /**
-   * Goes back to the newest checkpoint merged while healthy with D's learning rate lowered: a
-   * new ring generation whose workers register again (the rendezvous is the barrier that keeps
-   * the old ring's traffic out of the new one) and resume from that checkpoint.
-   */
-  private rollBack(what: string): void {
-    const { rollbackLrFactor } = this.o.config.monitor;
-    if (!this.healthy) return this.fail(`${what}; monitor.collapseAction=rollback, but no checkpoint was merged while the run was healthy`);
-    if (this.generation >= MAX_ROLLBACKS) return this.fail(`${what}; stopped after ${MAX_ROLLBACKS} rollbacks (monitor.collapseAction=rollback)`);
-    const lrD = this.runConfig.optimizer.lrD * rollbackLrFactor;
-    this.runConfig = { ...this.runConfig, optimizer: { ...this.runConfig.optimizer, lrD } };
-    this.rollbackReason = `${what}; rolled back to the checkpoint of step ${this.healthy.step} with optimizer.lrD ${lrD}`;
-    this.generation++;
-    this.startStep = this.healthy.step;
-    this.merged = this.healthy;
-    this.membership = null;
-    this.state = 'rendezvous';
-    this.rendezvous = new Rendezvous(this.o.worldSize, this.o.config.cluster.rendezvousTimeoutSeconds * 1000);
-    this.rendezvous.start();
-    this.agreement = new CheckpointAgreement(this.o.worldSize);
-    for (const dir of this.uploads.values()) void rm(dir, { recursive: true, force: true });
-    this.uploads.clear();
-    this.detector.reset();
-    this.collapse = { ...this.collapse, collapsed: false, score: 0, reason: '' };
-    this.o.log.warn({ generation: this.generation, step: this.startStep, lrD }, this.rollbackReason);
-    void pointLatestCheckpoint(this.o.outDir, this.healthy.dir).then(() => this.persist());
-  }
-
-  // A call of a ring this run has rolled back from: its worker must register again.
-  private isEarlierRing(runId: string): boolean {
-    return this.generation > 0 && runId !== this.runId && (runId === this.baseRunId || runId.startsWith(`${this.baseRunId}.g`));
+    return this.directiveFor(r.generation);
   }
 
   status(): RunView {
@@ -242,26 +221,32 @@ export class Coordinator implements ControlPlane {
       step: Math.max(0, w.step),
       heartbeatAgeSeconds: w.heartbeatAgeMs / 1000,
     }));
-    const step = workers.length > 0 ? Math.min(...workers.map((w) => w.step)) : 0;
+    const step = workers.length > 0 ? Math.min(...workers.map((w) => w.step)) : this.life.startStep;
     return {
       runId: this.runId,
-      state: this.state,
+      state: this.life.phase,
+      generation: this.life.generation,
       step,
       steps: this.plan.steps,
       workers,
-      lastReport: this.lastReport,
-      imagesPerSecond: this.imagesPerSecond,
-      error: this.error,
-      latestCheckpoint: this.merged?.dir ?? '',
-      collapse: this.collapse,
-      probe: this.probe,
+      ...this.progress.view(),
+      error: this.life.error,
+      latestCheckpoint: this.merger.latest?.dir ?? '',
+      recoveries: this.life.recoveries.map((r) => ({
+        cause: r.cause,
+        generation: r.generation,
+        step: r.resumedStep ?? -1,
+        lostSteps: r.resumedStep === null ? 0 : Math.max(0, r.reachedStep - r.resumedStep),
+        reason: r.reason,
+        seconds: r.seconds ?? 0,
+      })),
     };
   }
 
   /** What the run metrics read at scrape time. */
   metricsSnapshot(): RunSnapshot {
     const v = this.status();
-    const m = this.merged;
+    const m = this.merger.latest;
     return {
       state: v.state,
       step: v.step,
@@ -282,43 +267,22 @@ export class Coordinator implements ControlPlane {
   }
 
   async uploadCheckpoint(pieces: AsyncIterable<CheckpointPiece>): Promise<CheckpointReceipt> {
-    const incoming = join(checkpointsDir(this.o.outDir), `.incoming-${randomBytes(4).toString('hex')}`);
-    let header: { rank: number; step: number } | null = null;
-    const checked = async function* (self: Coordinator): AsyncIterable<FilePiece> {
-      for await (const p of pieces) {
-        if (header === null) {
-          self.checkRun(p.runId);
-          if (p.rank !== 0) throw new ProtocolViolationError(`rank ${p.rank} uploaded a checkpoint: only rank 0 does`);
-          if (!Number.isSafeInteger(p.step) || p.step < 1 || p.step > self.plan.steps) throw new ProtocolViolationError(`checkpoint upload for step ${p.step}: expected 1..${self.plan.steps}`);
-          header = { rank: p.rank, step: p.step };
-        } else if (p.step !== header.step || p.runId !== self.runId) {
-          throw new ProtocolViolationError(`a checkpoint upload for step ${header.step} carried a piece of step ${p.step} of run '${p.runId}'`);
-        }
-        yield p;
-      }
+    const accept = (p: CheckpointPiece) => {
+      this.checkRun(p.runId);
+      if (p.generation !== this.life.generation || this.life.phase !== 'running') throw new CheckpointError(`an upload of ring generation ${p.generation}, which is not the training ring (${this.life.generation}, ${this.life.phase})`);
+      if (p.rank !== 0) throw new ProtocolViolationError(`rank ${p.rank} uploaded a checkpoint: only rank 0 does`);
+      if (!Number.isSafeInteger(p.step) || p.step < 1 || p.step > this.plan.steps) throw new ProtocolViolationError(`checkpoint upload for step ${p.step}: expected 1..${this.plan.steps}`);
     };
     try {
-      await mkdir(incoming, { recursive: true });
-      await writeFilePieces(incoming, checked(this));
-      if (header === null) throw new ProtocolViolationError('an empty checkpoint upload');
+      return await this.merged(() => this.merger.receiveUpload(pieces, accept, !this.progress.collapsed));
     } catch (err) {
-      await rm(incoming, { recursive: true, force: true });
+      if (err instanceof CheckpointError && /could not be merged/.test(err.message)) this.fail(err.message);
       throw err;
     }
-    const step = (header as { step: number }).step;
-    const old = this.uploads.get(step);
-    if (old) await rm(old, { recursive: true, force: true });
-    this.uploads.set(step, incoming);
-    await this.tryMerge(step);
-    return { step, path: this.merged?.step === step ? this.merged.dir : incoming };
   }
 
-  async *checkpointPieces(step: number): AsyncIterable<FilePiece> {
-    const dir = step === 0 ? this.merged?.dir : join(checkpointsDir(this.o.outDir), `step-${String(step).padStart(6, '0')}`);
-    if (!dir || (step !== 0 && (this.merged === null || step > this.merged.step))) {
-      throw new CheckpointError(step === 0 ? `run ${this.runId} has no merged checkpoint yet` : `run ${this.runId} has no merged checkpoint of step ${step}`);
-    }
-    for (const name of await checkpointFiles(dir)) yield* readFilePieces(dir, name);
+  checkpointPieces(step: number): AsyncIterable<FilePiece> {
+    return this.merger.pieces(step);
   }
 
   shutdown(reason: string): void {
@@ -330,91 +294,193 @@ export class Coordinator implements ControlPlane {
   close(): void {
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
-    this.rendezvous.close('the coordinator is closing');
+    this.formation.close('the coordinator is closing');
+    for (const link of this.links.values()) link.end();
+    this.links.clear();
   }
 
-  private members(runId: string): Membership {
-    this.checkRun(runId);
-    if (this.membership === null) throw new RunNotReadyError('the rendezvous is not complete: no ranks are assigned yet');
-    return this.membership;
+  // ---- the lifecycle and its actions
+
+  private dispatch(event: LifecycleEvent): void {
+    const context: RecoveryContext = { config: this.runConfig, optimizer: this.runConfig.optimizer, rollbacks: this.rollbacks, healthyStep: this.merger.healthyCheckpoint?.step ?? null };
+    const { state, actions } = transition(this.life, event, context);
+    const ended = state.phase !== this.life.phase && (state.phase === 'finished' || state.phase === 'failed');
+    this.life = state;
+    for (const a of actions) {
+      switch (a.kind) {
+        case 'regroup':
+          this.pushAll({ action: 'regroup', reason: a.reason });
+          this.membership = null;
+          break;
+        case 'open-rendezvous':
+          this.formation.open(a.generation, a.expect, this.rejoinBound(), this.life.rejoinDeadlineMs === null ? this.settleBound() : null, this.runConfig.cluster.rejoinSeconds * 1000);
+          break;
+        case 'stop-workers':
+          this.pushAll({ action: 'stop', reason: a.reason });
+          this.formation.close(a.reason);
+          break;
+        case 'recovered':
+          this.o.recoveryMetrics?.recovered(a.record.cause, a.record.seconds ?? 0, Math.max(0, a.record.reachedStep - (a.record.resumedStep ?? a.record.reachedStep)));
+          this.o.log.info({ generation: a.record.generation, seconds: a.record.seconds }, `recovered (${a.record.cause}): ring generation ${a.record.generation} trains from step ${a.record.resumedStep}`);
+          break;
+        case 'persist':
+          void this.persist();
+          break;
+        case 'log':
+          this.o.log[a.level]({ runId: this.runId, generation: this.life.generation }, a.message);
+          break;
+      }
+    }
+    if (ended) {
+      if (this.ticker) clearInterval(this.ticker);
+      this.ticker = null;
+      void this.persist().finally(() => this.settle(this.status()));
+    }
+  }
+
+  // A fault rank 0's reports show (collapse, a streak of non-finite steps), through the recovery policy.
+  private actOn(fault: ProgressFault | null): void {
+    if (!fault) return;
+    const context: RecoveryContext = { config: this.runConfig, optimizer: this.runConfig.optimizer, rollbacks: this.rollbacks, healthyStep: this.merger.healthyCheckpoint?.step ?? null };
+    const decision = decideRecovery(fault, context);
+    if (decision.action === 'warn') this.o.log.warn({ step: fault.step }, decision.reason);
+    if (decision.action === 'stop') this.fail(decision.reason);
+    if (decision.action !== 'rollback') return;
+    this.rollbacks++;
+    this.runConfig = { ...this.runConfig, optimizer: decision.optimizer };
+    this.rollbackTo = decision.toStep;
+    this.progress.reset();
+    void this.merger.rollBack().then(() => this.persist());
+    this.dispatch({ kind: 'rollback', toStep: decision.toStep, reason: decision.reason, cause: fault.kind === 'collapse' ? 'rollback' : 'nonfinite', nowMs: this.now() });
+  }
+
+  // The ring of the current generation formed: start following it.
+  private formRing(members: readonly Member[]): void {
+    const held = heldStep(members, this.runId);
+    const checkpoint = this.rollbackTo ?? this.checkpointToLoad(members);
+    const startStep = checkpoint ?? Math.max(0, held);
+    // The rollback's checkpoint is the start of exactly this ring.
+    [this.ringCheckpoint, this.rollbackTo] = [checkpoint, null];
+    this.formation.clear();
+    const { heartbeatTimeoutSeconds, stallSeconds } = this.runConfig.cluster;
+    this.membership = new Membership(members, { heartbeatTimeoutMs: heartbeatTimeoutSeconds * 1000, stallMs: stallSeconds * 1000 }, this.now(), startStep);
+    this.merger.startGeneration(this.life.generation, members.length);
+    this.sync = new SyncAgreement(members.length);
+    this.o.recoveryMetrics?.generation(this.life.generation);
+    this.dispatch({ kind: 'ring-formed', members, startStep, nowMs: this.now() });
+    this.o.log.info({ members: members.map((m) => `${m.rank}:${m.host}/gpu${m.gpu}`), startStep, checkpoint }, `ring generation ${this.life.generation}: training`);
+  }
+
+  // The merged checkpoint a forming ring must load: the newest one, when no member holds a state as far along.
+  private checkpointToLoad(members: readonly Member[]): number | null {
+    const latest = this.merger.latest;
+    return latest && latest.step > heldStep(members, this.runId) ? latest.step : null;
+  }
+
+  // A restarted coordinator takes up the run recorded in its folder.
+  private async takeOver(): Promise<void> {
+    const saved = await readRunState(this.o.outDir);
+    if (saved.plan.dataset.manifestSha256 !== this.o.dataset.manifestSha256) {
+      throw new CheckpointError(`--resume: run ${saved.runId} trained on dataset manifest ${saved.plan.dataset.manifestSha256}; --data ${this.o.datasetDir} has ${this.o.dataset.manifestSha256}`);
+    }
+    const changes = compareForResume(saved.config, this.o.config);
+    if (changes.architecture.length > 0) throw new CheckpointError(`--resume: the model architecture differs from run ${saved.runId}'s (${describeChanges(changes.architecture)})`);
+    if (changes.other.length > 0) this.o.log.warn({ changes: changes.other }, `--resume: the run keeps its own settings; the given config differs in ${describeChanges(changes.other)}`);
+    this.baseRunId = saved.runId;
+    this.runConfig = saved.config;
+    this.plan = planOf(saved.config, this.o.dataset);
+    this.rollbacks = saved.rollbacks ?? 0;
+    this.merger.adopt(saved.latestCheckpoint ? { ...saved.latestCheckpoint, atMs: this.now(), bytes: 0 } : null);
+    this.dispatch({ kind: 'resumed', generation: saved.generation, reachedStep: saved.reachedStep, members: saved.members, nowMs: this.now() });
+    // Its workers retry with backoff: give them that long, on top of a regroup's wait.
+    this.formation.arm(this.runConfig.cluster.rendezvousTimeoutSeconds * 1000, this.settleBound() + this.runConfig.cluster.reconnectSeconds * 1000, this.runConfig.cluster.rejoinSeconds * 1000);
+    this.o.log.warn({ runId: this.runId, generation: this.life.generation, latestCheckpoint: saved.latestCheckpoint?.step ?? null }, `resuming run ${this.runId}: waiting for its workers`);
+  }
+
+  // ---- rendezvous timing
+
+  // How long a regrouping ring waits for the survivors it expects before forming without them.
+  private settleBound(): number {
+    return Math.max(5_000, 3 * this.runConfig.cluster.heartbeatSeconds * 1000);
+  }
+
+  // How long a forming ring may take: until the rejoin deadline when too few remain, else the rendezvous bound.
+  private rejoinBound(): number {
+    const deadline = this.life.rejoinDeadlineMs;
+    return deadline === null ? this.runConfig.cluster.rendezvousTimeoutSeconds * 1000 : Math.max(0, deadline - this.now());
+  }
+
+  // ---- liveness, directives, the end
+
+  private checkLiveness(): void {
+    if (this.life.phase !== 'running' || this.membership === null) return;
+    const verdict = this.membership.check(this.now());
+    if (verdict.healthy) return;
+    this.dispatch({ kind: 'members-lost', ranks: verdict.lost.map((w) => w.member.rank), cause: verdict.cause, reason: verdict.reason, nowMs: this.now() });
+  }
+
+  // What a call of generation `generation` hears: stop (the run is over), regroup (its ring ended), or go on.
+  private directiveFor(generation: number): Directive {
+    const { phase, error, generation: current } = this.life;
+    if (phase === 'failed') return { action: 'stop', reason: error };
+    if (generation > current) throw new ProtocolViolationError(`a call of ring generation ${generation}; the run is at ${current}`);
+    if (generation < current) return { action: 'regroup', reason: this.life.recoveries.at(-1)?.reason ?? `ring generation ${current} replaces ${generation}` };
+    return { action: 'continue' };
+  }
+
+  private pushAll(directive: Directive): void {
+    for (const link of this.links.values()) {
+      link.push(directive);
+      link.end();
+    }
+    this.links.clear();
+  }
+
+  // Runs what may complete a merge; a new merged checkpoint is recorded in run.json before the caller hears back.
+  private async merged<T>(merge: () => Promise<T>): Promise<T> {
+    const before = this.merger.latest;
+    const result = await merge();
+    if (this.merger.latest !== before) await this.persist();
+    this.maybeFinish();
+    return result;
+  }
+
+  private maybeFinish(): void {
+    if (this.life.phase !== 'running' || !this.membership?.finished) return;
+    if (this.merger.latest?.step !== this.plan.steps) return; // the final merge is still on its way
+    this.dispatch({ kind: 'finished' });
+  }
+
+  private fail(reason: string): void {
+    this.dispatch({ kind: 'failed', reason });
   }
 
   private checkRun(runId: string): void {
     if (runId !== this.runId) throw new RunMismatchError(this.runId, runId);
   }
 
-  private directive(): Directive {
-    if (this.state === 'failed') return { action: 'stop', reason: this.error };
-    return { action: 'continue' };
+  // Writes run.json with the run's state as it is when the write starts; writes never overlap, so the last one holds the newest state.
+  private persist(): Promise<void> {
+    this.persisting = this.persisting.then(() => this.writeState());
+    return this.persisting;
   }
 
-  private checkLiveness(): void {
-    // A rendezvous that timed out with nobody waiting in it fails the run here.
-    const rendezvousFailure = this.rendezvous.failure;
-    if (this.state === 'rendezvous' && rendezvousFailure !== null) this.fail(rendezvousFailure);
-    if (this.state !== 'running' || this.membership === null) return;
-    const verdict = this.membership.check(this.now());
-    if (!verdict.healthy) this.fail(verdict.reason);
-  }
-
-  private async tryMerge(step: number): Promise<void> {
-    const upload = this.uploads.get(step);
-    const verdict = this.agreement.at(step);
-    if (!upload || verdict.status !== 'agreed' || this.state === 'failed') return;
-    this.uploads.delete(step);
-    try {
-      const dir = await installCheckpoint(this.o.outDir, upload);
-      const merged = { step, dir, atMs: this.now(), bytes: await checkpointBytes(dir) };
-      if (this.merged === null || step > this.merged.step) this.merged = merged;
-      if (!this.collapse.collapsed) this.healthy = merged;
-      this.agreement.settle(step);
-      this.o.log.info({ step, dir, weightsSha256: verdict.sha256 }, `merged checkpoint of step ${step}: all ${this.o.worldSize} replicas agree`);
-      await this.persist();
-      this.maybeFinish();
-    } catch (err) {
-      await rm(upload, { recursive: true, force: true });
-      this.fail(`the checkpoint of step ${step} could not be merged: ${(err as Error).message}`);
-    }
-  }
-
-  private maybeFinish(): void {
-    if (this.state !== 'running' || !this.membership?.finished) return;
-    if (this.merged?.step !== this.plan.steps) return; // the final merge is still on its way
-    this.end('finished');
-  }
-
-  private fail(reason: string): void {
-    if (this.state === 'failed' || this.state === 'finished') return;
-    this.error = reason;
-    this.o.log.error({ runId: this.runId }, `run failed: ${reason}`);
-    this.rendezvous.close(reason);
-    this.end('failed');
-  }
-
-  private end(state: 'finished' | 'failed'): void {
-    const first = this.state !== state;
-    this.state = state;
-    if (this.ticker) clearInterval(this.ticker);
-    this.ticker = null;
-    if (!first) return;
-    void this.persist().finally(() => this.settle(this.status()));
-  }
-
-  private async persist(): Promise<void> {
-    // Every change of the ring is persisted: the gauge follows the generation run.json records.
-    this.o.recoveryMetrics?.generation(this.generation);
+  private async writeState(): Promise<void> {
     try {
       await writeRunState(this.o.outDir, {
         runId: this.runId,
-        state: this.state,
-        error: this.error,
+        state: this.life.phase,
+        error: this.life.error,
         worldSize: this.o.worldSize,
         config: this.runConfig,
-        generation: this.generation,
-        startStep: this.startStep,
+        generation: this.life.generation,
+        startStep: this.life.startStep,
+        reachedStep: this.life.reachedStep,
+        rollbacks: this.rollbacks,
         plan: this.plan,
-        members: this.rendezvous.world ?? [],
-        latestCheckpoint: this.merged ? { step: this.merged.step, dir: this.merged.dir } : null,
+        members: this.life.world,
+        latestCheckpoint: this.merger.latest ? { step: this.merger.latest.step, dir: this.merger.latest.dir } : null,
+        recoveries: this.status().recoveries,
       });
     } catch (err) {
       this.o.log.warn({ err }, 'could not persist the run state');
@@ -422,18 +488,7 @@ export class Coordinator implements ControlPlane {
   }
 }
 
-// Bounds a run that collapses again after every rollback.
-const MAX_ROLLBACKS = 5;
-
-/** A merged checkpoint: its step and folder, when it was merged and its size. */
-interface Merged {
-  step: number;
-  dir: string;
-  atMs: number;
-  bytes: number;
-}
-
-async function checkpointBytes(dir: string): Promise<number> {
-  const sizes = await Promise.all((await checkpointFiles(dir)).map(async (f) => (await stat(join(dir, f))).size));
-  return sizes.reduce((a, b) => a + b, 0);
+// How long the run is and how its batches are drawn: all from its config.
+function planOf(config: RunConfig, dataset: DatasetPlan): TrainingPlan {
+  return { globalBatch: config.data.batchSize, seed: config.train.seed, steps: config.train.steps, dataset };
 }

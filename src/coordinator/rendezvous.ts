@@ -1,6 +1,6 @@
-import { RendezvousClosedError, RendezvousTimeoutError } from '../shared/errors';
+import { RendezvousClosedError } from '../shared/errors';
 
-/** What a worker tells the coordinator when it joins. */
+/** What a worker tells the coordinator when it joins a ring generation. */
 export interface Registration {
   host: string;
   /** GPU ordinal on the host, -1 for a CPU worker. */
@@ -11,6 +11,10 @@ export interface Registration {
   /** Where it also receives from a left neighbour on the same host (ipc://path), or ''. */
   ipcEndpoint: string;
   pid: number;
+  /** The run it trained in before, or '' for a new worker. */
+  runId: string;
+  /** Steps completed in the training state it holds in memory for that run; -1 for none. */
+  committedStep: number;
 }
 
 /** A worker with its rank. */
@@ -18,7 +22,7 @@ export interface Member extends Registration {
   rank: number;
 }
 
-/** A worker's place in the run: its rank and ring neighbours (it sends right, receives from left). */
+/** A worker's place in its ring: its rank and ring neighbours (it sends right, receives from left). */
 export interface Assignment {
   rank: number;
   worldSize: number;
@@ -27,92 +31,124 @@ export interface Assignment {
   members: readonly Member[];
 }
 
+/** The bounds of one generation's rendezvous. */
+export interface RendezvousRules {
+  /** The ring forms at once with this many workers (`--workers`). */
+  max: number;
+  /** It never forms with fewer (`cluster.minWorkers`). */
+  min: number;
+  /** The survivors of the ring before, by process: once all of them (and at least `min`) have joined, the ring forms. */
+  expect: readonly Registration[];
+}
+
 /**
- * Static rendezvous: waits until `worldSize` workers have joined, then gives every one its
- * rank. Ranks follow (host, gpu, pid) order, so the workers of one host are ring neighbours
- * and can use ipc between them. Bounded: if the world is not complete within `timeoutMs` of
- * {@link start}, every pending join fails with a {@link RendezvousTimeoutError} that says who
- * came and how many are missing. Joining a complete or closed rendezvous, or with an endpoint
- * already taken, is a {@link RendezvousClosedError}.
+ * One ring generation's rendezvous: workers join until the ring can form, then every one gets
+ * its rank. It forms when `max` workers joined, or when every expected survivor joined (and at
+ * least `min` did), or when {@link settle} is called with at least `min` (the coordinator calls it
+ * when its wait for the stragglers ends). Ranks follow (host, gpu, pid) order, so the workers of
+ * one host are ring neighbours, rotated so that rank 0 is the worker holding the most advanced
+ * training state of the run (it broadcasts that state to the others); the ring keeps its
+ * neighbours. Joining with an endpoint already taken, or a complete or closed rendezvous, is a
+ * {@link RendezvousClosedError} that changes nothing else. Pure apart from the promises it hands out.
  */
 export class Rendezvous {
   private readonly joined: { registration: Registration; resolve: (a: Assignment) => void; reject: (e: Error) => void }[] = [];
   private members: Member[] | null = null;
   private closedBecause: string | null = null;
-  private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    readonly worldSize: number,
-    private readonly timeoutMs: number,
+    readonly generation: number,
+    private readonly rules: RendezvousRules,
+    /** The run whose training states count: a state of another run is none. */
+    private readonly runId: string,
   ) {
-    if (!Number.isInteger(worldSize) || worldSize < 1) throw new RangeError(`world size must be a positive integer, got ${worldSize}`);
+    if (!Number.isInteger(rules.max) || rules.max < 1 || rules.min < 1 || rules.min > rules.max) {
+      throw new RangeError(`rendezvous bounds min ${rules.min}, max ${rules.max}: expected 1 <= min <= max`);
+    }
   }
 
-  /** Starts the timeout clock (the coordinator calls this when it begins to listen). */
-  start(): void {
-    this.timer ??= setTimeout(() => this.expire(), this.timeoutMs);
-  }
-
-  /** Joins; resolves with the worker's assignment once the world is complete. */
+  /** Joins; resolves with the worker's assignment once the ring forms. */
   join(registration: Registration): Promise<Assignment> {
     if (this.closedBecause !== null) return Promise.reject(new RendezvousClosedError(`the rendezvous is closed: ${this.closedBecause}`));
-    if (this.members !== null) return Promise.reject(new RendezvousClosedError(`the run already has its ${this.worldSize} workers`));
-    const clash = this.joined.find((j) => j.registration.dataEndpoint === registration.dataEndpoint);
+    if (this.members !== null) return Promise.reject(new RendezvousClosedError(`ring generation ${this.generation} already formed with ${this.members.length} workers`));
+    const clash = this.joined.find((j) => j.registration.dataEndpoint === registration.dataEndpoint || sameProcess(j.registration, registration));
     if (clash) {
-      return Promise.reject(new RendezvousClosedError(`data endpoint ${registration.dataEndpoint} is already taken by ${describe(clash.registration)}`));
+      return Promise.reject(new RendezvousClosedError(`${describe(registration)} (${registration.dataEndpoint}) has already joined ring generation ${this.generation} as ${describe(clash.registration)}`));
     }
-    this.start();
     return new Promise<Assignment>((resolve, reject) => {
       this.joined.push({ registration, resolve, reject });
-      if (this.joined.length === this.worldSize) this.complete();
+      if (this.ready()) this.form();
     });
   }
 
-  /** Why the rendezvous failed (timed out or closed), else null. */
-  get failure(): string | null {
-    return this.members === null ? this.closedBecause : null;
+  /** How many workers have joined so far. */
+  get count(): number {
+    return this.joined.length;
   }
 
-  /** The members once complete, else null. */
+  /** Who has joined so far, for messages. */
+  get who(): string {
+    return this.joined.map((j) => describe(j.registration)).join(', ') || 'nobody';
+  }
+
+  /** The members once formed, else null. */
   get world(): readonly Member[] | null {
     return this.members;
+  }
+
+  /** Forms the ring with whoever joined, if at least `min` did; true when it formed. */
+  settle(): boolean {
+    if (this.members === null && this.closedBecause === null && this.joined.length >= this.rules.min) this.form();
+    return this.members !== null;
+  }
+
+  /** A joiner that left before the ring formed (its call was cancelled: it died waiting) gives its place back. */
+  leave(registration: Registration): void {
+    const at = this.joined.findIndex((j) => j.registration === registration);
+    if (at < 0 || this.members !== null) return;
+    const [gone] = this.joined.splice(at, 1);
+    gone.reject(new RendezvousClosedError(`${describe(registration)} left ring generation ${this.generation} before it formed`));
   }
 
   /** Fails every pending join and refuses later ones. */
   close(reason: string): void {
     this.closedBecause = reason;
-    this.clearTimer();
     for (const j of this.joined.splice(0)) j.reject(new RendezvousClosedError(`the rendezvous is closed: ${reason}`));
   }
 
-  private complete(): void {
-    this.clearTimer();
+  private ready(): boolean {
+    const n = this.joined.length;
+    if (n >= this.rules.max) return true;
+    const { expect } = this.rules;
+    return expect.length > 0 && n >= this.rules.min && expect.every((e) => this.joined.some((j) => sameProcess(j.registration, e)));
+  }
+
+  private form(): void {
     const order = [...this.joined].sort((a, b) => compare(a.registration, b.registration));
-    const members = order.map((j, rank) => ({ ...j.registration, rank }));
+    // Rank 0 holds the most advanced state of this run (the first in ring order among equals).
+    const held = (r: Registration) => (r.runId === this.runId ? r.committedStep : -1);
+    const source = order.reduce((best, j, i) => (held(j.registration) > held(order[best].registration) ? i : best), 0);
+    const ring = [...order.slice(source), ...order.slice(0, source)];
+    const members = ring.map((j, rank) => ({ ...j.registration, rank }));
     this.members = members;
-    const n = this.worldSize;
-    order.forEach((j, rank) => j.resolve({ rank, worldSize: n, left: members[(rank - 1 + n) % n], right: members[(rank + 1) % n], members }));
+    const n = members.length;
+    ring.forEach((j, rank) => j.resolve({ rank, worldSize: n, left: members[(rank - 1 + n) % n], right: members[(rank + 1) % n], members }));
+    this.joined.splice(0);
   }
+}
 
-  private expire(): void {
-    this.timer = null;
-    if (this.members !== null) return;
-    const who = this.joined.map((j) => describe(j.registration)).join(', ') || 'nobody';
-    const err = new RendezvousTimeoutError(
-      `rendezvous timed out after ${this.timeoutMs} ms: ${this.joined.length} of ${this.worldSize} workers joined (${who})`,
-    );
-    this.closedBecause = err.message;
-    for (const j of this.joined.splice(0)) j.reject(err);
-  }
+/** The most advanced training state of run `runId` among `members`: its step count, or -1 when none holds one. */
+export function heldStep(members: readonly Registration[], runId: string): number {
+  return members.reduce((best, m) => (m.runId === runId ? Math.max(best, m.committedStep) : best), -1);
+}
 
-  private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-  }
+function sameProcess(a: Registration, b: Registration): boolean {
+  return a.host === b.host && a.pid === b.pid;
 }
 
 function compare(a: Registration, b: Registration): number {
   return a.host.localeCompare(b.host) || a.gpu - b.gpu || a.pid - b.pid || a.dataEndpoint.localeCompare(b.dataEndpoint);
 }
 
-const describe = (r: Registration): string => `${r.host} gpu ${r.gpu} pid ${r.pid}`;
+/** A worker in words: its host, GPU and process. */
+export const describe = (r: Registration): string => `${r.host} gpu ${r.gpu} pid ${r.pid}`;

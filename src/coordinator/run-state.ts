@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunConfig } from '../shared/config';
 import { writeFileAtomic } from '../shared/util/atomic-write';
-import type { RunView, TrainingPlan } from './api';
+import type { RecoveryView, RunView, TrainingPlan } from './api';
 import type { Member } from './rendezvous';
 
 /** File name of the persisted run state inside the coordinator's run folder. */
@@ -21,11 +21,18 @@ export interface RunState {
   config: RunConfig;
   /** Ring generation: 0, one more after each rollback. */
   generation: number;
-  /** Step the current ring started at (a rollback's checkpoint). */
+  /** Step the current ring started at. */
   startStep: number;
+  /** Most steps any rank reported completing. */
+  reachedStep: number;
+  /** Rollbacks the run took. */
+  rollbacks: number;
   plan: TrainingPlan;
+  /** The current (or last) ring's members. */
   members: readonly Member[];
   latestCheckpoint: { step: number; dir: string } | null;
+  /** The recent recoveries, oldest first. */
+  recoveries: readonly RecoveryView[];
 }
 
 /**

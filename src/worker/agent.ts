@@ -1,28 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import type { Registry } from 'prom-client';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RegisterReply__Output } from '../generated/facefill/v1/RegisterReply';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Registry } from 'prom-client';
 import { selectBackend } from '../shared/backend/select';
-import { type RingAllReduceOptions, ZmqTransport } from '../shared/collective';
+import { ZmqTransport } from '../shared/collective';
 import { type BackendName, type RunConfig, validateConfig } from '../shared/config';
 import { ControlClient } from '../shared/control/client';
-import { readFilePieces, writeFilePieces } from '../shared/control/file-transfer';
-import { type DatasetPlan, toStepReport } from '../shared/control/wire';
-import { loadSplit } from '../shared/data/dataset';
-import { ConfigInvalidError, ProtocolViolationError, RunStoppedError } from '../shared/errors';
+import { ConfigInvalidError, ControlCallError, ProtocolViolationError, RunStoppedError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { CollectiveMetrics } from '../shared/metrics/collective-metrics';
 import { TrainingMetrics } from '../shared/metrics/training-metrics';
-import type { FaceSet } from '../shared/data/api';
-import { ValidationProbe } from '../shared/monitor/validation-probe';
-import type { ProbeResult, StepResult } from '../shared/train/api';
-import { type CheckpointContent, checkpointFiles, installCheckpoint, saveCheckpoint } from '../shared/train/checkpoint';
-import { type TrainingSummary, trainOnFaceSet } from '../shared/train/train-loop';
-import { obtainDataset } from './dataset-sync';
-import { HeartbeatLoop } from './heartbeat';
-import { ringReplica } from './ring-replica';
+import type { TrainingSummary } from '../shared/train/training-session';
+import { type SessionEvent, type SessionState, startSession, step as nextState } from './ring-session';
+import { type Carried, isTransient, type JoinedRing, trainInRing } from './ring-training';
 
 /** How a worker joins a run. */
 export interface WorkerOptions {
@@ -39,13 +31,15 @@ export interface WorkerOptions {
   host?: string;
   /** tcp port for all-reduce messages; 0 picks a free one. */
   dataPort: number;
-  /** Bound on registering (the coordinator may start later, the rendezvous may take a while). */
+  /** Bound on the first registration (the coordinator may start later, the rendezvous may take a while). */
   registerTimeoutMs: number;
   log: Logger;
   /** Where the worker's training and all-reduce metrics go (served by the caller). */
   registry?: Registry;
   /** Aborting stops the worker at once (SIGTERM); the coordinator is told why. */
   signal?: AbortSignal;
+  /** Fault injection for tests and chaos runs: this worker's D gradient is NaN at these 0-based steps. */
+  nanGradientSteps?: ReadonlySet<number>;
 }
 
 /** How a worker's part of a run went. */
@@ -53,227 +47,138 @@ export interface WorkerOutcome {
   runId: string;
   rank: number;
   worldSize: number;
+  /** Ring generations this worker trained in. */
+  generations: number;
   summary: TrainingSummary;
 }
 
-// Short bounds for calls the training loop waits on, and a long one for bulk transfers.
-const CALL_TIMEOUT_MS = 15_000;
-const TRANSFER_TIMEOUT_MS = 30 * 60_000;
+// Retries of a registration after the coordinator was lost: quick at first, then every 2 s.
+const BACKOFF = { backoffMs: 250, maxBackoffMs: 2_000 };
 
 /**
- * One rank of a synchronous data-parallel run: registers with the coordinator, gets the
- * dataset, joins the ZeroMQ ring, starts from rank 0's weights, trains its shard of every
- * global batch with gradients all-reduced, heartbeats and reports, and at checkpoints averages
- * the batch-norm statistics, reports its weights' digest and (rank 0) uploads the checkpoint.
- * Any failure (its own, a peer's, the coordinator's stop) ends it with an error naming the
- * cause; the coordinator hears of its own failures before it exits.
+ * One worker of an elastic synchronous data-parallel run, generation after generation (the
+ * {@link SessionState} machine): registers (with the state it holds, if any), gets the dataset,
+ * joins the ZeroMQ ring, starts from the most advanced state of the ring (rank 0 broadcasts it),
+ * trains its slice of every global batch with gradients all-reduced, heartbeats and reports,
+ * and at checkpoints averages the batch-norm statistics, reports its weights' digest and (rank 0)
+ * uploads the checkpoint. When the ring ends under it (a regroup, a vanished peer, a lost
+ * coordinator) it restores its last committed step and joins the next ring; it ends finished,
+ * stopped, or failed with an error naming the cause.
  */
 export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
   const backend = await selectBackend(o.backend, o.log);
   const host = o.host ?? (await localAddressTowards(o.coordinator));
-  // A rollback ends the ring: register again and resume, in a new ring, from its checkpoint.
-  // The coordinator bounds how often (monitor rollbacks), and every registration is bounded.
   // Registered once: a metric family belongs to the process, whichever ring it is in.
   const metrics = o.registry ? { training: new TrainingMetrics(o.registry), collective: new CollectiveMetrics(o.registry) } : null;
   metrics?.training.setBackend(backend.name);
-  for (;;) {
-    const outcome = await joinRing(o, backend.name, host, metrics);
-    if (outcome !== ROLLED_BACK) return outcome;
-    o.log.warn('the run rolled back to an earlier checkpoint: registering again');
+  const client = new ControlClient(o.coordinator);
+  const carried: Carried = { runId: '', session: null, data: null, generations: 0 };
+  let state: SessionState = startSession();
+  let last: { outcome: WorkerOutcome } | null = null;
+  let registerTimeoutMs = o.registerTimeoutMs;
+  let config: RunConfig | null = null;
+  const apply = (event: SessionEvent) => {
+    const rules = { reconnectMs: (config?.cluster.reconnectSeconds ?? 0) * 1000, ...BACKOFF };
+    const next = nextState(state, event, rules);
+    state = next.state;
+    return next.action;
+  };
+  try {
+    for (;;) {
+      let ring: JoinedRing;
+      try {
+        ring = await joinRing(o, client, host, backend.name, carried, registerTimeoutMs);
+      } catch (err) {
+        const action = apply(joinFailure(err));
+        if (action.kind === 'exit') throw ended(state, err);
+        if (action.kind === 'register') {
+          registerTimeoutMs = remaining(state) ?? o.registerTimeoutMs;
+          await sleep(action.delayMs, undefined, { signal: o.signal }).catch(() => undefined);
+        }
+        continue;
+      }
+      config = ring.config;
+      carried.generations++;
+      apply({ kind: 'joined', generation: Number(ring.reply.generation), rank: ring.reply.rank });
+      const end = await trainInRing(o, client, ring, carried, metrics);
+      if (end.kind === 'finished') last = { outcome: { runId: carried.runId, rank: ring.reply.rank, worldSize: ring.reply.worldSize, generations: carried.generations, summary: end.summary } };
+      const action = apply(end.kind === 'finished' ? { kind: 'finished' } : end);
+      if (action.kind === 'exit') {
+        if (last && state.phase === 'finished') return last.outcome;
+        throw ended(state, null);
+      }
+      if (action.kind === 'register') {
+        o.log.warn({ generation: ring.reply.generation }, `${'reason' in end ? end.reason : 'the ring ended'}: registering again`);
+        if (action.restore && carried.session) await carried.session.restore();
+        registerTimeoutMs = remaining(state) ?? o.registerTimeoutMs;
+      }
+    }
+  } finally {
+    carried.session?.dispose();
+    client.close();
   }
 }
 
-const ROLLED_BACK = Symbol('rolled back');
-
-// One ring incarnation of the run: register, train (from the start or from the rollback
-// checkpoint the coordinator names), and end finished, failed, or rolled back.
-async function joinRing(
-  o: WorkerOptions,
-  backendName: string,
-  host: string,
-  metrics: { training: TrainingMetrics; collective: CollectiveMetrics } | null,
-): Promise<WorkerOutcome | typeof ROLLED_BACK> {
-  const { log } = o;
+// Registers for the next ring (binding this worker's ring sockets first, so it can say where
+// it listens) and places it in the ring the coordinator forms.
+async function joinRing(o: WorkerOptions, client: ControlClient, host: string, backend: string, carried: Carried, timeoutMs: number): Promise<JoinedRing> {
+  if (o.signal?.aborted) throw new RunStoppedError(`stopped before joining a ring: ${String(o.signal.reason)}`);
   const listener = await ZmqTransport.listen({
     bind: [`tcp://0.0.0.0:${o.dataPort}`, `ipc://${join(tmpdir(), `facefill-${process.pid}-${randomBytes(3).toString('hex')}.sock`)}`],
-    log,
+    log: o.log,
   });
   const [tcpBound, ipcEndpoint] = listener.endpoints;
   const dataEndpoint = `tcp://${host}:${tcpBound.slice(tcpBound.lastIndexOf(':') + 1)}`;
-  const client = new ControlClient(o.coordinator);
-  let reply: RegisterReply__Output;
   try {
-    log.info({ coordinator: o.coordinator, dataEndpoint }, `registering with ${o.coordinator}`);
-    const registered = client.register({ host, gpu: o.gpu, backend: backendName, dataEndpoint, ipcEndpoint, pid: process.pid }, o.registerTimeoutMs);
-    reply = await Promise.race([registered, abortion(o.signal)]);
-  } catch (err) {
-    listener.close();
-    client.close();
-    throw err;
-  }
-  const { runId, rank, worldSize, right } = reply;
-  let config: RunConfig;
-  try {
-    config = validateConfig(JSON.parse(reply.configJson) as unknown, `the config of run ${runId}`);
-    if (!right || !reply.shardPlan) throw new ProtocolViolationError(`run ${runId}: the coordinator's reply lacks the ring or the shard plan`);
-  } catch (err) {
-    listener.close();
-    client.close();
-    throw err;
-  }
-  const sameHost = right.host === host && config.cluster.sameHostTransport === 'ipc' && right.ipcEndpoint !== '';
-  const transport = listener.place(rank, worldSize);
-  transport.connect(sameHost ? right.ipcEndpoint : right.dataEndpoint);
-  log.info({ runId, rank, worldSize, right: sameHost ? right.ipcEndpoint : right.dataEndpoint }, `rank ${rank} of ${worldSize} in run ${runId}`);
-
-  let step = reply.startStep;
-  let stopReason: string | null = null;
-  let stoppedHere = false;
-  let rolledBack = false;
-  const stop = (reason: string) => {
-    stopReason ??= reason;
-    // Closing the ring ends a wait on a peer at once instead of at the collective timeout.
-    void transport.close();
-  };
-  const onAbort = () => {
-    stoppedHere = stopReason === null;
-    stop(String(o.signal?.reason ?? 'aborted'));
-  };
-  // A rollback ends this ring unless something else stopped it first (heard once or twice:
-  // by a report's answer and by a heartbeat).
-  const rollBack = (reason: string) => {
-    if (stopReason === null) rolledBack = true;
-    stop(`the run rolled back: ${reason}`);
-  };
-  if (o.signal?.aborted) onAbort();
-  o.signal?.addEventListener('abort', onAbort, { once: true });
-  const heartbeat = new HeartbeatLoop({
-    client,
-    runId,
-    rank,
-    intervalMs: config.cluster.heartbeatSeconds * 1000,
-    timeoutMs: config.cluster.heartbeatTimeoutSeconds * 1000,
-    step: () => step,
-    onStop: stop,
-    onRollback: rollBack,
-    log,
-  });
-  heartbeat.start();
-  try {
-    const plan: DatasetPlan = { manifestSha256: reply.shardPlan.manifestSha256, files: reply.shardPlan.files };
-    const outDir = join(o.workDir, 'runs', runId);
-    if (reply.startStep > 0) await fetchCheckpoint(client, reply.startStep, outDir);
-    const dataDir = await obtainDataset({ plan, runId, client, localDir: o.dataDir, cacheDir: join(o.workDir, 'datasets'), timeoutMs: TRANSFER_TIMEOUT_MS, log });
-    const set = await loadSplit(dataDir, 'train');
-    // Rank 0 probes the generator on held-out faces; the result rides on its next step report.
-    const probe = rank === 0 && config.monitor.probeEvery > 0 ? new ValidationProbe(await probeSet(dataDir, set), config) : null;
-    let pendingProbe: ProbeResult | null = null;
-    const collective: RingAllReduceOptions = {
-      transport,
-      run: `${runId}/0`,
-      timeoutMs: config.cluster.collectiveTimeoutSeconds * 1000,
-      chunkBytes: config.cluster.chunkBytes,
-    };
-    // A checkpoint's digest must arrive (the merge waits for it); a progress report may be
-    // lost to a blip: the heartbeat timeout, not one failed call, decides the coordinator is gone.
-    const report = async (result: StepResult, weightsSha256 = '') => {
-      const images = reply.shardPlan?.perRankBatch ?? 0;
-      // The probe rides on progress reports (the ones the collapse detector reads), not on digests.
-      const probe = weightsSha256 === '' ? pendingProbe : null;
-      if (probe) pendingProbe = null;
-      const sent = client.reportStep(toStepReport({ runId, rank, result, images, weightsSha256, probe }), CALL_TIMEOUT_MS);
-      const ack = weightsSha256 !== '' ? await sent : await sent.catch((err: Error) => (log.warn(`step report lost: ${err.message}`), null));
-      // The same words as a heartbeat's stop, whichever of the two hears it first.
-      if (ack?.action === 'STOP') stop(`the coordinator stopped the run: ${ack.reason}`);
-      if (ack?.action === 'ROLLBACK') rollBack(ack.reason);
-    };
-    let last: StepResult | null = null;
-    const publish = async (content: CheckpointContent, digest: string) => {
-      const dir = rank === 0 ? await uploadCheckpoint(client, runId, outDir, content) : null;
-      if (last) await report(last, digest);
-      return dir;
-    };
-    const ring = ringReplica(collective, publish, config.cluster.rendezvousTimeoutSeconds * 1000);
-    const training = metrics?.training;
-    const replica = metrics ? { ...ring, reduce: metrics.collective.instrument(ring.reduce) } : ring;
-    const summary = await trainOnFaceSet({
-      config,
-      set,
-      manifestHash: plan.manifestSha256,
-      outDir,
-      resume: reply.startStep > 0,
-      replica,
-      monitor: probe
-        ? {
-            probe,
-            onProbe: (r) => {
-              pendingProbe = r;
-              training?.validation(r.holePsnrDb, r.ssim);
-            },
-          }
-        : undefined,
-      log,
-      onStep: async (result, epoch) => {
-        if (stopReason) throw new RunStoppedError(stopReason);
-        last = result;
-        step = result.step + 1;
-        training?.observe(result, epoch, config.data.batchSize / worldSize, config.data.batchSize);
-        // Rank 0 reports every step: the coordinator's progress and collapse detector follow it.
-        if (rank === 0 || step % config.train.logEvery === 0) await report(result);
-      },
-    });
-    heartbeat.stop();
-    const finished = await client.heartbeat({ runId, rank, step, state: 'finished', error: '' }, CALL_TIMEOUT_MS);
-    return finished.action === 'ROLLBACK' ? ROLLED_BACK : { runId, rank, worldSize, summary };
-  } catch (err) {
-    heartbeat.stop();
-    if (rolledBack) return ROLLED_BACK;
-    const cause = err as Error;
-    const error = stopReason ? new RunStoppedError(`rank ${rank} stopped: ${stopReason}`, { cause }) : cause;
-    if (stopReason === null || stoppedHere) {
-      // Tell the coordinator first, so the other ranks stop at once rather than time out. A
-      // failure of a ring the run already rolled back from (say, an upload it refused) is no failure.
-      const told = await client.heartbeat({ runId, rank, step, state: 'failed', error: error.message }, 5_000).catch(() => null);
-      if (told?.action === 'ROLLBACK') return ROLLED_BACK;
+    o.log.info({ coordinator: o.coordinator, dataEndpoint, committedStep: carried.session?.committedStep ?? -1 }, `registering with ${o.coordinator}`);
+    const registered = client.register(
+      { host, gpu: o.gpu, backend, dataEndpoint, ipcEndpoint, pid: process.pid, runId: carried.runId, committedStep: carried.session ? carried.session.committedStep : -1 },
+      timeoutMs,
+    );
+    const reply = await (o.signal ? Promise.race([registered, aborted(o.signal)]) : registered);
+    const config = validateConfig(JSON.parse(reply.configJson) as unknown, `the config of run ${reply.runId}`);
+    const { right } = reply;
+    if (!right || !reply.shardPlan) throw new ProtocolViolationError(`run ${reply.runId}: the coordinator's reply lacks the ring or the shard plan`);
+    if (carried.runId !== '' && carried.runId !== reply.runId) {
+      // Another run: a state of the old one means nothing there.
+      carried.session?.dispose();
+      carried.session = null;
     }
-    throw error;
-  } finally {
-    o.signal?.removeEventListener('abort', onAbort);
-    await transport.close();
-    client.close();
+    carried.runId = reply.runId;
+    const sameHost = right.host === host && config.cluster.sameHostTransport === 'ipc' && right.ipcEndpoint !== '';
+    const transport = listener.place(reply.rank, reply.worldSize);
+    transport.connect(sameHost ? right.ipcEndpoint : right.dataEndpoint);
+    o.log.info({ runId: reply.runId, generation: reply.generation, rank: reply.rank, worldSize: reply.worldSize, startStep: reply.startStep }, `rank ${reply.rank} of ${reply.worldSize} in ring generation ${reply.generation} of run ${reply.runId}`);
+    return { reply, config, transport };
+  } catch (err) {
+    listener.close();
+    throw err;
   }
 }
 
-// The val split when it has faces enough for a probe, else the train split.
-async function probeSet(dataDir: string, train: FaceSet): Promise<FaceSet> {
-  const val = await loadSplit(dataDir, 'val');
-  return val.count >= 2 ? val : train;
+// A registration's failure as the session sees it: transient when the coordinator could not be reached in time.
+function joinFailure(err: unknown): SessionEvent {
+  if (err instanceof RunStoppedError) return { kind: 'aborted', reason: err.message };
+  const transient = err instanceof ControlCallError && isTransient(err.status);
+  return { kind: 'join-failed', error: (err as Error).message, transient, nowMs: Date.now() };
 }
 
-// The checkpoint a rolled-back run resumes from, downloaded (verified) into this ring's run folder.
-async function fetchCheckpoint(client: ControlClient, step: number, outDir: string): Promise<void> {
-  const incoming = join(outDir, `.incoming-step-${step}`);
-  await writeFilePieces(incoming, client.downloadCheckpoint(step, TRANSFER_TIMEOUT_MS));
-  await installCheckpoint(outDir, incoming);
+// What is left of the reconnect window, as the next registration's bound.
+function remaining(s: SessionState): number | null {
+  return s.phase === 'joining' && s.reconnectUntilMs !== null ? Math.max(1_000, s.reconnectUntilMs - Date.now()) : null;
 }
 
-async function uploadCheckpoint(client: ControlClient, runId: string, runDir: string, content: CheckpointContent): Promise<string> {
-  const dir = await saveCheckpoint(runDir, content);
-  const files = await checkpointFiles(dir);
-  async function* pieces() {
-    for (const name of files) yield* readFilePieces(dir, name);
-  }
-  await client.uploadCheckpoint({ runId, rank: 0, step: content.step }, pieces(), TRANSFER_TIMEOUT_MS);
-  return dir;
+// The error a session that did not finish ends with: stopped runs exit 3, failures 1.
+function ended(s: SessionState, cause: unknown): Error {
+  if (s.phase === 'stopped') return new RunStoppedError(s.reason, { cause });
+  if (s.phase === 'failed') return cause instanceof Error && cause.message === s.error ? cause : new Error(s.error, { cause });
+  return new Error(`the worker ended in phase ${s.phase}`);
 }
 
-// Rejects when `signal` aborts (never without one): a worker waiting in the rendezvous stops at once.
-function abortion(signal: AbortSignal | undefined): Promise<never> {
-  return new Promise((_, reject) => {
-    const fail = () => reject(new RunStoppedError(`stopped before the run began: ${String(signal?.reason)}`));
-    if (signal?.aborted) fail();
-    signal?.addEventListener('abort', fail, { once: true });
-  });
+// Rejects when `signal` aborts: a worker waiting in the rendezvous stops at once.
+async function aborted(signal: AbortSignal): Promise<never> {
+  if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+  throw new RunStoppedError(`stopped before the run began: ${String(signal.reason)}`);
 }
 
 /** The address of this host's interface that routes to the coordinator (no packet is sent). */

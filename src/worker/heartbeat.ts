@@ -5,29 +5,29 @@ import type { Logger } from '../shared/log';
 export interface HeartbeatOptions {
   client: ControlClient;
   runId: string;
+  generation: number;
   rank: number;
   intervalMs: number;
   /** Without a successful heartbeat for this long, the coordinator counts as gone. */
   timeoutMs: number;
   /** The step the worker is at, read at each beat. */
   step: () => number;
-  /** Called once, when the coordinator says stop or cannot be reached. */
-  onStop: (reason: string) => void;
-  /** Called once, when the coordinator says the run rolled back (this ring is over). */
-  onRollback: (reason: string) => void;
+  /** Called once, with the coordinator's directive to stop, or to leave this ring for the next. */
+  onDirective: (action: 'stop' | 'regroup', reason: string) => void;
+  /** Called once, when the coordinator has not answered for `timeoutMs`. */
+  onLost: (reason: string) => void;
   log: Logger;
 }
 
 /**
- * A worker's liveness signal: a heartbeat every `intervalMs`, each bounded by its own deadline.
- * The coordinator's reply may tell the worker to stop (another rank failed); a coordinator
- * that does not answer for `timeoutMs` stops the worker too, since a synchronous run cannot
- * checkpoint or finish without it.
+ * A worker's liveness signal for one ring generation: a heartbeat every `intervalMs`, each
+ * bounded by its own deadline. The reply may tell the worker to stop or to regroup; a
+ * coordinator that does not answer for `timeoutMs` is reported lost (the worker then tries to
+ * reach it again, so that a restarted coordinator finds it).
  */
 export class HeartbeatLoop {
   private timer: NodeJS.Timeout | null = null;
   private lastContact = performance.now();
-  private lastError = '';
   private inFlight = false;
   private stopped = false;
 
@@ -38,7 +38,7 @@ export class HeartbeatLoop {
     this.timer = setInterval(() => void this.beat(), this.o.intervalMs);
   }
 
-  /** Stops beating (and never calls onStop afterwards). */
+  /** Stops beating (and calls nothing afterwards). */
   stop(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
@@ -49,31 +49,28 @@ export class HeartbeatLoop {
     if (this.inFlight || this.stopped) return;
     this.inFlight = true;
     try {
+      const { runId, generation, rank } = this.o;
       const reply = await this.o.client.heartbeat(
-        { runId: this.o.runId, rank: this.o.rank, step: this.o.step(), state: 'running', error: '' },
+        { runId, generation, rank, step: this.o.step(), state: 'running', error: '' },
         // A step's synchronous compute can keep this thread from reading the reply for a
         // while: only an answer missing for the whole timeout counts as the coordinator gone.
         this.o.timeoutMs,
       );
       this.lastContact = performance.now();
-      if (reply.action === 'STOP') this.halt(`the coordinator stopped the run: ${reply.reason}`);
-      if (reply.action === 'ROLLBACK' && !this.stopped) {
+      if (reply.action !== 'CONTINUE' && !this.stopped) {
         this.stop();
-        this.o.onRollback(reply.reason);
+        this.o.onDirective(reply.action === 'STOP' ? 'stop' : 'regroup', reply.reason);
       }
     } catch (err) {
-      this.lastError = (err as Error).message;
       const silentMs = performance.now() - this.lastContact;
-      this.o.log.warn({ silentSeconds: silentMs / 1000 }, `heartbeat failed: ${this.lastError}`);
-      if (silentMs > this.o.timeoutMs) this.halt(`the coordinator has not answered for ${(silentMs / 1000).toFixed(1)} s (last error: ${this.lastError})`);
+      const error = (err as Error).message;
+      this.o.log.warn({ silentSeconds: silentMs / 1000 }, `heartbeat failed: ${error}`);
+      if (silentMs > this.o.timeoutMs && !this.stopped) {
+        this.stop();
+        this.o.onLost(`the coordinator has not answered for ${(silentMs / 1000).toFixed(1)} s (last error: ${error})`);
+      }
     } finally {
       this.inFlight = false;
     }
-  }
-
-  private halt(reason: string): void {
-    if (this.stopped) return;
-    this.stop();
-    this.o.onStop(reason);
   }
 }

@@ -1,8 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import test from 'ava';
 import sharp from 'sharp';
 import { readRunState } from '../../src/coordinator/run-state';
@@ -13,73 +12,14 @@ import { ingest } from '../../src/shared/data/ingest';
 import { SyntheticSource } from '../../src/shared/data/synthetic-source';
 import { writeClusterConfig } from '../_cluster-config';
 import { freePort } from '../_free-port';
+import { cli, startCluster, until, within } from './_processes';
 
-// Real processes on loopback: a coordinator and workers started as a user would, from the CLI.
-const CLI = resolve(__dirname, '../../src/cli.js');
 const root = mkdtempSync(join(tmpdir(), 'facefill-cluster-'));
 const data = join(root, 'dataset');
 
-function configFile(name: string, steps: number, sameHostTransport: 'ipc' | 'tcp' = 'ipc'): string {
-  return writeClusterConfig(join(root, `${name}.json`), { train: { steps, checkpointEvery: 5, logEvery: 1 }, cluster: { sameHostTransport } });
-}
-
-interface Proc {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
-}
-
-function cli(args: string[]): Proc {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, FACEFILL_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  child.stdout?.on('data', (b: Buffer) => (text += b.toString()));
-  child.stderr?.on('data', (b: Buffer) => (text += b.toString()));
-  const started = performance.now();
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>((done) =>
-    child.on('exit', (code, signal) => done({ code, signal, ms: performance.now() - started })),
-  );
-  return { child, output: () => text, exited };
-}
-
-/** Resolves with the exit, or rejects (killing the process) when it takes longer than `ms`. */
-async function within(p: Proc, ms: number, what: string) {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      p.child.kill('SIGKILL');
-      reject(new Error(`${what} did not exit within ${ms} ms; output:\n${p.output()}`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([p.exited, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Polls `probe` until it gives a value; on timeout the error carries the processes' output. */
-async function until<T>(probe: () => Promise<T | null>, ms: number, what: string, procs: Proc[] = []): Promise<T> {
-  const deadline = performance.now() + ms;
-  let last = '';
-  while (performance.now() < deadline) {
-    const v = await probe().catch((err: Error) => ((last = err.message), null));
-    if (v !== null) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const outputs = procs.map((p, i) => `--- process ${i}:\n${p.output()}`).join('\n');
-  throw new Error(`timed out after ${ms} ms waiting for ${what} (last error: ${last || 'none'})\n${outputs}`);
-}
-
-function cluster(name: string, steps: number, workers: number, sameHostTransport: 'ipc' | 'tcp' = 'ipc') {
-  const port = freePort();
-  return port.then((p) => {
-    const address = `127.0.0.1:${p}`;
-    const out = join(root, name);
-    const coordinator = cli(['coordinator', '--config', configFile(name, steps, sameHostTransport), '--data', data, '--workers', String(workers), '--port', String(p), '--bind', '127.0.0.1', '--out', out, '--metrics-port', '0', '--failure-linger', '0', '--no-progress']);
-    const ranks = Array.from({ length: workers }, (_, i) => cli(['worker', '--coordinator', address, '--work-dir', join(root, `${name}-w${i}`), '--register-timeout', '60', '--metrics-port', '0']));
-    return { address, out, coordinator, ranks };
-  });
-}
+// A cluster of the tiny config, checkpointing every 5 steps and reporting every step.
+const cluster = (name: string, steps: number, workers: number, sameHostTransport: 'ipc' | 'tcp' = 'ipc') =>
+  startCluster({ root, data, name, workers, config: { train: { steps, checkpointEvery: 5, logEvery: 1 }, cluster: { sameHostTransport } } });
 
 test.before(async () => {
   await ingest({ source: new SyntheticSource(120, 5), out: data, size: 16 });
@@ -119,54 +59,6 @@ test.serial('coordinator + 2 worker processes on loopback: train, pull the merge
 
     await client.shutdown('test over', 10_000);
     t.is((await within(coordinator, 20_000, 'coordinator')).code, 0, coordinator.output());
-  } finally {
-    client.close();
-    for (const p of [coordinator, ...ranks]) p.child.kill('SIGKILL');
-  }
-});
-
-// A worker killed outright is noticed by its missing heartbeats; one sent SIGTERM says why before
-// it leaves. Either way the coordinator and the other worker stop, naming rank 1, in bounded time
-// (the heartbeat timeout is 4 s; 30 s covers a liveness tick, a heartbeat and process exits).
-const stops: [NodeJS.Signals, RegExp][] = [
-  ['SIGKILL', /no heartbeat for/],
-  ['SIGTERM', /rank 1 stopped: received SIGTERM/],
-];
-for (const [signal, reason] of stops) {
-  test.serial(`${signal} to a worker mid-run stops the coordinator and the other worker with a clear error, in bounded time`, async (t) => {
-    const { address, coordinator, ranks } = await cluster(signal, 100_000, 2);
-    const client = new ControlClient(address);
-    try {
-      await until(async () => ((await client.status(2_000)).step >= 2 ? true : null), 180_000, 'the run to reach step 2', [coordinator, ...ranks]);
-      const stoppedAt = performance.now();
-      ranks[1].child.kill(signal);
-      const [c, w0, w1] = await Promise.all([within(coordinator, 30_000, 'coordinator'), within(ranks[0], 30_000, 'worker 0'), within(ranks[1], 30_000, 'worker 1')]);
-      const seconds = (performance.now() - stoppedAt) / 1000;
-      t.is(c.code, 1, coordinator.output());
-      t.not(w0.code, 0);
-      t.not(w1.code, 0);
-      t.regex(coordinator.output(), new RegExp(`rank 1 \\(127\\.0\\.0\\.1 gpu -1\\): .*${reason.source}`));
-      t.regex(ranks[0].output(), new RegExp(`rank 0 stopped: the coordinator stopped the run: rank 1 .*${reason.source}`));
-      t.true(seconds < 30, `took ${seconds.toFixed(1)} s`);
-    } finally {
-      client.close();
-      for (const p of [coordinator, ...ranks]) p.child.kill('SIGKILL');
-    }
-  });
-}
-
-test.serial('a coordinator killed mid-run stops the workers with a clear error once the heartbeat timeout passes', async (t) => {
-  const { address, coordinator, ranks } = await cluster('coordinator-gone', 100_000, 2);
-  const client = new ControlClient(address);
-  try {
-    await until(async () => ((await client.status(2_000)).step >= 2 ? true : null), 180_000, 'the run to reach step 2', [coordinator, ...ranks]);
-    coordinator.child.kill('SIGKILL');
-    const exits = await Promise.all(ranks.map((w, i) => within(w, 40_000, `worker ${i}`)));
-    for (const [i, w] of ranks.entries()) {
-      t.not(exits[i].code, 0);
-      // Found by the heartbeat timeout, or at once by a checkpoint call that must reach it.
-      t.regex(w.output(), /coordinator (has not answered for \d+\.\d s|127\.0\.0\.1:\d+: \w+ failed: UNAVAILABLE)/, w.output());
-    }
   } finally {
     client.close();
     for (const p of [coordinator, ...ranks]) p.child.kill('SIGKILL');

@@ -1,48 +1,108 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as tf from '@tensorflow/tfjs';
-import test from 'ava';
-import type { CheckpointPiece } from '../../src/coordinator/api';
+import test, { type ExecutionContext } from 'ava';
+import type { CheckpointPiece, DatasetPlan, Directive, WatchLink, WorkerAssignment, WorkerCondition } from '../../src/coordinator/api';
 import { Coordinator, type CoordinatorOptions } from '../../src/coordinator/coordinator';
 import { planDataset } from '../../src/coordinator/dataset-plan';
 import type { Registration } from '../../src/coordinator/rendezvous';
 import { readRunState } from '../../src/coordinator/run-state';
+import type { ClusterConfig, RunConfig } from '../../src/shared/config';
 import { readFilePieces } from '../../src/shared/control/file-transfer';
 import { ingest } from '../../src/shared/data/ingest';
 import { SyntheticSource } from '../../src/shared/data/synthetic-source';
-import { ProtocolViolationError, RunMismatchError } from '../../src/shared/errors';
+import { CheckpointError, ProtocolViolationError, RendezvousClosedError, RunMismatchError } from '../../src/shared/errors';
 import { createLogger } from '../../src/shared/log';
 import { CollapseMetrics } from '../../src/shared/metrics/collapse-metrics';
 import { RecoveryMetrics } from '../../src/shared/metrics/recovery-metrics';
 import { createRegistry } from '../../src/shared/metrics/registry';
 import { buildDiscriminator, buildGenerator } from '../../src/shared/model';
-import type { StepResult } from '../../src/shared/train/api';
+import type { ProbeResult, StepResult } from '../../src/shared/train/api';
 import { checkpointFiles, loadCheckpoint, saveCheckpoint } from '../../src/shared/train/checkpoint';
 import { tinyConfig } from '../shared/train/_tiny';
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), `facefill-coord-${p}-`));
-const config = tinyConfig({ data: { batchSize: 4 }, train: { steps: 4, checkpointEvery: 2 } });
+// Liveness is checked every heartbeatSeconds / 2 of real time (here 100 ms), against the test's clock.
+const config = tinyConfig({ data: { batchSize: 4 }, train: { steps: 4, checkpointEvery: 2 }, cluster: { heartbeatSeconds: 0.2 } });
 const log = createLogger('test', 'silent');
 let data: string;
+let dataset: DatasetPlan;
 
 test.before(async () => {
   tf.env().set('PROD', true);
   await tf.setBackend('cpu');
-  data = tmp('data');
-  await ingest({ source: new SyntheticSource(30, 2), out: join(data, 'set'), size: 16 });
-  data = join(data, 'set');
+  const root = tmp('data');
+  await ingest({ source: new SyntheticSource(30, 2), out: join(root, 'set'), size: 16 });
+  data = join(root, 'set');
+  dataset = await planDataset(data);
 });
 
-/** A coordinator on a hand-driven clock, with two registered workers, exporting to `metrics`. */
-async function running(worldSize = 2, runConfig = config, metrics: Pick<CoordinatorOptions, 'collapseMetrics' | 'recoveryMetrics'> = {}) {
+/** `base` with some cluster settings changed. */
+const withCluster = (cluster: Partial<ClusterConfig>, base: RunConfig = config): RunConfig => ({ ...base, cluster: { ...base.cluster, ...cluster } });
+
+/** Worker process `i` on host h (GPU i, pid i), new to the run unless `over` says what state it holds. */
+const reg = (i: number, over: Partial<Registration> = {}): Registration => ({
+  host: 'h',
+  gpu: i,
+  backend: 'cpu',
+  dataEndpoint: `tcp://h:${5700 + i}`,
+  ipcEndpoint: '',
+  pid: i,
+  runId: '',
+  committedStep: -1,
+  ...over,
+});
+
+interface Setup {
+  worldSize?: number;
+  config?: RunConfig;
+  outDir?: string;
+  resume?: boolean;
+  dataset?: DatasetPlan;
+  metrics?: Pick<CoordinatorOptions, 'collapseMetrics' | 'recoveryMetrics'>;
+}
+
+/** A started coordinator on a hand-driven clock (`tick` moves it), closed when the test ends. */
+async function started(t: ExecutionContext, o: Setup = {}) {
   let clock = 0;
-  const out = tmp('run');
-  const c = new Coordinator({ config: runConfig, datasetDir: data, dataset: await planDataset(data), worldSize, outDir: out, log, now: () => clock, ...metrics });
+  const out = o.outDir ?? tmp('run');
+  const c = new Coordinator({ config: o.config ?? config, datasetDir: data, dataset: o.dataset ?? dataset, worldSize: o.worldSize ?? 2, outDir: out, resume: o.resume, log, now: () => clock, ...o.metrics });
+  t.teardown(() => c.close());
   await c.start();
-  const reg = (i: number): Registration => ({ host: 'h', gpu: i, backend: 'cpu', dataEndpoint: `tcp://h:${5700 + i}`, ipcEndpoint: '', pid: i });
-  const assignments = await Promise.all(Array.from({ length: worldSize }, (_, i) => c.register(reg(i))));
-  return { c, out, assignments, tick: (ms: number) => (clock += ms) };
+  return { c, out, tick: (ms: number) => (clock += ms) };
+}
+
+/** A started coordinator whose first ring formed with `worldSize` new workers (registered in GPU order). */
+async function running(t: ExecutionContext, o: Setup = {}) {
+  const s = await started(t, o);
+  const assignments = await Promise.all(Array.from({ length: o.worldSize ?? 2 }, (_, i) => s.c.register(reg(i))));
+  return { ...s, assignments };
+}
+
+/** A worker's live link as the coordinator holds it: what went down it, and whether it ended. */
+class FakeLink implements WatchLink {
+  readonly pushed: Directive[] = [];
+  ended = false;
+
+  push(directive: Directive): void {
+    this.pushed.push(directive);
+  }
+
+  end(): void {
+    this.ended = true;
+  }
+}
+
+/** Opens every rank's live link, by rank; `lose(why)` is what the service calls when the worker's side of it ends. */
+function watchAll(c: Coordinator, assignments: readonly WorkerAssignment[]): { link: FakeLink; lose: (why: string) => void }[] {
+  return [...assignments]
+    .sort((a, b) => a.rank - b.rank)
+    .map((a) => {
+      const link = new FakeLink();
+      return { link, lose: c.watch({ runId: a.runId, generation: a.generation, rank: a.rank }, link) };
+    });
 }
 
 const seconds = { data: 0, dCompute: 0.1, dReduce: 0, gCompute: 0.1, gReduce: 0, apply: 0, total: 0.25 };
@@ -61,18 +121,37 @@ const result = (step: number): StepResult => ({
   seconds,
 });
 
-/** A real checkpoint of `step` as rank 0 would upload it. */
+/** Rank `rank` reports completing `stepsDone` steps (in the current generation unless told). */
+const progress = (c: Coordinator, rank: number, stepsDone: number, probe: ProbeResult | null = null, generation = c.generation) =>
+  c.reportStep({ runId: c.runId, generation, rank, stepsDone, kind: 'progress', result: result(stepsDone - 1), images: 2, probe });
+/** Rank `rank` reports its weights digest at a checkpoint, or of the state the ring started from (`sync`). */
+const digest = (c: Coordinator, rank: number, stepsDone: number, sha256: string, kind: 'checkpoint' | 'sync' = 'checkpoint') =>
+  c.reportStep({ runId: c.runId, generation: c.generation, rank, stepsDone, kind, sha256 });
+/** Rank `rank`'s heartbeat (in the current generation unless told). */
+const beat = (c: Coordinator, rank: number, step: number, condition: WorkerCondition = 'running', error = '', generation = c.generation) =>
+  c.heartbeat({ runId: c.runId, generation, rank, step, condition, error });
+
+const hex = (c: string) => c.repeat(64);
+const reasonOf = (d: Directive): string => (d.action === 'continue' ? '' : d.reason);
+
+/** A real checkpoint of `step` as rank 0 of generation 0 would upload it; `over` changes its header. */
 async function upload(runId: string, step: number, over: Partial<CheckpointPiece> = {}): Promise<AsyncIterable<CheckpointPiece>> {
   const networks = { generator: buildGenerator(config.generator, 16, 1), discriminator: buildDiscriminator(config.discriminator, 16, 1) };
   const optimizers = { generator: [], discriminator: [] };
   const dir = await saveCheckpoint(tmp('w0'), { step, config, manifestHash: 'm', networks, optimizers });
+  networks.generator.dispose();
+  networks.discriminator.dispose();
   async function* pieces(): AsyncIterable<CheckpointPiece> {
-    for (const name of await checkpointFiles(dir)) for await (const p of readFilePieces(dir, name)) yield { ...p, runId, rank: 0, step, ...over };
+    for (const name of await checkpointFiles(dir)) for await (const p of readFilePieces(dir, name)) yield { ...p, runId, generation: 0, rank: 0, step, ...over };
   }
   return pieces();
 }
 
-const digest = (c: string) => c.repeat(64);
+/** Every rank of a two-worker ring reports the same digest at `step`, and rank 0 uploads the checkpoint: it is merged. */
+async function mergeCheckpoint(c: Coordinator, step: number): Promise<void> {
+  for (const rank of [0, 1]) await digest(c, rank, step, hex('a'));
+  await c.uploadCheckpoint(await upload(c.runId, step, { generation: c.generation }));
+}
 
 /** The run's end, or a failure after `ms`: no test waits on a run forever. */
 function ended(c: Coordinator, ms = 10_000) {
@@ -81,30 +160,72 @@ function ended(c: Coordinator, ms = 10_000) {
   return Promise.race([c.done, late]).finally(() => clearTimeout(timer));
 }
 
-test('the run plan splits the global batch; every rank gets the ring, config and the dataset files', async (t) => {
-  const { c, assignments } = await running();
+/** Polls `probe` (every 50 ms, up to `ms`) until it gives a value: for what timers or background writes do. */
+async function until<T>(probe: () => T | null | Promise<T | null>, ms = 5_000): Promise<T> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== null) return v;
+    if (performance.now() > deadline) throw new Error(`no result within ${ms} ms`);
+    await sleep(50);
+  }
+}
+
+/** run.json once it records `generation` in `state`. */
+const recorded = (out: string, generation: number, state: string) =>
+  until(async () => {
+    const s = await readRunState(out);
+    return s.generation === generation && s.state === state ? s : null;
+  });
+
+/** Whether `p` has settled by the time pending callbacks ran. */
+async function isSettled(p: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  return settled;
+}
+
+// ---- the first ring and its checkpoints
+
+test('every rank gets its ring of generation 0, the config, the plan and the dataset files', async (t) => {
+  const { c, assignments } = await running(t);
   t.deepEqual(assignments.map((a) => a.rank), [0, 1]);
-  t.is(assignments[0].plan.perRankBatch, 2);
-  t.is(assignments[1].runId, c.runId);
+  for (const a of assignments) {
+    t.is(a.runId, c.runId);
+    t.deepEqual([a.generation, a.worldSize, a.startStep, a.checkpointStep], [0, 2, 0, null]);
+    t.deepEqual(a.config, config);
+    t.deepEqual(a.plan, { globalBatch: 4, seed: config.train.seed, steps: 4, dataset });
+    t.is(a.startupTimeoutMs, config.cluster.rendezvousTimeoutSeconds * 1000);
+  }
   t.true(assignments[0].plan.dataset.files.some((f) => f.name === 'manifest.json'));
-  t.is(c.status().state, 'running');
-  c.close();
+  const view = c.status();
+  t.deepEqual([view.state, view.generation, view.recoveries.length], ['running', 0, 0]);
+  t.deepEqual(view.workers.map((w) => [w.rank, w.gpu, w.state]), [
+    [0, 0, 'running'],
+    [1, 1, 'running'],
+  ]);
 });
 
 test('a checkpoint is merged once rank 0 uploaded it and all digests agree; then the run finishes', async (t) => {
-  const { c, out } = await running();
-  for (const rank of [0, 1]) await c.reportStep({ runId: c.runId, rank, result: result(1), images: 2, weightsSha256: digest('a'), probe: null });
+  const { c, out } = await running(t);
+  for (const rank of [0, 1]) await digest(c, rank, 2, hex('a'));
   const receipt = await c.uploadCheckpoint(await upload(c.runId, 2));
   t.is(receipt.step, 2);
   t.regex(c.status().latestCheckpoint, /step-000002$/);
   // The final checkpoint: upload first, digests after.
   await c.uploadCheckpoint(await upload(c.runId, 4));
   t.regex(c.status().latestCheckpoint, /step-000002$/, 'not merged before every rank reported');
-  await c.reportStep({ runId: c.runId, rank: 1, result: result(3), images: 2, weightsSha256: digest('b'), probe: null });
+  await digest(c, 1, 4, hex('b'));
   // The report that completes the agreement returns once the checkpoint is merged.
-  await c.reportStep({ runId: c.runId, rank: 0, result: result(3), images: 2, weightsSha256: digest('b'), probe: null });
+  await digest(c, 0, 4, hex('b'));
   t.regex(c.status().latestCheckpoint, /step-000004$/);
-  for (const rank of [0, 1]) c.heartbeat({ runId: c.runId, rank, step: 4, condition: 'finished', error: '' });
+  t.deepEqual(beat(c, 0, 4, 'finished'), { action: 'continue' });
+  t.is(c.status().state, 'running', 'one rank is still at work');
+  beat(c, 1, 4, 'finished');
   const view = await ended(c);
   t.is(view.state, 'finished');
   const saved = await loadCheckpoint(out);
@@ -115,166 +236,406 @@ test('a checkpoint is merged once rank 0 uploaded it and all digests agree; then
   t.is(state.state, 'finished');
   t.is(state.latestCheckpoint?.step, 4);
   t.is(state.members.length, 2);
-  c.close();
 });
 
-test('digests that differ fail the run as diverged replicas, and workers are told to stop', async (t) => {
-  const { c } = await running();
-  await c.reportStep({ runId: c.runId, rank: 0, result: result(1), images: 2, weightsSha256: digest('a'), probe: null });
-  const directive = await c.reportStep({ runId: c.runId, rank: 1, result: result(1), images: 2, weightsSha256: digest('c'), probe: null });
+// RunState.latestCheckpoint and the class doc ("Every change of the run is persisted in run.json"):
+// the coordinator before the CheckpointMerger split persisted after every merge; now nothing does
+// until the next lifecycle transition, so a coordinator that crashes in a run that only trained
+// resumes (--resume) without knowing its checkpoints.
+test('a merged checkpoint is recorded in run.json at once', async (t) => {
+  const { c, out } = await running(t);
+  await mergeCheckpoint(c, 2);
+  const state = await until(async () => {
+    const s = await readRunState(out);
+    return s.latestCheckpoint?.step === 2 ? s : null;
+  }, 2_000);
+  t.regex(state.latestCheckpoint?.dir ?? '', /step-000002$/);
+});
+
+test('digests that differ fail the run as diverged replicas; workers are told to stop on their calls and their links', async (t) => {
+  const { c, assignments } = await running(t);
+  const links = watchAll(c, assignments);
+  await digest(c, 0, 2, hex('a'));
+  const directive = await digest(c, 1, 2, hex('c'));
   t.is(directive.action, 'stop');
   const view = await ended(c);
   t.is(view.state, 'failed');
   t.regex(view.error, /replicas diverged.*step 2.*rank 0.*rank 1/);
-  t.deepEqual(c.heartbeat({ runId: c.runId, rank: 0, step: 2, condition: 'running', error: '' }), { action: 'stop', reason: view.error });
-  c.close();
+  t.deepEqual(beat(c, 0, 2), { action: 'stop', reason: view.error });
+  for (const { link } of links) {
+    t.deepEqual(link.pushed, [{ action: 'stop', reason: view.error }]);
+    t.true(link.ended);
+  }
+  await t.throwsAsync(c.register(reg(5)), { instanceOf: RendezvousClosedError, message: /has failed: .*replicas diverged/ });
 });
 
-test('a worker silent past the heartbeat timeout fails the run, naming it', async (t) => {
-  const { c, tick } = await running();
-  const limit = config.cluster.heartbeatTimeoutSeconds * 1000;
-  tick(limit / 2);
-  c.heartbeat({ runId: c.runId, rank: 0, step: 1, condition: 'running', error: '' });
-  tick(limit / 2 + 1);
-  c.heartbeat({ runId: c.runId, rank: 0, step: 1, condition: 'running', error: '' });
-  const view = await ended(c);
-  t.is(view.state, 'failed');
-  t.regex(view.error, /rank 1 \(h gpu 1\): no heartbeat/);
-  c.close();
+test('a sync report returns once every rank reported the same digest of the state the ring started from', async (t) => {
+  const { c } = await running(t);
+  const first = digest(c, 0, 0, hex('d'), 'sync');
+  t.false(await isSettled(first), 'rank 0 waits for rank 1');
+  t.deepEqual(await digest(c, 1, 0, hex('d'), 'sync'), { action: 'continue' });
+  t.deepEqual(await first, { action: 'continue' });
+  t.is(c.status().state, 'running');
 });
 
-test('a worker reporting its own failure fails the run with its reason', async (t) => {
-  const { c } = await running();
-  c.heartbeat({ runId: c.runId, rank: 1, step: 3, condition: 'failed', error: 'CUDA out of memory' });
+test('a start-up broadcast that left different states fails the run before it trains', async (t) => {
+  const { c } = await running(t);
+  const first = digest(c, 0, 0, hex('d'), 'sync');
+  t.is((await digest(c, 1, 0, hex('e'), 'sync')).action, 'stop');
+  t.is((await first).action, 'stop', 'the waiting rank hears it too');
   const view = await ended(c);
-  t.regex(view.error, /rank 1.*CUDA out of memory/);
-  c.close();
+  t.regex(view.error, /start-up broadcast left different states/);
 });
 
 test('hostile control messages are refused by name and change nothing', async (t) => {
-  const { c } = await running();
-  t.throws(() => c.heartbeat({ runId: 'other-run', rank: 0, step: 1, condition: 'running', error: '' }), { instanceOf: RunMismatchError });
-  t.throws(() => c.heartbeat({ runId: c.runId, rank: 7, step: 1, condition: 'running', error: '' }), { instanceOf: ProtocolViolationError, message: /rank 7/ });
-  await t.throwsAsync(c.reportStep({ runId: c.runId, rank: 0, result: result(1), images: 2, weightsSha256: 'not-a-digest', probe: null }), { message: /64 hex digits/ });
+  const { c } = await running(t);
+  t.throws(() => c.heartbeat({ runId: 'other-run', generation: 0, rank: 0, step: 1, condition: 'running', error: '' }), { instanceOf: RunMismatchError });
+  t.throws(() => beat(c, 7, 1), { instanceOf: ProtocolViolationError, message: /rank 7/ });
+  t.throws(() => beat(c, 0, 1, 'running', '', 3), { instanceOf: ProtocolViolationError, message: /ring generation 3; the run is at 0/ });
+  await t.throwsAsync(progress(c, 9, 1), { instanceOf: ProtocolViolationError, message: /rank 9/ });
+  await t.throwsAsync(digest(c, 0, 2, 'not-a-digest'), { instanceOf: ProtocolViolationError, message: /64 hex digits/ });
+  t.throws(() => c.watch({ runId: 'other-run', generation: 0, rank: 0 }, new FakeLink()), { instanceOf: RunMismatchError });
+  const stranger = new FakeLink();
+  c.watch({ runId: c.runId, generation: 0, rank: 5 }, stranger);
+  t.deepEqual(stranger.pushed.map((d) => d.action), ['regroup'], 'a rank not in the ring is sent away');
+  t.true(stranger.ended);
+  await t.throwsAsync(c.register(reg(2)), { instanceOf: RendezvousClosedError, message: /already trains with its 2 workers \(--workers\)/ });
   // Only files of the plan are served: no path out of the dataset folder.
   const escape = async () => {
     for await (const p of c.datasetPieces(c.runId, '../../../../etc/passwd')) void p;
   };
   await t.throwsAsync(escape, { instanceOf: ProtocolViolationError, message: /not a file of this run's dataset/ });
-  // Uploads only from rank 0, for a step of the plan, of one step throughout.
+  // Uploads only from rank 0 of the training ring, for a step of the plan, of one step throughout.
   await t.throwsAsync(c.uploadCheckpoint(await upload(c.runId, 2, { rank: 1 })), { message: /only rank 0/ });
   await t.throwsAsync(c.uploadCheckpoint(await upload(c.runId, 99)), { message: /step 99: expected 1\.\.4/ });
   await t.throwsAsync(c.uploadCheckpoint(await upload('other-run', 2)), { instanceOf: RunMismatchError });
+  await t.throwsAsync(c.uploadCheckpoint(await upload(c.runId, 2, { generation: 1 })), { instanceOf: CheckpointError, message: /ring generation 1, which is not the training ring/ });
   const corrupt = async function* (): AsyncIterable<CheckpointPiece> {
     for await (const p of await upload(c.runId, 2)) yield p.last ? { ...p, sha256: '0'.repeat(64) } : p;
   };
   await t.throwsAsync(c.uploadCheckpoint(corrupt()), { message: /sha256/ });
-  const state = c.status();
-  t.is(state.state, 'running');
-  t.is(state.latestCheckpoint, '');
-  t.is(state.error, '');
-  c.close();
+  const view = c.status();
+  t.deepEqual([view.state, view.generation, view.latestCheckpoint, view.error, view.recoveries.length], ['running', 0, '', '', 0]);
 });
 
-test('a rendezvous that times out fails the run, saying who came', async (t) => {
-  const quick = { ...config, cluster: { ...config.cluster, rendezvousTimeoutSeconds: 1 } };
-  const c = new Coordinator({ config: quick, datasetDir: data, dataset: await planDataset(data), worldSize: 2, outDir: tmp('rdzv'), log });
-  await c.start();
-  await t.throwsAsync(c.register({ host: 'h', gpu: 0, backend: 'cpu', dataEndpoint: 'tcp://h:1', ipcEndpoint: '', pid: 1 }), { message: /1 of 2 workers joined/ });
+// ---- lost workers, newcomers, the rendezvous bounds
+
+test('a worker whose live link ends is lost at once: the survivors regroup in a new generation from the most advanced state they hold', async (t) => {
+  const registry = createRegistry();
+  const { c, assignments, tick } = await running(t, { worldSize: 3, config: withCluster({ minWorkers: 2 }), metrics: { recoveryMetrics: new RecoveryMetrics(registry) } });
+  const links = watchAll(c, assignments);
+  for (const stepsDone of [1, 2, 3, 4, 5, 6]) await progress(c, 0, stepsDone);
+  tick(100);
+  links[2].lose('the call was cancelled');
+  const lost = c.status();
+  t.deepEqual([lost.state, lost.generation], ['recovering', 1]);
+  t.is(lost.recoveries.length, 1);
+  const [recovery] = lost.recoveries;
+  t.deepEqual([recovery.cause, recovery.generation, recovery.step, recovery.seconds], ['worker_lost', 1, -1, 0]);
+  t.regex(recovery.reason, /rank 2 \(h gpu 2\): its connection to the coordinator ended \(the call was cancelled\)/);
+  t.regex(recovery.reason, /2 workers left/);
+  for (const { link } of links.slice(0, 2)) {
+    t.deepEqual(link.pushed, [{ action: 'regroup', reason: recovery.reason }]);
+    t.true(link.ended);
+  }
+  t.deepEqual(links[2].link.pushed, [], 'nothing goes down the link that broke');
+  t.deepEqual(beat(c, 0, 6, 'running', '', 0), { action: 'regroup', reason: recovery.reason }, 'a call of the ended ring hears regroup');
+  const late = new FakeLink();
+  c.watch({ runId: c.runId, generation: 0, rank: 1 }, late);
+  t.deepEqual(late.pushed, [{ action: 'regroup', reason: recovery.reason }]);
+
+  // The survivors register again with the states they committed: the more advanced one leads.
+  const [a0, a1] = await Promise.all([c.register(reg(0, { runId: c.runId, committedStep: 4 })), c.register(reg(1, { runId: c.runId, committedStep: 5 }))]);
+  t.deepEqual([a1.rank, a0.rank], [0, 1]);
+  for (const a of [a0, a1]) t.deepEqual([a.generation, a.worldSize, a.startStep, a.checkpointStep], [1, 2, 5, null]);
+  t.deepEqual(a0.members.map((m) => m.gpu), [1, 0], 'the survivors only');
+  const resumed = c.status();
+  t.deepEqual([resumed.state, resumed.generation], ['running', 1]);
+  t.deepEqual(resumed.workers.map((w) => w.gpu), [1, 0]);
+  t.deepEqual([resumed.recoveries[0].step, resumed.recoveries[0].lostSteps], [5, 1], 'step 6 was reached, the ring resumed from 5');
+  t.regex(await registry.getSingleMetricAsString('facefill_ring_generation'), /^facefill_ring_generation 1$/m);
+
+  // The recovery ends with the new ring's first step.
+  tick(2_500);
+  t.deepEqual(await progress(c, 0, 6), { action: 'continue' });
+  t.is(c.status().recoveries[0].seconds, 2.5);
+  t.regex(await registry.getSingleMetricAsString('facefill_recoveries_total'), /^facefill_recoveries_total\{cause="worker_lost"\} 1$/m);
+  t.regex(await registry.getSingleMetricAsString('facefill_lost_steps_total'), /^facefill_lost_steps_total 1$/m);
+});
+
+test('a worker silent past the heartbeat timeout is lost, named; the survivor trains on alone in a new generation', async (t) => {
+  const { c, tick } = await running(t);
+  const limit = config.cluster.heartbeatTimeoutSeconds * 1000;
+  tick(limit / 2);
+  beat(c, 0, 1);
+  tick(limit / 2 + 1);
+  t.deepEqual(beat(c, 0, 1), { action: 'continue' });
+  // The liveness check runs on a timer.
+  await until(() => (c.generation === 1 ? true : null));
+  const [recovery] = c.status().recoveries;
+  t.is(recovery.generation, 1);
+  t.regex(recovery.reason, /rank 1 \(h gpu 1\): no heartbeat for 30\.0 s \(limit 30\.0 s\)/);
+  t.deepEqual(beat(c, 0, 1, 'running', '', 0), { action: 'regroup', reason: recovery.reason });
+  const alone = await c.register(reg(0, { runId: c.runId, committedStep: 1 }));
+  t.deepEqual([alone.generation, alone.rank, alone.worldSize, alone.startStep], [1, 0, 1, 1]);
+  t.deepEqual(alone.members.map((m) => m.gpu), [0]);
+  t.is(c.status().state, 'running');
+});
+
+test('a worker reporting its own failure is lost with its reason; it and the others hear regroup', async (t) => {
+  const { c, assignments } = await running(t);
+  const links = watchAll(c, assignments);
+  const told = beat(c, 1, 3, 'failed', 'CUDA out of memory');
+  t.is(told.action, 'regroup');
+  t.regex(reasonOf(told), /rank 1 \(h gpu 1\): CUDA out of memory/);
+  const [recovery] = c.status().recoveries;
+  t.deepEqual([recovery.cause, recovery.generation, recovery.reason], ['worker_lost', 1, reasonOf(told)]);
+  t.deepEqual(links[0].link.pushed, [told]);
+});
+
+test('below minWorkers the run waits rejoinSeconds of its clock for replacements, then fails', async (t) => {
+  const { c, assignments, tick } = await running(t, { config: withCluster({ minWorkers: 2, rejoinSeconds: 1 }) });
+  const links = watchAll(c, assignments);
+  links[1].lose('the call was cancelled');
+  t.deepEqual([c.status().state, c.generation], ['recovering', 1]);
+  t.regex(c.status().recoveries[0].reason, /1 workers are left, cluster\.minWorkers is 2: waiting up to 1 s for replacements/);
+  const survivor = c.register(reg(0, { runId: c.runId, committedStep: 2 }));
+  // The rendezvous's timer fires after 1 s, but the run's clock has not reached the deadline yet.
+  tick(999);
+  await sleep(1_300);
+  t.is(c.status().state, 'recovering');
+  t.false(await isSettled(survivor));
+  tick(1);
+  const view = await ended(c, 5_000);
+  t.is(view.state, 'failed');
+  t.regex(view.error, /only 1 workers after waiting 1 s for replacements; cluster\.minWorkers is 2/);
+  await t.throwsAsync(survivor, { instanceOf: RendezvousClosedError, message: /only 1 workers after waiting/ });
+});
+
+test('below minWorkers, a replacement that comes in time completes the next ring', async (t) => {
+  const { c, assignments } = await running(t, { config: withCluster({ minWorkers: 2 }) });
+  watchAll(c, assignments)[1].lose('the call was cancelled');
+  const [survivor, replacement] = await Promise.all([c.register(reg(0, { runId: c.runId, committedStep: 3 })), c.register(reg(5))]);
+  t.deepEqual([survivor.generation, survivor.rank, replacement.rank, survivor.worldSize, survivor.startStep], [1, 0, 1, 2, 3]);
+  t.deepEqual(survivor.members.map((m) => m.gpu), [0, 5]);
+  const view = c.status();
+  t.deepEqual([view.state, view.recoveries[0].step], ['running', 3]);
+});
+
+test('a member that registers again while its ring trains (its ring broke under it) regroups the whole ring', async (t) => {
+  const { c } = await running(t);
+  await progress(c, 0, 3);
+  const back = c.register(reg(1, { runId: c.runId, committedStep: 3, dataEndpoint: 'tcp://h:5801' }));
+  t.is(c.status().state, 'recovering');
+  const [recovery] = c.status().recoveries;
+  t.is(recovery.cause, 'worker_lost');
+  t.regex(recovery.reason, /rank 1 \(h gpu 1\) left the ring/);
+  const other = await c.register(reg(0, { runId: c.runId, committedStep: 3 }));
+  const mine = await back;
+  t.deepEqual([other.generation, other.worldSize, mine.worldSize, other.startStep, mine.startStep], [1, 2, 2, 3, 3]);
+});
+
+test('a rendezvous that times out below minWorkers fails the run, saying how many came', async (t) => {
+  const { c } = await started(t, { config: withCluster({ rendezvousTimeoutSeconds: 1, minWorkers: 2 }) });
+  await t.throwsAsync(c.register(reg(0)), { instanceOf: RendezvousClosedError, message: /did not form in time .*1 workers joined .*cluster\.minWorkers is 2/ });
   const view = await ended(c);
   t.is(view.state, 'failed');
-  c.close();
+  t.regex(view.error, /did not form in time .*: 1 workers joined/);
 });
+
+test('a rendezvous that times out names who came', async (t) => {
+  const { c } = await started(t, { config: withCluster({ rendezvousTimeoutSeconds: 1, minWorkers: 2 }) });
+  await t.throwsAsync(c.register(reg(0)), { message: /h gpu 0 pid 0/ });
+});
+
+test('with minWorkers 1 a timed-out rendezvous trains with who came; a newcomer regroups the ring to take it in', async (t) => {
+  const { c } = await started(t, { worldSize: 3, config: withCluster({ rendezvousTimeoutSeconds: 1 }) });
+  const first = await Promise.all([c.register(reg(0)), c.register(reg(1))]);
+  t.deepEqual(first.map((a) => [a.generation, a.worldSize]), [
+    [0, 2],
+    [0, 2],
+  ]);
+  const links = watchAll(c, first);
+  // Its state is of another run: it counts for nothing.
+  const newcomer = c.register(reg(2, { runId: 'another-run', committedStep: 99 }));
+  t.deepEqual([c.status().state, c.generation], ['recovering', 1]);
+  t.deepEqual(c.status().recoveries, [], 'taking a worker in is no recovery');
+  for (const { link } of links) {
+    t.deepEqual(link.pushed.map((d) => d.action), ['regroup']);
+    t.true(link.ended);
+  }
+  const again = await Promise.all([c.register(reg(0, { runId: c.runId, committedStep: 3 })), c.register(reg(1, { runId: c.runId, committedStep: 3 })), newcomer]);
+  t.deepEqual(again.map((a) => [a.generation, a.rank, a.worldSize, a.startStep]), [
+    [1, 0, 3, 3],
+    [1, 1, 3, 3],
+    [1, 2, 3, 3],
+  ]);
+  await t.throwsAsync(c.register(reg(3)), { instanceOf: RendezvousClosedError, message: /already trains with its 3 workers/ });
+});
+
+// ---- the collapse detector and rollbacks
 
 const probe = (diversityRatio: number) => ({ diversityRatio, holePsnrDb: 12, ssim: 0.5 });
 // The detector waits a window of steps before it judges (an untrained generator paints alike holes).
 const watched = (collapseAction: 'warn' | 'stop' | 'rollback') => ({ ...config, monitor: { ...config.monitor, collapseWindow: 2, collapseAction } });
-const STEPS = [0, 1, 2, 3];
+const STEPS_DONE = [1, 2, 3, 4];
 
-test('a collapse seen in rank 0\'s probes shows in status and metrics; with collapseAction warn the run goes on', async (t) => {
+test("a collapse seen in rank 0's probes shows in status and metrics; with collapseAction warn the run goes on", async (t) => {
   const registry = createRegistry();
-  const { c } = await running(2, watched('warn'), { collapseMetrics: new CollapseMetrics(registry) });
-  for (const step of STEPS) await c.reportStep({ runId: c.runId, rank: 0, result: result(step), images: 2, weightsSha256: '', probe: probe(0.01) });
-  const { collapse, state, probe: last } = c.status();
+  const { c } = await running(t, { config: watched('warn'), metrics: { collapseMetrics: new CollapseMetrics(registry) } });
+  for (const s of STEPS_DONE) await progress(c, 0, s, probe(0.01));
+  const { collapse, state, probe: last, generation } = c.status();
   t.is(state, 'running');
+  t.is(generation, 0);
   t.true(collapse.collapsed);
   t.is(collapse.events, 1);
   t.regex(collapse.reason, /diversity/);
   t.deepEqual(last, probe(0.01));
   t.regex(await registry.getSingleMetricAsString('facefill_mode_collapse'), /^facefill_mode_collapse 1$/m);
   t.regex(await registry.getSingleMetricAsString('facefill_mode_collapse_events_total'), /^facefill_mode_collapse_events_total 1$/m);
-  c.close();
 });
 
 test('with collapseAction stop, a collapse fails the run naming the step and the signal', async (t) => {
-  const { c } = await running(2, watched('stop'));
-  for (const step of STEPS) await c.reportStep({ runId: c.runId, rank: 0, result: result(step), images: 2, weightsSha256: '', probe: probe(0.01) });
+  const { c } = await running(t, { config: watched('stop') });
+  for (const s of STEPS_DONE) await progress(c, 0, s, probe(0.01));
   const view = await ended(c);
   t.is(view.state, 'failed');
   t.regex(view.error, /mode collapse at step \d+: .*diversity/);
-  c.close();
 });
 
 test('healthy probes leave the run healthy', async (t) => {
-  const { c } = await running(2, watched('stop'));
-  for (const step of STEPS) await c.reportStep({ runId: c.runId, rank: 0, result: result(step), images: 2, weightsSha256: '', probe: probe(0.9) });
+  const { c } = await running(t, { config: watched('stop') });
+  for (const s of STEPS_DONE) await progress(c, 0, s, probe(0.9));
   t.false(c.status().collapse.collapsed);
   t.is(c.status().collapse.events, 0);
-  c.close();
 });
 
-test('with collapseAction rollback, the run goes back to its last healthy checkpoint in a new ring with a lower D learning rate', async (t) => {
+test('with collapseAction rollback, a new generation starts from the last healthy checkpoint with a lower D learning rate; the old ring hears regroup', async (t) => {
   const runConfig = watched('rollback');
   const registry = createRegistry();
-  const { c, out } = await running(2, runConfig, { recoveryMetrics: new RecoveryMetrics(registry) });
-  const generation = async () => registry.getSingleMetricAsString('facefill_ring_generation');
-  t.regex(await generation(), /^facefill_ring_generation 0$/m);
-  const firstRing = c.runId;
-  for (const rank of [0, 1]) await c.reportStep({ runId: firstRing, rank, result: result(1), images: 2, weightsSha256: digest('a'), probe: null });
-  await c.uploadCheckpoint(await upload(firstRing, 2));
-  for (const step of [2, 3, 4, 5]) await c.reportStep({ runId: firstRing, rank: 0, result: result(step), images: 2, weightsSha256: '', probe: probe(0.01) });
-  // The old ring is told to roll back, whatever it says; the run waits for the workers again.
-  const told = c.heartbeat({ runId: firstRing, rank: 1, step: 6, condition: 'failed', error: 'upload refused' });
-  t.is(told.action, 'rollback');
-  t.regex(told.action === 'rollback' ? told.reason : '', /rolled back to the checkpoint of step 2 with optimizer\.lrD/);
-  t.is(c.status().state, 'rendezvous');
-  t.is(c.status().collapse.events, 1);
-  const reg = (i: number): Registration => ({ host: 'h', gpu: i, backend: 'cpu', dataEndpoint: `tcp://h:${5800 + i}`, ipcEndpoint: '', pid: i });
-  const again = await Promise.all([0, 1].map((i) => c.register(reg(i))));
-  t.not(c.runId, firstRing);
+  const { c, out, assignments } = await running(t, { config: runConfig, metrics: { recoveryMetrics: new RecoveryMetrics(registry) } });
+  const generationGauge = () => registry.getSingleMetricAsString('facefill_ring_generation');
+  t.regex(await generationGauge(), /^facefill_ring_generation 0$/m);
+  const links = watchAll(c, assignments);
+  const runId = c.runId;
+  await mergeCheckpoint(c, 2);
+  // Rank 0 reports collapsed probes until the detector's window judges them (bounded).
+  let reached = 2;
+  while (c.generation === 0 && reached < 12) await progress(c, 0, ++reached, probe(0.01));
+  const view = c.status();
+  t.deepEqual([view.state, view.generation, view.collapse.events], ['recovering', 1, 1]);
+  const [recovery] = view.recoveries;
+  t.is(recovery.cause, 'rollback');
+  t.regex(recovery.reason, /mode collapse at step \d+: .*rolled back to the checkpoint of step 2 with optimizer\.lrD/);
+  // The old ring is told to regroup, whatever it says.
+  t.deepEqual(beat(c, 1, reached, 'failed', 'upload refused', 0), { action: 'regroup', reason: recovery.reason });
+  t.deepEqual(await progress(c, 0, reached + 1, probe(0.01), 0), { action: 'regroup', reason: recovery.reason });
+  for (const { link } of links) t.deepEqual(link.pushed, [{ action: 'regroup', reason: recovery.reason }]);
+  // Its workers hold a later step, but the new ring starts from the healthy checkpoint.
+  const again = await Promise.all([0, 1].map((i) => c.register(reg(i, { runId, committedStep: reached }))));
   for (const a of again) {
-    t.is(a.runId, c.runId);
-    t.is(a.startStep, 2);
+    t.is(a.runId, runId, 'a rollback keeps the run');
+    t.deepEqual([a.generation, a.startStep, a.checkpointStep], [1, 2, 2]);
     t.is(a.config.optimizer.lrD, runConfig.optimizer.lrD * runConfig.monitor.rollbackLrFactor);
+    t.is(a.config.optimizer.lrG, runConfig.optimizer.lrG);
   }
-  t.is(c.status().state, 'running');
-  t.regex(c.status().latestCheckpoint, /step-000002$/);
-  // run.json records the ring a resumed run must continue: its generation, start and config.
-  const state = await until(async () => {
-    const s = await readRunState(out);
-    return s.generation === 1 ? s : null;
-  });
+  const after = c.status();
+  t.is(after.state, 'running');
+  t.regex(after.latestCheckpoint, /step-000002$/);
+  t.deepEqual([after.recoveries[0].step, after.recoveries[0].lostSteps], [2, reached - 2]);
+  // run.json records the ring a resumed run must continue: its generation, start, config and rollbacks.
+  const state = await recorded(out, 1, 'running');
   t.is(state.startStep, 2);
+  t.is(state.rollbacks, 1);
   t.is(state.config.optimizer.lrD, runConfig.optimizer.lrD * runConfig.monitor.rollbackLrFactor);
-  t.regex(await generation(), /^facefill_ring_generation 1$/m);
-  c.close();
+  t.regex(await generationGauge(), /^facefill_ring_generation 1$/m);
 });
 
 test('with collapseAction rollback and no checkpoint merged while healthy, the run stops saying so', async (t) => {
-  const { c } = await running(2, watched('rollback'));
-  for (const step of [0, 1, 2, 3]) await c.reportStep({ runId: c.runId, rank: 0, result: result(step), images: 2, weightsSha256: '', probe: probe(0.01) });
+  const { c } = await running(t, { config: watched('rollback') });
+  for (const s of STEPS_DONE) await progress(c, 0, s, probe(0.01));
   const view = await ended(c);
-  t.regex(view.error, /rollback, but no checkpoint was merged while the run was healthy/);
-  c.close();
+  t.regex(view.error, /mode collapse at step \d+: .*no checkpoint was saved while the run was healthy/);
 });
 
-// run.json is written in the background: poll it, bounded.
-async function until<T>(probe: () => Promise<T | null>, ms = 5_000): Promise<T> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== null) return v;
-    if (performance.now() > deadline) throw new Error(`no result within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+// ---- a restarted coordinator
+
+test('with resume, a coordinator takes up the run in its folder: the same run id, the next generation, from the state its workers hold', async (t) => {
+  const first = await running(t);
+  await progress(first.c, 0, 3);
+  await recorded(first.out, 0, 'running');
+  first.c.close();
+  const { c } = await started(t, { outDir: first.out, resume: true });
+  t.is(c.runId, first.c.runId);
+  t.is(c.generation, 1);
+  const view = c.status();
+  t.is(view.state, 'recovering');
+  t.deepEqual(view.recoveries.map((r) => [r.cause, r.generation]), [['coordinator_restart', 1]]);
+  t.is(beat(c, 0, 3, 'running', '', 0).action, 'regroup', 'a worker of the ring before hears regroup');
+  const again = await Promise.all([c.register(reg(0, { runId: c.runId, committedStep: 3 })), c.register(reg(1, { runId: c.runId, committedStep: 2 }))]);
+  t.deepEqual(again.map((a) => [a.runId, a.generation, a.rank, a.startStep, a.checkpointStep]), [
+    [first.c.runId, 1, 0, 3, null],
+    [first.c.runId, 1, 1, 3, null],
+  ]);
+  const state = await recorded(first.out, 1, 'running');
+  t.is(state.runId, first.c.runId);
+});
+
+test('a resumed run whose workers all restarted starts from its latest merged checkpoint', async (t) => {
+  const first = await running(t);
+  const links = watchAll(first.c, first.assignments);
+  await mergeCheckpoint(first.c, 2);
+  await progress(first.c, 0, 3);
+  // A recovery persists the run, with its merged checkpoint; then the coordinator goes down.
+  links[1].lose('the call was cancelled');
+  await recorded(first.out, 1, 'recovering');
+  first.c.close();
+  const { c } = await started(t, { outDir: first.out, resume: true });
+  t.is(c.generation, 2);
+  // New processes, holding no state.
+  const again = await Promise.all([10, 11].map((pid) => c.register(reg(pid - 10, { pid, dataEndpoint: `tcp://h:${5800 + pid}` }))));
+  t.deepEqual(again.map((a) => [a.generation, a.startStep, a.checkpointStep]), [
+    [2, 2, 2],
+    [2, 2, 2],
+  ]);
+  const served: string[] = [];
+  for await (const p of c.checkpointPieces(0)) if (p.last) served.push(p.name);
+  t.is(served.at(-1), 'meta.json', 'the adopted checkpoint is served as the latest');
+});
+
+// compareForResume lets train.steps change on a resume (to train a run further), and takeOver gives the
+// workers the recorded config (train.steps 4) but a plan built from the given one (steps 8): the
+// workers stop at 4 and say they finished, while maybeFinish waits for a merge at step 8.
+test('a resumed run tells its workers one length: config and plan agree on the steps', async (t) => {
+  const first = await started(t);
+  first.c.close();
+  const longer = { ...config, train: { ...config.train, steps: 8 } };
+  const { c } = await started(t, { outDir: first.out, resume: true, config: longer });
+  const [a] = await Promise.all([c.register(reg(0)), c.register(reg(1))]);
+  t.is(a.config.train.steps, a.plan.steps);
+});
+
+test('without resume, a run folder that holds a run is refused, naming --resume', async (t) => {
+  const first = await started(t);
+  first.c.close();
+  const c = new Coordinator({ config, datasetDir: data, dataset, worldSize: 2, outDir: first.out, log });
+  t.teardown(() => c.close());
+  await t.throwsAsync(c.start(), { instanceOf: CheckpointError, message: /already holds a run \(run\.json\); continue it with --resume/ });
+});
+
+test('with resume, a folder without a run starts a new one', async (t) => {
+  const { c } = await started(t, { resume: true });
+  t.deepEqual([c.status().state, c.generation], ['rendezvous', 0]);
+  const [a] = await Promise.all([c.register(reg(0)), c.register(reg(1))]);
+  t.deepEqual([a.generation, a.startStep], [0, 0]);
+});
+
+test('resume refuses a run folder of another dataset or another model architecture', async (t) => {
+  const first = await started(t);
+  first.c.close();
+  const other = { ...dataset, manifestSha256: 'f'.repeat(64) };
+  const byData = await t.throwsAsync(started(t, { outDir: first.out, resume: true, dataset: other }), { instanceOf: CheckpointError });
+  t.regex(byData.message, new RegExp(`--resume: run ${first.c.runId} trained on dataset manifest ${dataset.manifestSha256}; .* has f{64}`));
+  const deeper = { ...config, generator: { ...config.generator, layers: config.generator.layers - 1 } };
+  await t.throwsAsync(started(t, { outDir: first.out, resume: true, config: deeper }), { instanceOf: CheckpointError, message: /model architecture differs .*generator\.layers/ });
+});

@@ -2,11 +2,11 @@ import * as grpc from '@grpc/grpc-js';
 import type { CheckpointAck__Output } from '../../generated/facefill/v1/CheckpointAck';
 import type { CoordinatorClient } from '../../generated/facefill/v1/Coordinator';
 import type { FileChunk, FileChunk__Output } from '../../generated/facefill/v1/FileChunk';
-import type { HeartbeatReply__Output } from '../../generated/facefill/v1/HeartbeatReply';
+import type { Directive__Output } from '../../generated/facefill/v1/Directive';
+import type { WatchRequest } from '../../generated/facefill/v1/WatchRequest';
 import type { HeartbeatRequest } from '../../generated/facefill/v1/HeartbeatRequest';
 import type { RegisterReply__Output } from '../../generated/facefill/v1/RegisterReply';
 import type { RegisterRequest } from '../../generated/facefill/v1/RegisterRequest';
-import type { ReportAck__Output } from '../../generated/facefill/v1/ReportAck';
 import type { RunStatus__Output } from '../../generated/facefill/v1/RunStatus';
 import type { StepReport } from '../../generated/facefill/v1/StepReport';
 import { ControlCallError } from '../errors';
@@ -44,12 +44,27 @@ export class ControlClient {
     return this.unary('Register', timeoutMs, (opts, cb) => this.client.Register(request, waitForReady(), opts, cb));
   }
 
-  heartbeat(request: HeartbeatRequest, timeoutMs: number): Promise<HeartbeatReply__Output> {
+  heartbeat(request: HeartbeatRequest, timeoutMs: number): Promise<Directive__Output> {
     return this.unary('Heartbeat', timeoutMs, (opts, cb) => this.client.Heartbeat(request, opts, cb));
   }
 
-  reportStep(report: StepReport, timeoutMs: number): Promise<ReportAck__Output> {
+  reportStep(report: StepReport, timeoutMs: number): Promise<Directive__Output> {
     return this.unary('ReportStep', timeoutMs, (opts, cb) => this.client.ReportStep(report, opts, cb));
+  }
+
+  /**
+   * Opens this worker's live link for its ring generation: every directive the coordinator
+   * pushes goes to `onDirective`; `ended` resolves with why the link ended (the coordinator
+   * closed it, or it broke). It has no deadline: it lasts as long as the ring.
+   */
+  watch(request: WatchRequest, onDirective: (d: Directive__Output) => void): { ended: Promise<string>; close: () => void } {
+    const stream = this.client.Watch(request);
+    stream.on('data', (d: Directive__Output) => onDirective(d));
+    const ended = new Promise<string>((resolve) => {
+      stream.on('end', () => resolve('the coordinator ended the link'));
+      stream.on('error', (err: grpc.ServiceError) => resolve(this.failure('Watch', err).message));
+    });
+    return { ended, close: () => stream.cancel() };
   }
 
   status(timeoutMs: number): Promise<RunStatus__Output> {
@@ -70,8 +85,8 @@ export class ControlClient {
     return this.pieces('DownloadCheckpoint', () => this.client.DownloadCheckpoint({ step }, waitForReady(), { deadline: Date.now() + timeoutMs }));
   }
 
-  /** Uploads a checkpoint's pieces as rank `rank` of run `runId` at `step`. */
-  async uploadCheckpoint(header: { runId: string; rank: number; step: number }, pieces: AsyncIterable<FilePiece>, timeoutMs: number): Promise<CheckpointAck__Output> {
+  /** Uploads a checkpoint's pieces as rank `rank` of ring `generation` of run `runId`, at `step`. */
+  async uploadCheckpoint(header: { runId: string; generation: number; rank: number; step: number }, pieces: AsyncIterable<FilePiece>, timeoutMs: number): Promise<CheckpointAck__Output> {
     let call: grpc.ClientWritableStream<FileChunk> | undefined;
     const done = this.unary<CheckpointAck__Output>('UploadCheckpoint', timeoutMs, (opts, cb) => {
       call = this.client.UploadCheckpoint(opts, cb);

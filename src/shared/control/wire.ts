@@ -1,4 +1,6 @@
+import type { StepProgress, StepProgress__Output } from '../../generated/facefill/v1/StepProgress';
 import type { StepReport, StepReport__Output } from '../../generated/facefill/v1/StepReport';
+import { ProtocolViolationError } from '../errors';
 import type { ProbeResult, StepResult } from '../train/api';
 
 /** Conversions of control-plane messages both sides use, and the types they carry. */
@@ -10,31 +12,30 @@ export interface DatasetPlan {
   files: { name: string; bytes: number; sha256: string }[];
 }
 
-/** A step report: one rank's step result, at checkpoint steps its weights' digest, and rank 0's probe. */
-export interface StepReportIn {
-  runId: string;
-  rank: number;
-  result: StepResult;
-  /** Images this rank trained on in the step. */
-  images: number;
-  /** sha256 of all the rank's weights at a checkpoint step, else ''. */
-  weightsSha256: string;
-  /** The validation probe, on steps where rank 0 ran it. */
-  probe: ProbeResult | null;
-}
+/** A step report: one rank's progress, a checkpoint's weights digest, or the digest of a ring's synchronised start. */
+export type StepReportIn = { runId: string; generation: number; rank: number; stepsDone: number } & (
+  | { kind: 'progress'; result: StepResult; images: number; probe: ProbeResult | null }
+  | { kind: 'checkpoint'; sha256: string }
+  | { kind: 'sync'; sha256: string }
+);
 
-/** A received step report (the coordinator's side of {@link toStepReport}). */
+/** A received step report (the coordinator's side of {@link toStepReport}); a report of no kind is refused. */
 export function toStepReportIn(r: StepReport__Output): StepReportIn {
-  return { runId: r.runId, rank: r.rank, result: toStepResult(r), images: r.images, weightsSha256: r.weightsSha256, probe: r.probe ?? null };
+  const who = { runId: r.runId, generation: r.generation, rank: r.rank, stepsDone: r.stepsDone };
+  if (r.progress) return { ...who, kind: 'progress', result: toStepResult(r.stepsDone - 1, r.progress), images: r.progress.images, probe: r.progress.probe ?? null };
+  if (r.checkpoint) return { ...who, kind: 'checkpoint', sha256: r.checkpoint.sha256 };
+  if (r.sync) return { ...who, kind: 'sync', sha256: r.sync.sha256 };
+  throw new ProtocolViolationError(`rank ${r.rank}'s step report carries neither progress, nor a checkpoint digest, nor a sync digest`);
 }
 
 // proto3 `optional` fields are absent when unset: absent means null (D not trained).
 const orNull = (v: number | undefined): number | null => (v === undefined ? null : v);
 
-function toStepResult(r: StepReport__Output): StepResult {
+/** The step result a progress message carries, for the 0-based step `step`. */
+function toStepResult(step: number, r: StepProgress__Output): StepResult {
   const s = r.seconds;
   return {
-    step: r.step,
+    step,
     dLossReal: orNull(r.dLossReal),
     dLossFake: orNull(r.dLossFake),
     gAdversarialLoss: orNull(r.gAdversarialLoss),
@@ -57,13 +58,10 @@ function toStepResult(r: StepReport__Output): StepResult {
   };
 }
 
-/** The wire form of a step report (the worker's side of {@link toStepReportIn}). */
-export function toStepReport({ runId, rank, result: r, images, weightsSha256, probe }: StepReportIn): StepReport {
+/** The wire form of a step's progress. */
+export function toStepProgress(r: StepResult, images: number, probe: ProbeResult | null): StepProgress {
   const opt = (v: number | null) => (v === null ? undefined : v);
   return {
-    runId,
-    rank,
-    step: r.step,
     dLossReal: opt(r.dLossReal),
     dLossFake: opt(r.dLossFake),
     gAdversarialLoss: opt(r.gAdversarialLoss),
@@ -76,7 +74,19 @@ export function toStepReport({ runId, rank, result: r, images, weightsSha256, pr
     skipped: r.skipped ?? undefined,
     seconds: r.seconds,
     images,
-    weightsSha256,
     probe: probe ?? undefined,
   };
+}
+
+/** The wire form of a step report (the worker's side of {@link toStepReportIn}). */
+export function toStepReport(r: StepReportIn): StepReport {
+  const who = { runId: r.runId, generation: r.generation, rank: r.rank, stepsDone: r.stepsDone };
+  switch (r.kind) {
+    case 'progress':
+      return { ...who, progress: toStepProgress(r.result, r.images, r.probe) };
+    case 'checkpoint':
+      return { ...who, checkpoint: { sha256: r.sha256 } };
+    case 'sync':
+      return { ...who, sync: { sha256: r.sha256 } };
+  }
 }

@@ -11,8 +11,9 @@ export const RECOVERY_METRIC_NAMES = [
 
 /**
  * Every cause of a recovery, the values of `facefill_recoveries_total`'s `cause` label:
- * - `worker_lost`: a worker failed or fell silent, and the survivors went on in a new ring;
- * - `stall`: a worker heartbeated but completed no step for `cluster.stallSeconds`, and was dropped as lost;
+ * - `worker_lost`: a worker's process ended or it reported a failure, and the survivors went on in a new ring;
+ * - `stall`: a worker hung (still connected, but silent past `cluster.heartbeatTimeoutSeconds`) and was
+ *   dropped, or the ring completed no step for `cluster.stallSeconds` and regrouped whole;
  * - `coordinator_restart`: a restarted coordinator resumed the run;
  * - `rollback`: a mode collapse sent the run back to a healthy checkpoint;
  * - `nonfinite`: more than `train.maxSkippedSteps` non-finite steps in a row sent it back to a checkpoint.

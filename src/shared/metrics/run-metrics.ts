@@ -16,7 +16,7 @@ export const RUN_METRIC_NAMES = [
 
 /** The coordinator's view at scrape time. */
 export interface RunSnapshot {
-  state: 'rendezvous' | 'running' | 'finished' | 'failed';
+  state: 'rendezvous' | 'running' | 'recovering' | 'finished' | 'failed';
   /** Step every worker has completed. */
   step: number;
   steps: number;
@@ -26,7 +26,7 @@ export interface RunSnapshot {
   checkpoint: { step: number; ageSeconds: number; bytes: number } | null;
 }
 
-const RUN_STATES: RunSnapshot['state'][] = ['rendezvous', 'running', 'finished', 'failed'];
+const RUN_STATES: RunSnapshot['state'][] = ['rendezvous', 'running', 'recovering', 'finished', 'failed'];
 const WORKER_STATES = ['running', 'stopped', 'failed'];
 
 /**

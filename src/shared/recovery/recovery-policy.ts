@@ -63,11 +63,11 @@ export function decideRecovery(fault: Fault, c: RecoveryContext): Recovery {
       return rollback(what, c, { ...c.optimizer, lrG: c.optimizer.lrG * factor, lrD: c.optimizer.lrD * factor });
     }
     case 'member-lost':
-      if (fault.alive >= cluster.minWorkers) return { action: 'regroup', reason: `${fault.who} was lost; training goes on with the ${fault.alive} workers left` };
+      if (fault.alive >= cluster.minWorkers) return { action: 'regroup', reason: `lost ${fault.who}; training goes on with the ${fault.alive} workers left` };
       return {
         action: 'wait',
         seconds: cluster.rejoinSeconds,
-        reason: `${fault.who} was lost; ${fault.alive} workers are left, cluster.minWorkers is ${cluster.minWorkers}: waiting up to ${cluster.rejoinSeconds} s for replacements`,
+        reason: `lost ${fault.who}; ${fault.alive} workers are left, cluster.minWorkers is ${cluster.minWorkers}: waiting up to ${cluster.rejoinSeconds} s for replacements`,
       };
     case 'rejoin-expired':
       return { action: 'stop', reason: `only ${fault.alive} workers after waiting ${cluster.rejoinSeconds} s for replacements; cluster.minWorkers is ${cluster.minWorkers}` };

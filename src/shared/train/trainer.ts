@@ -82,7 +82,7 @@ export class Trainer {
   constructor(
     private readonly config: RunConfig,
     networks: Networks,
-    private readonly parallel: DataParallel = SINGLE_PROCESS,
+    private parallel: DataParallel = SINGLE_PROCESS,
   ) {
     this.generator = networks.generator;
     this.discriminator = networks.discriminator;
@@ -91,6 +91,11 @@ export class Trainer {
     this.optimizerD = tf.train.adam(lrD, beta1, beta2, ADAM_EPSILON);
     this.varsG = trainableVariables(this.generator);
     this.varsD = trainableVariables(this.discriminator);
+  }
+
+  /** Takes part in another ring (a new generation: another reducer, another share of the batch). */
+  useDataParallel(parallel: DataParallel): void {
+    this.parallel = parallel;
   }
 
   /** Whether D is trained at all (not in the autoencoder's 'l2' mode). */

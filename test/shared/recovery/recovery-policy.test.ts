@@ -56,7 +56,7 @@ test('a lost member regroups while cluster.minWorkers remain, else waits cluster
   t.deepEqual(decideRecovery(lost(1), context()), {
     action: 'wait',
     seconds: 45,
-    reason: 'rank 2 (10.0.0.3 gpu 1) was lost; 1 workers are left, cluster.minWorkers is 2: waiting up to 45 s for replacements',
+    reason: 'lost rank 2 (10.0.0.3 gpu 1); 1 workers are left, cluster.minWorkers is 2: waiting up to 45 s for replacements',
   });
   const expired = decideRecovery({ kind: 'rejoin-expired', alive: 1 }, context());
   t.is(expired.action, 'stop');

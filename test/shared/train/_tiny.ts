@@ -2,6 +2,8 @@ import type { RunConfig } from '../../../src/shared/config';
 import { DEFAULT_CONFIG, validateConfig } from '../../../src/shared/config';
 import type { FaceSet } from '../../../src/shared/data/api';
 import type { Batch } from '../../../src/shared/train/batch';
+import { loadCheckpoint } from '../../../src/shared/train/checkpoint';
+import { readWeights } from '../../../src/shared/train/replica-weights';
 import { Rng } from '../../../src/shared/util/rng';
 
 type Overlay = { [K in keyof RunConfig]?: RunConfig[K] extends object ? Partial<RunConfig[K]> : RunConfig[K] };
@@ -86,4 +88,13 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let max = 0;
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
   return max;
+}
+
+/** Every weight of the checkpoint in `dir` (a checkpoint or a run folder), as one flat array. */
+export async function checkpointWeights(dir: string): Promise<Float32Array> {
+  const { networks } = await loadCheckpoint(dir);
+  const flat = readWeights(networks, 'all');
+  networks.generator.dispose();
+  networks.discriminator.dispose();
+  return flat;
 }

@@ -220,7 +220,7 @@ test('a replica takes no action on a collapse (the coordinator does) but still r
     rank: 0,
     worldSize: 1,
     reduce: async (flat) => flat,
-    synchronize: async () => {},
+    synchronize: async (_trainer, steps) => steps,
     checkpoint: (content) => saveCheckpoint(out, content),
   };
   const collapsed: number[] = [];
