@@ -24,7 +24,6 @@ export interface Caller {
 /** Everything a worker learns when its generation's ring forms. */
 export interface WorkerAssignment extends Assignment {
   runId: string;
-  generation: number;
   config: RunConfig;
   plan: TrainingPlan;
   /** Steps completed in the state the ring starts from (rank 0 broadcasts it). */

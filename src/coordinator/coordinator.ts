@@ -133,16 +133,15 @@ export class Coordinator implements ControlPlane {
       else if (world.length < this.o.worldSize) this.dispatch({ kind: 'newcomer', nowMs: this.now() });
       else throw new RendezvousClosedError(`run ${this.runId} already trains with its ${this.o.worldSize} workers (--workers)`);
     }
-    const rendezvous = this.formation.current;
-    const joining = rendezvous.join(registration);
-    left?.addEventListener('abort', () => rendezvous.leave(registration), { once: true });
+    const joining = this.formation.current.join(registration);
+    // Wherever the join went (a pending join moves to the next generation's rendezvous).
+    left?.addEventListener('abort', () => this.formation.current.leave(registration), { once: true });
     const assignment = await joining;
-    if (rendezvous.generation === this.life.generation && this.life.phase !== 'running') this.formRing(assignment.members);
+    if (assignment.generation === this.life.generation && this.life.phase !== 'running') this.formRing(assignment.members);
     const checkpointStep = this.ringCheckpoint;
     return {
       ...assignment,
       runId: this.runId,
-      generation: rendezvous.generation,
       config: this.runConfig,
       plan: this.plan,
       startStep: this.life.startStep,

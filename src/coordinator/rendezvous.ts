@@ -22,8 +22,9 @@ export interface Member extends Registration {
   rank: number;
 }
 
-/** A worker's place in its ring: its rank and ring neighbours (it sends right, receives from left). */
+/** A worker's place in its ring: its generation, rank and ring neighbours (it sends right, receives from left). */
 export interface Assignment {
+  generation: number;
   rank: number;
   worldSize: number;
   left: Member;
@@ -110,6 +111,12 @@ export class Rendezvous {
     gone.reject(new RendezvousClosedError(`${describe(registration)} left ring generation ${this.generation} before it formed`));
   }
 
+  /** Moves every pending join to the next generation's rendezvous (they asked for the next ring, not this one) and refuses later ones. */
+  handOver(next: Rendezvous): void {
+    this.closedBecause = `ring generation ${next.generation} replaces it`;
+    for (const j of this.joined.splice(0)) next.join(j.registration).then(j.resolve, j.reject);
+  }
+
   /** Fails every pending join and refuses later ones. */
   close(reason: string): void {
     this.closedBecause = reason;
@@ -132,7 +139,8 @@ export class Rendezvous {
     const members = ring.map((j, rank) => ({ ...j.registration, rank }));
     this.members = members;
     const n = members.length;
-    ring.forEach((j, rank) => j.resolve({ rank, worldSize: n, left: members[(rank - 1 + n) % n], right: members[(rank + 1) % n], members }));
+    const generation = this.generation;
+    ring.forEach((j, rank) => j.resolve({ generation, rank, worldSize: n, left: members[(rank - 1 + n) % n], right: members[(rank + 1) % n], members }));
     this.joined.splice(0);
   }
 }

@@ -7,7 +7,8 @@ export type FormationDeadline = (joined: number, who: string) => 'fail' | 'go-on
  * The current ring generation's rendezvous and its clock: at the settle bound it forms the ring
  * with whoever came (the survivors it expected may be dead too), and at the deadline the caller
  * judges it (the lifecycle fails a run below `cluster.minWorkers`, or lets it wait on for
- * replacements, another `retryMs` at a time). A new generation's rendezvous closes the one before.
+ * replacements, another `retryMs` at a time). A new generation's rendezvous takes over the joins
+ * pending in the one before.
  */
 export class RingFormation {
   private rendezvous: Rendezvous;
@@ -25,10 +26,11 @@ export class RingFormation {
     return this.rendezvous;
   }
 
-  /** Opens `generation`'s rendezvous (closing the one before), expecting `expect`; see {@link arm}. */
+  /** Opens `generation`'s rendezvous, expecting `expect`, and hands it the joins still pending in the one before; see {@link arm}. */
   open(generation: number, expect: readonly Registration[], deadlineMs: number, settleMs: number | null, retryMs: number): void {
-    this.rendezvous.close(`ring generation ${generation} replaces it`);
+    const before = this.rendezvous;
     this.rendezvous = this.create(generation, expect);
+    before.handOver(this.rendezvous);
     this.arm(deadlineMs, settleMs, retryMs);
   }
 

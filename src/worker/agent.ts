@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -177,7 +178,7 @@ function ended(s: SessionState, cause: unknown): Error {
 
 // Rejects when `signal` aborts: a worker waiting in the rendezvous stops at once.
 async function aborted(signal: AbortSignal): Promise<never> {
-  if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+  if (!signal.aborted) await once(signal, 'abort');
   throw new RunStoppedError(`stopped before the run began: ${String(signal.reason)}`);
 }
 

@@ -184,3 +184,14 @@ test('bounds outside 1 <= min <= max are refused', (t) => {
 test('a worker in words names its host, GPU and process', (t) => {
   t.is(describe(reg('h', -1, { pid: 42 })), 'h gpu -1 pid 42');
 });
+
+test('the joins pending when the next generation opens move to its rendezvous, and this one refuses later joins', async (t) => {
+  const before = rendezvous({ max: 3 });
+  const moved = before.join(reg('a', 0));
+  const next = new Rendezvous(4, { max: 2, min: 1, expect: [] }, RUN);
+  before.handOver(next);
+  await t.throwsAsync(before.join(reg('c', 0)), { instanceOf: RendezvousClosedError, message: /ring generation 4 replaces it/ });
+  const [a, b] = await Promise.all([moved, next.join(reg('b', 0))]);
+  t.deepEqual([a.generation, b.generation], [4, 4]);
+  t.deepEqual(a.members.map(name), ['a0', 'b0']);
+});
