@@ -22,6 +22,7 @@ import { buildDiscriminator, buildGenerator } from '../../src/shared/model';
 import type { ProbeResult, StepResult } from '../../src/shared/train/api';
 import { checkpointFiles, loadCheckpoint, saveCheckpoint } from '../../src/shared/train/checkpoint';
 import { tinyConfig } from '../shared/train/_tiny';
+import { isSettled } from '../_settled';
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), `facefill-coord-${p}-`));
 // Liveness is checked every heartbeatSeconds / 2 of real time (here 100 ms), against the test's clock.
@@ -177,17 +178,6 @@ const recorded = (out: string, generation: number, state: string) =>
     const s = await readRunState(out);
     return s.generation === generation && s.state === state ? s : null;
   });
-
-/** Whether `p` has settled by the time pending callbacks ran. */
-async function isSettled(p: Promise<unknown>): Promise<boolean> {
-  let settled = false;
-  p.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  await new Promise((resolve) => setImmediate(resolve));
-  return settled;
-}
 
 // ---- the first ring and its checkpoints
 
@@ -638,4 +628,24 @@ test('resume refuses a run folder of another dataset or another model architectu
   t.regex(byData.message, new RegExp(`--resume: run ${first.c.runId} trained on dataset manifest ${dataset.manifestSha256}; .* has f{64}`));
   const deeper = { ...config, generator: { ...config.generator, layers: config.generator.layers - 1 } };
   await t.throwsAsync(started(t, { outDir: first.out, resume: true, config: deeper }), { instanceOf: CheckpointError, message: /model architecture differs .*generator\.layers/ });
+});
+
+test('train.maxSkippedSteps non-finite steps in a row reported by rank 0 roll the run back with both learning rates lowered, and count as skipped', async (t) => {
+  const runConfig = { ...config, train: { ...config.train, maxSkippedSteps: 3 } };
+  const registry = createRegistry();
+  const { c, assignments } = await running(t, { config: runConfig, metrics: { recoveryMetrics: new RecoveryMetrics(registry) } });
+  watchAll(c, assignments);
+  await mergeCheckpoint(c, 2);
+  const skipped = (stepsDone: number) =>
+    c.reportStep({ runId: c.runId, generation: 0, rank: 0, stepsDone, kind: 'progress', result: { ...result(stepsDone - 1), skipped: 'the discriminator gradient is not finite' }, images: 2, probe: null });
+  for (const s of [3, 4]) t.deepEqual(await skipped(s), { action: 'continue' }, 'under the streak limit the run goes on');
+  const third = await skipped(5);
+  t.is(third.action, 'regroup');
+  const [recovery] = c.status().recoveries;
+  t.is(recovery.cause, 'nonfinite');
+  t.regex(recovery.reason, /^3 steps in a row skipped for non-finite values, the last at step 5: the discriminator gradient is not finite; rolled back to the checkpoint of step 2 with optimizer\.lrG .* and optimizer\.lrD/);
+  const again = await Promise.all([0, 1].map((i) => c.register(reg(i, { runId: c.runId, committedStep: 5 }))));
+  const factor = runConfig.monitor.rollbackLrFactor;
+  for (const a of again) t.deepEqual([a.startStep, a.checkpointStep, a.config.optimizer.lrG, a.config.optimizer.lrD], [2, 2, runConfig.optimizer.lrG * factor, runConfig.optimizer.lrD * factor]);
+  t.regex(await registry.getSingleMetricAsString('facefill_skipped_steps_total'), /^facefill_skipped_steps_total 3$/m);
 });

@@ -1,6 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { type Assignment, describe, heldStep, type Registration, Rendezvous, type RendezvousRules } from '../../src/coordinator/rendezvous';
 import { RendezvousClosedError } from '../../src/shared/errors';
+import { isSettled } from '../_settled';
 
 const RUN = 'run-1';
 
@@ -21,17 +22,6 @@ const reg = (host: string, gpu: number, over: Partial<Registration> = {}): Regis
 const holding = (host: string, gpu: number, steps: number): Registration => reg(host, gpu, { runId: RUN, committedStep: steps });
 
 const rendezvous = (rules: Partial<RendezvousRules> = {}) => new Rendezvous(3, { max: 2, min: 1, expect: [], ...rules }, RUN);
-
-/** Whether `p` has settled (resolved or rejected) by the time the pending callbacks ran. */
-async function isSettled(p: Promise<unknown>): Promise<boolean> {
-  let settled = false;
-  p.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  await new Promise((resolve) => setImmediate(resolve));
-  return settled;
-}
 
 const name = (m: Registration) => `${m.host}${m.gpu}`;
 
