@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { RunConfig } from '../shared/config';
 import type { FilePiece } from '../shared/control/file-transfer';
 import { readFilePieces } from '../shared/control/file-transfer';
-import { CheckpointError, ConfigInvalidError, ProtocolViolationError, RendezvousClosedError, ReplicasDivergedError, RunMismatchError } from '../shared/errors';
+import { CheckpointError, ConfigInvalidError, ProtocolViolationError, RendezvousClosedError, ReplicasDivergedError, RunMismatchError, RunStoppedError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import type { CollapseMetrics } from '../shared/metrics/collapse-metrics';
 import type { RecoveryMetrics } from '../shared/metrics/recovery-metrics';
@@ -118,6 +118,7 @@ export class Coordinator implements ControlPlane {
     if (leftovers.removed.length + leftovers.restored.length > 0) log.warn(leftovers, 'cleaned up what an interrupted write left in the run folder');
     if (this.o.resume && recorded) await this.takeOver();
     else this.formation.arm(this.o.config.cluster.rendezvousTimeoutSeconds * 1000, null, this.runConfig.cluster.rejoinSeconds * 1000);
+    if (this.life.phase === 'finished') return;
     const every = Math.max(100, (this.runConfig.cluster.heartbeatSeconds * 1000) / 2);
     this.ticker = setInterval(() => this.checkLiveness(), every);
     await this.persist();
@@ -126,7 +127,8 @@ export class Coordinator implements ControlPlane {
 
   async register(registration: Registration, left?: AbortSignal): Promise<WorkerAssignment> {
     const { phase, world } = this.life;
-    if (phase === 'finished' || phase === 'failed') throw new RendezvousClosedError(`run ${this.runId} has ${phase}${phase === 'failed' ? `: ${this.life.error}` : ''}`);
+    // The run is over: a worker that comes now has nothing to do and must not be restarted (exit 3).
+    if (phase === 'finished' || phase === 'failed') throw new RunStoppedError(`run ${this.runId} has ${phase}${phase === 'failed' ? `: ${this.life.error}` : ''}`);
     if (phase === 'running') {
       const member = world.find((m) => m.host === registration.host && m.pid === registration.pid);
       if (member) this.dispatch({ kind: 'members-lost', ranks: [], cause: 'worker_lost', reason: `rank ${member.rank} (${member.host} gpu ${member.gpu}) left the ring`, nowMs: this.now() });
@@ -390,6 +392,14 @@ export class Coordinator implements ControlPlane {
     this.plan = planOf(saved.config, this.o.dataset);
     this.rollbacks = saved.rollbacks ?? 0;
     this.merger.adopt(saved.latestCheckpoint ? { ...saved.latestCheckpoint, atMs: this.now(), bytes: 0 } : null);
+    if (saved.state === 'finished') {
+      // A finished run is not reopened (a restart policy may start its coordinator again): it serves its checkpoints.
+      this.life = { ...this.life, phase: 'finished', generation: saved.generation, startStep: saved.startStep, reachedStep: saved.reachedStep, world: saved.members };
+      this.formation.close(`run ${this.runId} has finished`);
+      this.o.log.info({ runId: this.runId, latestCheckpoint: saved.latestCheckpoint?.step ?? null }, `--resume: run ${this.runId} has finished; serving its checkpoints`);
+      this.settle(this.status());
+      return;
+    }
     this.dispatch({ kind: 'resumed', generation: saved.generation, reachedStep: saved.reachedStep, members: saved.members, nowMs: this.now() });
     // Its workers retry with backoff: give them that long, on top of a regroup's wait.
     this.formation.arm(this.runConfig.cluster.rendezvousTimeoutSeconds * 1000, this.settleBound() + this.runConfig.cluster.reconnectSeconds * 1000, this.runConfig.cluster.rejoinSeconds * 1000);

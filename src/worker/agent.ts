@@ -9,7 +9,7 @@ import { selectBackend } from '../shared/backend/select';
 import { ZmqTransport } from '../shared/collective';
 import { type BackendName, type RunConfig, validateConfig } from '../shared/config';
 import { ControlClient } from '../shared/control/client';
-import { ConfigInvalidError, ControlCallError, ProtocolViolationError, RunStoppedError } from '../shared/errors';
+import { ConfigInvalidError, ControlCallError, GrpcStatus, ProtocolViolationError, RunStoppedError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { CollectiveMetrics } from '../shared/metrics/collective-metrics';
 import { TrainingMetrics } from '../shared/metrics/training-metrics';
@@ -160,6 +160,8 @@ async function joinRing(o: WorkerOptions, client: ControlClient, host: string, b
 // A registration's failure as the session sees it: transient when the coordinator could not be reached in time.
 function joinFailure(err: unknown): SessionEvent {
   if (err instanceof RunStoppedError) return { kind: 'aborted', reason: err.message };
+  // The run is over (finished or failed): nothing to join, and nothing a restart could change.
+  if (err instanceof ControlCallError && err.status === GrpcStatus.ABORTED) return { kind: 'stop', reason: err.message };
   const transient = err instanceof ControlCallError && isTransient(err.status);
   return { kind: 'join-failed', error: (err as Error).message, transient, nowMs: Date.now() };
 }

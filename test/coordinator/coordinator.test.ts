@@ -13,7 +13,7 @@ import type { ClusterConfig, RunConfig } from '../../src/shared/config';
 import { readFilePieces } from '../../src/shared/control/file-transfer';
 import { ingest } from '../../src/shared/data/ingest';
 import { SyntheticSource } from '../../src/shared/data/synthetic-source';
-import { CheckpointError, ProtocolViolationError, RendezvousClosedError, RunMismatchError } from '../../src/shared/errors';
+import { CheckpointError, ProtocolViolationError, RendezvousClosedError, RunMismatchError, RunStoppedError } from '../../src/shared/errors';
 import { createLogger } from '../../src/shared/log';
 import { CollapseMetrics } from '../../src/shared/metrics/collapse-metrics';
 import { RecoveryMetrics } from '../../src/shared/metrics/recovery-metrics';
@@ -228,10 +228,7 @@ test('a checkpoint is merged once rank 0 uploaded it and all digests agree; then
   t.is(state.members.length, 2);
 });
 
-// RunState.latestCheckpoint and the class doc ("Every change of the run is persisted in run.json"):
-// the coordinator before the CheckpointMerger split persisted after every merge; now nothing does
-// until the next lifecycle transition, so a coordinator that crashes in a run that only trained
-// resumes (--resume) without knowing its checkpoints.
+// A coordinator that crashes in a run that only trained must resume (--resume) knowing its checkpoints.
 test('a merged checkpoint is recorded in run.json at once', async (t) => {
   const { c, out } = await running(t);
   await mergeCheckpoint(c, 2);
@@ -256,7 +253,7 @@ test('digests that differ fail the run as diverged replicas; workers are told to
     t.deepEqual(link.pushed, [{ action: 'stop', reason: view.error }]);
     t.true(link.ended);
   }
-  await t.throwsAsync(c.register(reg(5)), { instanceOf: RendezvousClosedError, message: /has failed: .*replicas diverged/ });
+  await t.throwsAsync(c.register(reg(5)), { instanceOf: RunStoppedError, message: /has failed: .*replicas diverged/ });
 });
 
 test('a sync report returns once every rank reported the same digest of the state the ring started from', async (t) => {
@@ -571,6 +568,24 @@ test('with resume, a coordinator takes up the run in its folder: the same run id
   t.is(state.runId, first.c.runId);
 });
 
+test('resume over a finished run does not reopen it: it serves its checkpoints, and a worker that comes is told the run is over', async (t) => {
+  const { c: first, out } = await running(t);
+  for (const rank of [0, 1]) await digest(first, rank, 4, hex('b'));
+  await first.uploadCheckpoint(await upload(first.runId, 4));
+  beat(first, 0, 4, 'finished');
+  beat(first, 1, 4, 'finished');
+  t.is((await ended(first)).state, 'finished');
+  first.close();
+  const { c } = await started(t, { outDir: out, resume: true });
+  const view = await c.done;
+  t.deepEqual([view.runId, view.state], [first.runId, 'finished']);
+  await t.throwsAsync(c.register(reg(0, { runId: first.runId, committedStep: 4 })), { instanceOf: RunStoppedError, message: /has finished/ });
+  const served: string[] = [];
+  for await (const p of c.checkpointPieces(0)) if (p.last) served.push(p.name);
+  t.is(served.at(-1), 'meta.json');
+  t.is((await readRunState(out)).state, 'finished', 'run.json still says finished');
+});
+
 test('a resumed run whose workers all restarted starts from its latest merged checkpoint', async (t) => {
   const first = await running(t);
   const links = watchAll(first.c, first.assignments);
@@ -593,9 +608,8 @@ test('a resumed run whose workers all restarted starts from its latest merged ch
   t.is(served.at(-1), 'meta.json', 'the adopted checkpoint is served as the latest');
 });
 
-// compareForResume lets train.steps change on a resume (to train a run further), and takeOver gives the
-// workers the recorded config (train.steps 4) but a plan built from the given one (steps 8): the
-// workers stop at 4 and say they finished, while maybeFinish waits for a merge at step 8.
+// compareForResume lets train.steps change on a resume; the workers' config and the coordinator's
+// plan must still agree, or the workers stop at one step while the coordinator waits for another.
 test('a resumed run tells its workers one length: config and plan agree on the steps', async (t) => {
   const first = await started(t);
   first.c.close();

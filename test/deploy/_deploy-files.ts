@@ -37,11 +37,16 @@ export function yamlFilesIn(dir: string): string[] {
  * warning. Merge keys (`<<: *anchor`) are resolved, as Docker Compose does.
  */
 export function readYamlDocuments(file: string): unknown[] {
-  const docs = parseAllDocuments(readText(file), { merge: true, prettyErrors: true });
+  return parseYamlDocuments(readText(file), repoPath(file));
+}
+
+/** Every document of a YAML text as plain data; throws naming `source` on any syntax error or warning. */
+export function parseYamlDocuments(yaml: string, source: string): unknown[] {
+  const docs = parseAllDocuments(yaml, { merge: true, prettyErrors: true });
   const out: unknown[] = [];
   for (const doc of docs) {
     const issues = [...doc.errors, ...doc.warnings];
-    if (issues.length > 0) throw new Error(`${repoPath(file)}: ${issues.map((e) => e.message).join('; ')}`);
+    if (issues.length > 0) throw new Error(`${source}: ${issues.map((e) => e.message).join('; ')}`);
     const value: unknown = doc.toJS();
     out.push(value);
   }

@@ -21,42 +21,83 @@ export interface DryRun {
   calls: NodeCall[];
   /** The options of every srun call. */
   srunOptions: string[][];
+  /** SLURM_SUBMIT_DIR, the checkout the job ran from (gone after the run). */
+  submitDir: string;
 }
 
-/** How the stub srun sets CUDA_VISIBLE_DEVICES: one GPU per task (Slurm's binding), or all of the node's. */
-export type GpuBinding = 'per-task' | 'all';
+/**
+ * How the stub srun numbers the GPUs it gives a task in CUDA_VISIBLE_DEVICES: `relative`, from 0
+ * within the job's GPUs of the node (Slurm with ConstrainDevices, where nvidia-smi lists only
+ * those), or `global`, the node's own ordinals (no device cgroup: nvidia-smi lists every GPU of
+ * the node, and this job got its upper half).
+ */
+export type GpuNumbering = 'relative' | 'global';
+
+/** The job's GPUs on a node and every GPU `nvidia-smi -L` lists there, under a numbering. */
+export function nodeGpus(numbering: GpuNumbering, perNode: number): { job: number[]; listed: number[] } {
+  const first = numbering === 'global' ? perNode : 0;
+  const job = Array.from({ length: perNode }, (_, i) => first + i);
+  return { job, listed: Array.from({ length: first + perNode }, (_, i) => i) };
+}
+
+/** The allocation a dry run pretends to have. */
+export interface DryRunJob {
+  nodes: readonly string[];
+  /** SLURM_NTASKS_PER_NODE, and srun's tasks per node unless it says --ntasks-per-node=. */
+  tasksPerNode: number;
+  /** SLURM_GPUS_PER_NODE as sbatch sets it: a count, or type:count. */
+  gpusPerNode: string;
+  cpusPerTask: number;
+  gpuNumbering: GpuNumbering;
+  /** SLURM_RESTART_COUNT: how often the job was requeued (unset when undefined). */
+  restartCount?: number;
+  /** Exit code of the stub `node` by facefill command (default 0). */
+  exitCodes?: Readonly<Record<string, number>>;
+}
 
 const SCONTROL = `#!/bin/bash
 [[ "$1 $2" == "show hostnames" ]] || { echo "stub scontrol: unexpected: $*" >&2; exit 2; }
 printf '%s\\n' $STUB_NODES
 `;
 
-// Runs the step's command once per task of every node, as Slurm would (one after another here).
+// Runs the step's command once per task of every node, as Slurm would (one after another here),
+// dealing each node's GPUs for the job out to its tasks, and exits with the highest task status.
 // Only --option=value spellings are understood, which the stub insists on.
 const SRUN = `#!/bin/bash
 printf '%s\\0' "$@" > "$(mktemp "$STUB_LOG/srun.XXXXXX")"
-while [[ $# -gt 0 && "$1" == --*=* || "$1" == --kill-on-bad-exit ]]; do shift; done
+per_node=$SLURM_NTASKS_PER_NODE
+while [[ $# -gt 0 && ( "$1" == --*=* || "$1" == --kill-on-bad-exit ) ]]; do
+  [[ "$1" == --ntasks-per-node=* ]] && per_node=\${1#*=}
+  shift
+done
 [[ "$1" != -* ]] || { echo "stub srun: write options as --name=value: $1" >&2; exit 2; }
-node_id=0; proc_id=0
+read -r -a job_gpus <<< "$STUB_JOB_GPUS"
+per_task=$(( \${#job_gpus[@]} / per_node ))
+node_id=0; proc_id=0; status=0
 for node in $STUB_NODES; do
-  for ((local_id = 0; local_id < SLURM_NTASKS_PER_NODE; local_id++)); do
-    if [[ $STUB_GPU_BINDING == per-task ]]; then gpus=$local_id; else gpus=$(seq -s, 0 $((SLURM_NTASKS_PER_NODE - 1))); fi
-    SLURMD_NODENAME=$node SLURM_NODEID=$node_id SLURM_LOCALID=$local_id SLURM_PROCID=$proc_id CUDA_VISIBLE_DEVICES=$gpus "$@" || exit $?
+  for ((local_id = 0; local_id < per_node; local_id++)); do
+    mine=("\${job_gpus[@]:local_id * per_task:per_task}")
+    gpus=$(IFS=,; echo "\${mine[*]}")
+    SLURMD_NODENAME=$node SLURM_NODEID=$node_id SLURM_LOCALID=$local_id SLURM_PROCID=$proc_id CUDA_VISIBLE_DEVICES=$gpus "$@" || { code=$?; ((code > status)) && status=$code; }
     proc_id=$((proc_id + 1))
   done
   node_id=$((node_id + 1))
 done
+exit $status
 `;
 
+// Records where and how it was started, then exits with STUB_EXIT_<facefill command>, or 0.
 const NODE = `#!/bin/bash
 printf '%s\\0' "\${SLURMD_NODENAME:-}" "\${SLURM_LOCALID:-}" "\${CUDA_VISIBLE_DEVICES-unset}" "$@" > "$(mktemp "$STUB_LOG/node.XXXXXX")"
+code_var="STUB_EXIT_\${2:-none}"
+exit "\${!code_var:-0}"
 `;
 
 /**
  * Runs a Slurm batch script outside Slurm: stub `scontrol`, `srun` and `node` on PATH record
- * what would run where, with the environment Slurm gives a job of `nodes` x `tasksPerNode`.
+ * what would run where, with the environment sbatch gives a job of `job.nodes` nodes.
  */
-export function dryRunSbatch(script: string, o: { nodes: readonly string[]; tasksPerNode: number; gpuBinding: GpuBinding }): DryRun {
+export function dryRunSbatch(script: string, job: DryRunJob): DryRun {
   const root = mkdtempSync(join(tmpdir(), 'facefill-sbatch-'));
   try {
     const bin = join(root, 'bin');
@@ -66,24 +107,29 @@ export function dryRunSbatch(script: string, o: { nodes: readonly string[]; task
       writeFileSync(join(bin, name), body);
       chmodSync(join(bin, name), 0o755);
     }
+    const gpus = nodeGpus(job.gpuNumbering, Number(job.gpusPerNode.slice(job.gpusPerNode.lastIndexOf(':') + 1)));
+    const exits = Object.fromEntries(Object.entries(job.exitCodes ?? {}).map(([command, code]) => [`STUB_EXIT_${command}`, String(code)]));
     const result = spawnSync('bash', [script], {
       encoding: 'utf8',
-      timeout: 30_000,
+      timeout: 60_000,
       env: {
         PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
         HOME: root,
         TMPDIR: join(root, 'scratch'),
         SLURM_SUBMIT_DIR: join(root, 'checkout'),
         SLURM_JOB_ID: '4242',
-        SLURM_JOB_NODELIST: o.nodes.join(','),
-        SLURM_JOB_NUM_NODES: String(o.nodes.length),
-        SLURM_NTASKS_PER_NODE: String(o.tasksPerNode),
-        SLURM_GPUS_PER_TASK: '1',
-        SLURMD_NODENAME: o.nodes[0],
-        CUDA_VISIBLE_DEVICES: Array.from({ length: o.tasksPerNode }, (_, i) => i).join(','),
-        STUB_NODES: o.nodes.join(' '),
+        SLURM_JOB_NODELIST: job.nodes.join(','),
+        SLURM_JOB_NUM_NODES: String(job.nodes.length),
+        SLURM_NTASKS_PER_NODE: String(job.tasksPerNode),
+        SLURM_GPUS_PER_NODE: job.gpusPerNode,
+        SLURM_CPUS_PER_TASK: String(job.cpusPerTask),
+        ...(job.restartCount === undefined ? {} : { SLURM_RESTART_COUNT: String(job.restartCount) }),
+        SLURMD_NODENAME: job.nodes[0],
+        CUDA_VISIBLE_DEVICES: gpus.job.join(','),
+        STUB_NODES: job.nodes.join(' '),
+        STUB_JOB_GPUS: gpus.job.join(' '),
         STUB_LOG: log,
-        STUB_GPU_BINDING: o.gpuBinding,
+        ...exits,
       },
     });
     const records = (prefix: string) =>
@@ -92,7 +138,7 @@ export function dryRunSbatch(script: string, o: { nodes: readonly string[]; task
         .sort()
         .map((f) => readFileSync(join(log, f), 'utf8').split('\0').slice(0, -1));
     const calls = records('node.').map(([node, localId, cudaVisibleDevices, ...args]) => ({ node, localId, cudaVisibleDevices, args }));
-    return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls, srunOptions: records('srun.') };
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls, srunOptions: records('srun.'), submitDir: join(root, 'checkout') };
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

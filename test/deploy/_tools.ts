@@ -56,3 +56,13 @@ export function run(command: string, args: string[], cwd?: string): Promise<RunR
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/**
+ * Registers a test that uses the executable `tool` when it is installed, and is skipped (in CI
+ * too) when it is not: for tools that no setup step installs, such as kubectl.
+ */
+export function testIfTool(tool: string, title: string, run: (t: ExecutionContext, path: string) => Promise<void>): void {
+  const path = which(tool);
+  if (path) test(title, (t) => run(t, path));
+  else test.skip(`${title} [skipped: ${tool} is not installed]`, () => undefined);
+}
