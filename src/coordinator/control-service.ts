@@ -95,11 +95,12 @@ async function* checkpointPieces(call: AsyncIterable<FileChunk__Output>): AsyncI
   }
 }
 
-const CONDITIONS: readonly WorkerCondition[] = ['running', 'finished', 'failed'];
+const CONDITIONS: Record<string, WorkerCondition> = { RUNNING: 'running', FINISHED: 'finished', FAILED: 'failed' };
 
 function toHeartbeat(h: HeartbeatRequest__Output): Heartbeat {
-  const condition = (h.state === '' ? 'running' : h.state) as WorkerCondition;
-  if (!CONDITIONS.includes(condition)) throw new ProtocolViolationError(`heartbeat: state '${h.state}' is not one of ${CONDITIONS.join(', ')}`);
+  // An enum value this side does not know arrives as its number.
+  const condition = CONDITIONS[String(h.condition)];
+  if (!condition) throw new ProtocolViolationError(`heartbeat: condition ${String(h.condition)} is not one of ${Object.keys(CONDITIONS).join(', ')}`);
   return { runId: h.runId, generation: h.generation, rank: h.rank, step: h.step, condition, error: h.error };
 }
 

@@ -51,7 +51,7 @@ export class HeartbeatLoop {
     try {
       const { runId, generation, rank } = this.o;
       const reply = await this.o.client.heartbeat(
-        { runId, generation, rank, step: this.o.step(), state: 'running', error: '' },
+        { runId, generation, rank, step: this.o.step(), condition: 'RUNNING', error: '' },
         // A step's synchronous compute can keep this thread from reading the reply for a
         // while: only an answer missing for the whole timeout counts as the coordinator gone.
         this.o.timeoutMs,

@@ -149,7 +149,7 @@ export async function trainInRing(
       },
     });
     heartbeat.stop();
-    const finished = await client.heartbeat({ ...who, step, state: 'finished', error: '' }, CALL_TIMEOUT_MS);
+    const finished = await client.heartbeat({ ...who, step, condition: 'FINISHED', error: '' }, CALL_TIMEOUT_MS);
     if (finished.action === 'REGROUP') return { kind: 'ring-ended', reason: finished.reason, nowMs: Date.now() };
     return { kind: 'finished', summary };
   } catch (err) {
@@ -159,7 +159,7 @@ export async function trainInRing(
     if (err instanceof ControlCallError && isTransient(err.status)) return { kind: 'coordinator-lost', reason: err.message, nowMs: Date.now() };
     const error = (err as Error).message;
     // Tell the coordinator first, so the other ranks regroup at once rather than time out.
-    await client.heartbeat({ ...who, step, state: 'failed', error }, 5_000).catch(() => null);
+    await client.heartbeat({ ...who, step, condition: 'FAILED', error }, 5_000).catch(() => null);
     throw err;
   } finally {
     o.signal?.removeEventListener('abort', onAbort);

@@ -201,7 +201,7 @@ test('heartbeats carry generation, step and state; the directive comes back as c
   t.deepEqual(await beat({}), { action: 'CONTINUE', reason: '' });
   t.deepEqual(await beat({ step: 10 }), { action: 'STOP', reason: 'rank 1 failed' });
   t.deepEqual(await beat({ generation: GENERATION - 1 }), { action: 'REGROUP', reason: `ring generation ${GENERATION} replaces ${GENERATION - 1}` });
-  await beat({ step: 7, state: 'failed', error: 'CUDA out of memory' });
+  await beat({ step: 7, condition: 'FAILED', error: 'CUDA out of memory' });
   t.deepEqual(
     plane.beats.map((b) => [b.generation, b.step, b.condition, b.error]),
     [
@@ -210,11 +210,11 @@ test('heartbeats carry generation, step and state; the directive comes back as c
       [GENERATION - 1, 1, 'running', ''],
       [GENERATION, 7, 'failed', 'CUDA out of memory'],
     ],
-    'an empty state is running',
+    'an unset condition is running',
   );
-  const odd = await refusal(beat({ state: 'dancing' }));
+  const odd = await refusal(beat({ condition: 7 }));
   t.is(odd.code, grpc.status.INVALID_ARGUMENT);
-  t.regex(odd.message, /state 'dancing' is not one of running, finished, failed/);
+  t.regex(odd.message, /condition 7 is not one of RUNNING, FINISHED, FAILED/);
   const stale = await refusal(beat({ runId: 'run-6' }));
   t.is(stale.code, grpc.status.FAILED_PRECONDITION);
   t.regex(stale.message, /run 'run-6'.*'run-7'/);
