@@ -11,15 +11,14 @@ import type { RecoveryMetrics } from '../shared/metrics/recovery-metrics';
 import type { RunSnapshot } from '../shared/metrics/run-metrics';
 import { decideRecovery, type RecoveryContext } from '../shared/recovery/recovery-policy';
 import { removeCheckpointLeftovers } from '../shared/train/checkpoint-leftovers';
-import { compareForResume, describeChanges } from '../shared/train/resume-compatibility';
 import type { Caller, CheckpointPiece, CheckpointReceipt, ControlPlane, DatasetPlan, Directive, Heartbeat, RunView, StepReportIn, TrainingPlan, WatchLink, WorkerAssignment } from './api';
 import { CheckpointMerger } from './checkpoint-merger';
 import { Membership } from './membership';
 import { ProgressTracker, type ProgressFault } from './progress-tracker';
 import { heldStep, type Member, type Registration } from './rendezvous';
 import { RingFormation } from './ring-formation';
-import { initialLifecycle, type LifecycleEvent, type LifecycleState, transition } from './run-lifecycle';
-import { readRunState, RUN_STATE_FILE, writeRunState } from './run-state';
+import { initialLifecycle, type LifecycleEvent, type LifecycleState, lostSteps, recoveryView, transition } from './run-lifecycle';
+import { readResumableRun, RUN_STATE_FILE, writeRunState } from './run-state';
 import { SyncAgreement } from './sync-agreement';
 
 /** What a coordinator runs. */
@@ -233,14 +232,7 @@ export class Coordinator implements ControlPlane {
       ...this.progress.view(),
       error: this.life.error,
       latestCheckpoint: this.merger.latest?.dir ?? '',
-      recoveries: this.life.recoveries.map((r) => ({
-        cause: r.cause,
-        generation: r.generation,
-        step: r.resumedStep ?? -1,
-        lostSteps: r.resumedStep === null ? 0 : Math.max(0, r.reachedStep - r.resumedStep),
-        reason: r.reason,
-        seconds: r.seconds ?? 0,
-      })),
+      recoveries: this.life.recoveries.map(recoveryView),
     };
   }
 
@@ -321,7 +313,7 @@ export class Coordinator implements ControlPlane {
           this.formation.close(a.reason);
           break;
         case 'recovered':
-          this.o.recoveryMetrics?.recovered(a.record.cause, a.record.seconds ?? 0, Math.max(0, a.record.reachedStep - (a.record.resumedStep ?? a.record.reachedStep)));
+          this.o.recoveryMetrics?.recovered(a.record.cause, a.record.seconds ?? 0, lostSteps(a.record));
           this.o.log.info({ generation: a.record.generation, seconds: a.record.seconds }, `recovered (${a.record.cause}): ring generation ${a.record.generation} trains from step ${a.record.resumedStep}`);
           break;
         case 'persist':
@@ -380,13 +372,7 @@ export class Coordinator implements ControlPlane {
 
   // A restarted coordinator takes up the run recorded in its folder.
   private async takeOver(): Promise<void> {
-    const saved = await readRunState(this.o.outDir);
-    if (saved.plan.dataset.manifestSha256 !== this.o.dataset.manifestSha256) {
-      throw new CheckpointError(`--resume: run ${saved.runId} trained on dataset manifest ${saved.plan.dataset.manifestSha256}; --data ${this.o.datasetDir} has ${this.o.dataset.manifestSha256}`);
-    }
-    const changes = compareForResume(saved.config, this.o.config);
-    if (changes.architecture.length > 0) throw new CheckpointError(`--resume: the model architecture differs from run ${saved.runId}'s (${describeChanges(changes.architecture)})`);
-    if (changes.other.length > 0) this.o.log.warn({ changes: changes.other }, `--resume: the run keeps its own settings; the given config differs in ${describeChanges(changes.other)}`);
+    const saved = await readResumableRun(this.o.outDir, { dataset: this.o.dataset, dataDir: this.o.datasetDir, config: this.o.config, log: this.o.log });
     this.baseRunId = saved.runId;
     this.runConfig = saved.config;
     this.plan = planOf(saved.config, this.o.dataset);

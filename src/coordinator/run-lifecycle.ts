@@ -1,5 +1,6 @@
 import type { RecoveryCause } from '../shared/metrics/recovery-metrics';
 import { decideRecovery, type RecoveryContext } from '../shared/recovery/recovery-policy';
+import type { RecoveryView } from './api';
 import type { Member } from './rendezvous';
 
 /**
@@ -25,6 +26,16 @@ export interface RecoveryRecord {
   resumedStep: number | null;
   /** Detection to the new ring's first step, once it trained. */
   seconds: number | null;
+}
+
+/** Steps the ring had to do again after a recovery: from the most any rank had done to where the new ring started. */
+export function lostSteps(r: RecoveryRecord): number {
+  return r.resumedStep === null ? 0 : Math.max(0, r.reachedStep - r.resumedStep);
+}
+
+/** A recovery as `status` and run.json show it. */
+export function recoveryView(r: RecoveryRecord): RecoveryView {
+  return { cause: r.cause, generation: r.generation, step: r.resumedStep ?? -1, lostSteps: lostSteps(r), reason: r.reason, seconds: r.seconds ?? 0 };
 }
 
 /** The lifecycle's state: pure data. */
