@@ -7,10 +7,20 @@ export interface BenchTable {
   notes?: string[];
 }
 
+/** Options given on the command line (`npm run bench -- chaos --seed 7`); a benchmark reads those it knows. */
+export interface BenchOptions {
+  /** Seed of a benchmark's random choices, to replay a run. */
+  seed?: number;
+  /** Run only this trial (1-based) of a benchmark made of trials. */
+  trial?: number;
+}
+
 /** A named benchmark. */
 export interface Bench {
   name: string;
-  run(): Promise<BenchTable>;
+  /** Runs only when named, not in a run of all benchmarks (it takes many minutes). */
+  onlyWhenNamed?: boolean;
+  run(options?: BenchOptions): Promise<BenchTable>;
 }
 
 /** Formats a table with right-aligned numbers. */

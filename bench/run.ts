@@ -1,18 +1,36 @@
 import { allreduceBench } from './allreduce.bench';
-import { type Bench, formatTable } from './_table';
+import { type Bench, type BenchOptions, formatTable } from './_table';
+import { chaosBench } from './chaos.bench';
 import { orchestratedBench } from './orchestrated.bench';
 import { trainStepBench } from './train-step.bench';
 import { wasmKernelsBench } from './wasm-kernels.bench';
 
-const BENCHES: Bench[] = [wasmKernelsBench, trainStepBench, allreduceBench, orchestratedBench];
+const BENCHES: Bench[] = [wasmKernelsBench, trainStepBench, allreduceBench, orchestratedBench, chaosBench];
 
-// `npm run bench [name...]`: runs all benchmarks, or those named, printing a table each.
+// `--seed <n>` and `--trial <n>` among the arguments; the rest name benchmarks.
+function parseArgs(argv: string[]): { wanted: string[]; options: BenchOptions } {
+  const wanted: string[] = [];
+  const options: BenchOptions = {};
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    if (flag !== '--seed' && flag !== '--trial') {
+      wanted.push(flag);
+      continue;
+    }
+    const value = Number(argv[++i]);
+    if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${flag} needs a whole number >= 0, got '${argv[i] ?? ''}'`);
+    options[flag === '--seed' ? 'seed' : 'trial'] = value;
+  }
+  return { wanted, options };
+}
+
+// `npm run bench [name...] [--seed n] [--trial n]`: runs all benchmarks (but those run only when named), or those named, printing a table each.
 async function main(): Promise<void> {
-  const wanted = process.argv.slice(2);
+  const { wanted, options } = parseArgs(process.argv.slice(2));
   const unknown = wanted.filter((w) => !BENCHES.some((b) => b.name === w));
   if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; have ${BENCHES.map((b) => b.name).join(', ')}`);
-  for (const bench of BENCHES.filter((b) => wanted.length === 0 || wanted.includes(b.name))) {
-    console.log(`${formatTable(await bench.run())}\n`);
+  for (const bench of BENCHES.filter((b) => (wanted.length === 0 ? !b.onlyWhenNamed : wanted.includes(b.name)))) {
+    console.log(`${formatTable(await bench.run(options))}\n`);
   }
 }
 

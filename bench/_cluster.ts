@@ -1,0 +1,180 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { freePort } from '../test/_free-port';
+
+// Real `facefill` processes for benches that drive a cluster as a user would: started from
+// the CLI (in a network namespace when asked), their JSON log lines kept with the time each
+// was logged, every wait bounded.
+const CLI = resolve(__dirname, '../src/cli.js');
+
+/** One JSON log line of a process (pino: `time` in ms since the epoch, `level` 30 info, 40 warn, 50 error). */
+export interface LogLine {
+  time: number;
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** How a process ended. */
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** When it ended (ms since the epoch). */
+  atMs: number;
+}
+
+/** A started CLI process: its log lines as they come, its whole output, its exit. */
+export interface Proc {
+  name: string;
+  child: ChildProcess;
+  lines: LogLine[];
+  /** Everything it printed so far (log lines and anything else). */
+  output: () => string;
+  exited: Promise<Exit>;
+  /** The exit once it happened, else null. */
+  exit: () => Exit | null;
+  /** Resolves with the first line (already logged or to come) that `match` accepts; null when the process ends first or `ms` pass. */
+  waitFor: (match: (l: LogLine) => boolean, ms: number) => Promise<LogLine | null>;
+  /** Sends `signal` unless the process already ended. */
+  kill: (signal: NodeJS.Signals) => void;
+}
+
+/** Starts `facefill <args>` logging at `level`; with `netns`, inside that network namespace (`ip netns exec` execs, so the pid is node's). */
+export function startCli(name: string, args: string[], o: { level?: string; netns?: string } = {}): Proc {
+  const argv = [CLI, ...args];
+  const [command, commandArgs] = o.netns ? ['ip', ['netns', 'exec', o.netns, process.execPath, ...argv]] : [process.execPath, argv];
+  const child = spawn(command, commandArgs, { env: { ...process.env, FACEFILL_LOG_LEVEL: o.level ?? 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: LogLine[] = [];
+  const listeners = new Set<(l: LogLine) => void>();
+  let text = '';
+  let partial = '';
+  const take = (b: Buffer) => {
+    const chunk = b.toString();
+    text += chunk;
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop() ?? '';
+    for (const raw of parts) {
+      if (!raw.startsWith('{')) continue;
+      let line: LogLine;
+      try {
+        line = JSON.parse(raw) as LogLine;
+      } catch {
+        continue;
+      }
+      lines.push(line);
+      for (const l of listeners) l(line);
+    }
+  };
+  child.stdout?.on('data', take);
+  child.stderr?.on('data', take);
+  let exit: Exit | null = null;
+  const exited = new Promise<Exit>((done) => {
+    child.on('exit', (code, signal) => done((exit = { code, signal, atMs: Date.now() })));
+    child.on('error', () => done((exit = { code: null, signal: null, atMs: Date.now() })));
+  });
+  const waitFor = (match: (l: LogLine) => boolean, ms: number): Promise<LogLine | null> => {
+    const seen = lines.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((done) => {
+      const finish = (l: LogLine | null) => {
+        clearTimeout(timer);
+        listeners.delete(listener);
+        done(l);
+      };
+      const listener = (l: LogLine) => match(l) && finish(l);
+      const timer = setTimeout(() => finish(null), ms);
+      listeners.add(listener);
+      void exited.then(() => setImmediate(() => finish(lines.find(match) ?? null)));
+    });
+  };
+  const kill = (signal: NodeJS.Signals) => {
+    if (exit === null) child.kill(signal);
+  };
+  return { name, child, lines, output: () => text, exited, exit: () => exit, waitFor, kill };
+}
+
+/** Resolves with the process's exit, or with null once `ms` passed (the process is left running). */
+export async function exitWithin(p: Proc, ms: number): Promise<Exit | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((done) => (timer = setTimeout(() => done(null), Math.max(0, ms))));
+  try {
+    return await Promise.race([p.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Where a cluster's processes run: loopback, or one network namespace per process. */
+export interface Placement {
+  /** The coordinator's control address as workers dial it. */
+  address: string;
+  /** Flags that make the coordinator listen there. */
+  coordinatorArgs: string[];
+  coordinatorNetns?: string;
+  /** Worker i's namespace and the address it advertises (loopback: none; it finds its own). */
+  worker: (i: number) => { netns?: string; host?: string };
+}
+
+/** Loopback placement on a free port. */
+export async function loopback(): Promise<Placement> {
+  const port = await freePort();
+  return { address: `127.0.0.1:${port}`, coordinatorArgs: ['--port', String(port), '--bind', '127.0.0.1'], worker: () => ({}) };
+}
+
+/** What a cluster runs: its folders, config file, dataset and size. */
+export interface ClusterSpec {
+  /** Its run folder is `<root>/<name>`, worker i's work folder `<root>/<name>-w<i>`. */
+  root: string;
+  name: string;
+  config: string;
+  data: string;
+  workers: number;
+  minWorkers: number;
+  placement: Placement;
+}
+
+/** A coordinator and its workers, started from the CLI: the coordinator can be started again with --resume. */
+export class Cluster {
+  readonly out: string;
+  readonly workers: Proc[];
+  private coordinators: Proc[] = [];
+
+  constructor(private readonly spec: ClusterSpec) {
+    this.out = join(spec.root, spec.name);
+    this.startCoordinator(false);
+    this.workers = Array.from({ length: spec.workers }, (_, i) => {
+      const at = spec.placement.worker(i);
+      const host = at.host ? ['--host', at.host] : [];
+      const args = ['worker', '--coordinator', spec.placement.address, '--work-dir', `${this.out}-w${i}`, '--register-timeout', '60', '--metrics-port', '0', ...host];
+      return startCli(`w${i}`, args, { netns: at.netns });
+    });
+  }
+
+  /** The coordinator started last. */
+  get coordinator(): Proc {
+    return this.coordinators[this.coordinators.length - 1];
+  }
+
+  /** Starts `facefill coordinator` on this cluster's address, folder and config; `resume` takes up the run recorded there. */
+  startCoordinator(resume: boolean): Proc {
+    const { spec } = this;
+    const args = [
+      'coordinator', '--config', spec.config, '--data', spec.data, '--workers', String(spec.workers), '--min-workers', String(spec.minWorkers),
+      ...spec.placement.coordinatorArgs, '--out', this.out, '--metrics-port', '0', '--failure-linger', '0', '--no-progress', '--exit-when-done',
+      ...(resume ? ['--resume'] : []),
+    ];
+    const p = startCli(this.coordinators.length === 0 ? 'coord' : `coord#${this.coordinators.length + 1}`, args, { netns: spec.placement.coordinatorNetns });
+    this.coordinators.push(p);
+    return p;
+  }
+
+  /** Every process started, coordinators first. */
+  get all(): Proc[] {
+    return [...this.coordinators, ...this.workers];
+  }
+
+  /** SIGKILLs every process still running (a stopped one dies too: SIGKILL needs no SIGCONT). */
+  killAll(): void {
+    for (const p of this.all) p.kill('SIGKILL');
+  }
+}
