@@ -90,9 +90,12 @@ withConfigFlags(
   });
   if (view.state !== 'finished') {
     console.error(`facefill: run ${view.runId} ${view.state}: ${view.error}`);
-    // Not RUN_STOPPED: a coordinator started again begins a fresh run (a Deployment's restart).
+    // Not RUN_STOPPED: a coordinator started again with --resume takes the failed run up again.
     process.exitCode = ExitCode.FAILED;
   }
+  // Everything is closed; a hung worker (say, SIGSTOPped) may still hold a half-closed socket that
+  // would keep this process alive, so it exits shortly whatever is left.
+  setTimeout(() => process.exit(), 2_000).unref();
 });
 
 program

@@ -37,14 +37,16 @@ export interface WorkerAssignment extends Assignment {
 /** What the coordinator tells a worker: go on, stop for good, or leave this ring and register for the next. */
 export type Directive = { action: 'continue' } | { action: 'stop'; reason: string } | { action: 'regroup'; reason: string };
 
-/** A worker's own account of itself in a heartbeat. */
-export type WorkerCondition = 'running' | 'finished' | 'failed';
+/** A worker's own account of itself in a heartbeat: training, done, failed, or leaving a ring that broke under it. */
+export type WorkerCondition = 'running' | 'finished' | 'failed' | 'left';
 
-/** A heartbeat: the worker is alive, at `step`, and in `condition` (with `error` when failed). */
+/** A heartbeat: the worker is alive, at `step`, and in `condition` (with `error` when failed or left). */
 export interface Heartbeat extends Caller {
   step: number;
   condition: WorkerCondition;
   error: string;
+  /** With 'left': the rank of the neighbour that went silent, or -1. */
+  silentPeer: number;
 }
 
 /** One piece of an uploaded checkpoint, with the upload's header (repeated on every piece). */

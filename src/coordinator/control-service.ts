@@ -95,13 +95,13 @@ async function* checkpointPieces(call: AsyncIterable<FileChunk__Output>): AsyncI
   }
 }
 
-const CONDITIONS: Record<string, WorkerCondition> = { RUNNING: 'running', FINISHED: 'finished', FAILED: 'failed' };
+const CONDITIONS: Record<string, WorkerCondition> = { RUNNING: 'running', FINISHED: 'finished', FAILED: 'failed', LEFT: 'left' };
 
 function toHeartbeat(h: HeartbeatRequest__Output): Heartbeat {
   // An enum value this side does not know arrives as its number.
   const condition = CONDITIONS[String(h.condition)];
   if (!condition) throw new ProtocolViolationError(`heartbeat: condition ${String(h.condition)} is not one of ${Object.keys(CONDITIONS).join(', ')}`);
-  return { runId: h.runId, generation: h.generation, rank: h.rank, step: h.step, condition, error: h.error };
+  return { runId: h.runId, generation: h.generation, rank: h.rank, step: h.step, condition, error: h.error, silentPeer: h.silentPeer };
 }
 
 

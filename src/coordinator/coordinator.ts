@@ -15,7 +15,7 @@ import type { Caller, CheckpointPiece, CheckpointReceipt, ControlPlane, DatasetP
 import { CheckpointMerger } from './checkpoint-merger';
 import { Membership } from './membership';
 import { ProgressTracker, type ProgressFault } from './progress-tracker';
-import { heldStep, type Member, type Registration } from './rendezvous';
+import { describe, heldStep, type Member, type Registration } from './rendezvous';
 import { RingFormation } from './ring-formation';
 import { initialLifecycle, type LifecycleEvent, type LifecycleState, lostSteps, recoveryView, transition } from './run-lifecycle';
 import { readResumableRun, RUN_STATE_FILE, writeRunState } from './run-state';
@@ -74,6 +74,10 @@ export class Coordinator implements ControlPlane {
   /** The merged checkpoint the current ring's rank 0 loaded, or null (it broadcast a state it held). */
   private ringCheckpoint: number | null = null;
   private ticker: NodeJS.Timeout | null = null;
+  /** Times each pair of workers' link broke, by their places. */
+  private readonly brokenLinks = new Map<string, number>();
+  /** Workers left out of the run (by place) and why. */
+  private readonly excluded = new Map<string, string>();
   private persisting: Promise<void> = Promise.resolve();
   private readonly now: () => number;
 
@@ -128,9 +132,11 @@ export class Coordinator implements ControlPlane {
     const { phase, world } = this.life;
     // The run is over: a worker that comes now has nothing to do and must not be restarted (exit 3).
     if (phase === 'finished' || phase === 'failed') throw new RunStoppedError(`run ${this.runId} has ${phase}${phase === 'failed' ? `: ${this.life.error}` : ''}`);
+    const excluded = this.excluded.get(placeOf(registration));
+    if (excluded) throw new RunStoppedError(`${describe(registration)} is left out of run ${this.runId}: ${excluded}`);
     if (phase === 'running') {
       const member = world.find((m) => m.host === registration.host && m.pid === registration.pid);
-      if (member) this.dispatch({ kind: 'members-lost', ranks: [], cause: 'worker_lost', reason: `rank ${member.rank} (${member.host} gpu ${member.gpu}) left the ring`, nowMs: this.now() });
+      if (member) this.dispatch({ kind: 'ring-broken', reason: `rank ${member.rank} (${member.host} gpu ${member.gpu}) left the ring`, nowMs: this.now() });
       else if (world.length < this.o.worldSize) this.dispatch({ kind: 'newcomer', nowMs: this.now() });
       else throw new RendezvousClosedError(`run ${this.runId} already trains with its ${this.o.worldSize} workers (--workers)`);
     }
@@ -147,7 +153,7 @@ export class Coordinator implements ControlPlane {
       plan: this.plan,
       startStep: this.life.startStep,
       checkpointStep,
-      startupTimeoutMs: this.runConfig.cluster.rendezvousTimeoutSeconds * 1000,
+      startupTimeoutMs: this.startupBound(assignment.members, checkpointStep),
     };
   }
 
@@ -182,6 +188,8 @@ export class Coordinator implements ControlPlane {
     } else if (beat.condition === 'finished') {
       this.membership.stopped(beat.rank, now);
       this.maybeFinish();
+    } else if (beat.condition === 'left') {
+      this.ringBroken(beat.rank, beat.silentPeer, beat.error);
     }
     return this.directiveFor(beat.generation);
   }
@@ -331,6 +339,25 @@ export class Coordinator implements ControlPlane {
     }
   }
 
+  // A worker left its ring because it heard nothing from (or could hand nothing to) a neighbour.
+  // Once a regroup may cure it (a passing glitch); when the same pair breaks again, the link
+  // between them is bad and the silent one is left out of the run, so the ring avoids it.
+  private ringBroken(reporter: number, silent: number, why: string): void {
+    const world = this.life.world;
+    const [r, s] = [world[reporter], world[silent]];
+    if (!r || !this.membership) return;
+    this.membership.left(reporter, this.now());
+    const nowMs = this.now();
+    if (!s || s === r) return this.dispatch({ kind: 'ring-broken', reason: `rank ${reporter} (${describe(r)}) left the ring: ${why}`, nowMs });
+    const pair = [placeOf(r), placeOf(s)].sort().join(' | ');
+    const strikes = (this.brokenLinks.get(pair) ?? 0) + 1;
+    this.brokenLinks.set(pair, strikes);
+    const what = `rank ${reporter} (${describe(r)}) heard nothing from rank ${silent} (${describe(s)})`;
+    if (strikes < 2) return this.dispatch({ kind: 'ring-broken', reason: `${what}; the ring regroups`, nowMs });
+    this.excluded.set(placeOf(s), `its link with ${describe(r)} broke ${strikes} times`);
+    this.dispatch({ kind: 'members-lost', ranks: [silent], cause: 'worker_lost', reason: `${what} again (a broken link): rank ${silent} is left out of the run`, nowMs });
+  }
+
   // A fault rank 0's reports show (collapse, a streak of non-finite steps), through the recovery policy.
   private actOn(fault: ProgressFault | null): void {
     if (!fault) return;
@@ -393,6 +420,15 @@ export class Coordinator implements ControlPlane {
   }
 
   // ---- rendezvous timing
+
+  // How long a ring's start-up broadcast may take: a ring of workers that all hold a state of the
+  // run (a regroup) has its data and model, so a broken link shows within two collective bounds;
+  // one with a newcomer or a checkpoint to load may first download them.
+  private startupBound(members: readonly Member[], checkpointStep: number | null): number {
+    const { cluster } = this.runConfig;
+    const regroup = checkpointStep === null && members.every((m) => m.runId === this.runId && m.committedStep >= 0);
+    return regroup ? 2 * cluster.collectiveTimeoutSeconds * 1000 : cluster.rendezvousTimeoutSeconds * 1000;
+  }
 
   // How long a regrouping ring waits for the survivors it expects before forming without them.
   private settleBound(): number {
@@ -487,3 +523,6 @@ export class Coordinator implements ControlPlane {
 function planOf(config: RunConfig, dataset: DatasetPlan): TrainingPlan {
   return { globalBatch: config.data.batchSize, seed: config.train.seed, steps: config.train.steps, dataset };
 }
+
+// A worker's place: its host and GPU, which a restart of its process keeps (CPU workers of one host are told apart by process).
+const placeOf = (r: Registration): string => `${r.host} gpu ${r.gpu}${r.gpu < 0 ? ` pid ${r.pid}` : ''}`;

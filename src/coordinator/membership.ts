@@ -70,6 +70,14 @@ export class Membership {
     w.lastSeenMs = nowMs;
   }
 
+  /** Records that a worker left its ring (the ring broke under it): no longer training here, but not failed. */
+  left(rank: number, nowMs: number): void {
+    const w = this.record(rank);
+    if (w.state !== 'running') return;
+    w.state = 'stopped';
+    w.lastSeenMs = nowMs;
+  }
+
   /** Records that a worker failed: it said so, or its connection ended before it finished. */
   failed(rank: number, reason: string, nowMs: number): void {
     const w = this.record(rank);

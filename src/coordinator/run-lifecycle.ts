@@ -65,6 +65,8 @@ export type LifecycleEvent =
   | { kind: 'progress'; steps: number; nowMs: number }
   /** Ranks of the current ring were lost: their process ended, went silent, or stalled. */
   | { kind: 'members-lost'; ranks: readonly number[]; cause: 'worker_lost' | 'stall'; reason: string; nowMs: number }
+  /** The ring broke under its members (a worker left it, hearing nothing from a neighbour): all of them regroup. */
+  | { kind: 'ring-broken'; reason: string; nowMs: number }
   /** A worker registered while the ring trains with fewer than `--workers`: take it in. */
   | { kind: 'newcomer'; nowMs: number }
   /** The recovery policy rolled the run back to the checkpoint of `toStep`. */
@@ -137,6 +139,9 @@ export function transition(s: LifecycleState, e: LifecycleEvent, context: Recove
       const waiting = decision.action === 'wait' ? e.nowMs + decision.seconds * 1000 : null;
       return recover(s, { cause: e.cause, reason: 'reason' in decision ? decision.reason : e.reason, nowMs: e.nowMs, expect: alive, rejoinDeadlineMs: waiting });
     }
+    case 'ring-broken':
+      if (s.phase !== 'running') return { state: s, actions: [] };
+      return recover(s, { cause: 'worker_lost', reason: e.reason, nowMs: e.nowMs, expect: s.world, rejoinDeadlineMs: null });
     case 'newcomer':
       if (s.phase !== 'running') return { state: s, actions: [] };
       return recover(s, { cause: 'worker_lost', reason: 'a worker joined: the ring grows', nowMs: e.nowMs, expect: s.world, rejoinDeadlineMs: null, growth: true });

@@ -182,9 +182,12 @@ export class ReplicasDivergedError extends RunStateError {
 /** Family of errors of the gradient collective (a peer silent, a bad message, the ring closed). */
 export class CollectiveError extends FacefillError {}
 
-/** Thrown when a collective's peer sends nothing within the timeout: the step fails instead of hanging. */
+/** Thrown when a collective's peer sends nothing (or takes nothing) within the timeout: the step fails instead of hanging. `peer` is that neighbour's rank. */
 export class CollectiveTimeoutError extends CollectiveError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly peer: number,
+  ) {
     super('COLLECTIVE_TIMEOUT', GrpcStatus.DEADLINE_EXCEEDED, message);
   }
 }

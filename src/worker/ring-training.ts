@@ -7,7 +7,7 @@ import type { ControlClient } from '../shared/control/client';
 import { type DatasetPlan, toStepReport } from '../shared/control/wire';
 import type { FaceSet } from '../shared/data/api';
 import { loadSplit } from '../shared/data/dataset';
-import { CollectiveError, ControlCallError, GrpcStatus, RunStoppedError } from '../shared/errors';
+import { CollectiveError, CollectiveTimeoutError, ControlCallError, GrpcStatus, RunStoppedError } from '../shared/errors';
 import type { CollectiveMetrics } from '../shared/metrics/collective-metrics';
 import type { TrainingMetrics } from '../shared/metrics/training-metrics';
 import { ValidationProbe } from '../shared/monitor/validation-probe';
@@ -155,7 +155,12 @@ export async function trainInRing(
   } catch (err) {
     heartbeat.stop();
     if (ending) return ending;
-    if (err instanceof CollectiveError) return { kind: 'ring-ended', reason: `the ring broke: ${err.message}`, nowMs: Date.now() };
+    if (err instanceof CollectiveError) {
+      // Say which neighbour went silent before leaving: the coordinator learns which link broke.
+      const silentPeer = err instanceof CollectiveTimeoutError ? err.peer : -1;
+      await client.heartbeat({ ...who, step, condition: 'LEFT', error: err.message, silentPeer }, CALL_TIMEOUT_MS).catch(() => null);
+      return { kind: 'ring-ended', reason: `the ring broke: ${err.message}`, nowMs: Date.now() };
+    }
     if (err instanceof ControlCallError && isTransient(err.status)) return { kind: 'coordinator-lost', reason: err.message, nowMs: Date.now() };
     const error = (err as Error).message;
     // Tell the coordinator first, so the other ranks regroup at once rather than time out.

@@ -129,8 +129,8 @@ const progress = (c: Coordinator, rank: number, stepsDone: number, probe: ProbeR
 const digest = (c: Coordinator, rank: number, stepsDone: number, sha256: string, kind: 'checkpoint' | 'sync' = 'checkpoint') =>
   c.reportStep({ runId: c.runId, generation: c.generation, rank, stepsDone, kind, sha256 });
 /** Rank `rank`'s heartbeat (in the current generation unless told). */
-const beat = (c: Coordinator, rank: number, step: number, condition: WorkerCondition = 'running', error = '', generation = c.generation) =>
-  c.heartbeat({ runId: c.runId, generation, rank, step, condition, error });
+const beat = (c: Coordinator, rank: number, step: number, condition: WorkerCondition = 'running', error = '', generation = c.generation, silentPeer = -1) =>
+  c.heartbeat({ runId: c.runId, generation, rank, step, condition, error, silentPeer });
 
 const hex = (c: string) => c.repeat(64);
 const reasonOf = (d: Directive): string => (d.action === 'continue' ? '' : d.reason);
@@ -276,7 +276,7 @@ test('a start-up broadcast that left different states fails the run before it tr
 
 test('hostile control messages are refused by name and change nothing', async (t) => {
   const { c } = await running(t);
-  t.throws(() => c.heartbeat({ runId: 'other-run', generation: 0, rank: 0, step: 1, condition: 'running', error: '' }), { instanceOf: RunMismatchError });
+  t.throws(() => c.heartbeat({ runId: 'other-run', generation: 0, rank: 0, step: 1, condition: 'running', error: '', silentPeer: -1 }), { instanceOf: RunMismatchError });
   t.throws(() => beat(c, 7, 1), { instanceOf: ProtocolViolationError, message: /rank 7/ });
   t.throws(() => beat(c, 0, 1, 'running', '', 3), { instanceOf: ProtocolViolationError, message: /ring generation 3; the run is at 0/ });
   await t.throwsAsync(progress(c, 9, 1), { instanceOf: ProtocolViolationError, message: /rank 9/ });
@@ -420,6 +420,27 @@ test('a member that registers again while its ring trains (its ring broke under 
   const other = await c.register(reg(0, { runId: c.runId, committedStep: 3 }));
   const mine = await back;
   t.deepEqual([other.generation, other.worldSize, mine.worldSize, other.startStep, mine.startStep], [1, 2, 2, 3, 3]);
+});
+
+test('a worker that leaves its ring hearing nothing from a neighbour regroups it; the same link broken again leaves the silent one out of the run', async (t) => {
+  const { c } = await running(t, { worldSize: 3 });
+  await progress(c, 0, 3);
+  const leave = (rank: number, silent: number) => beat(c, rank, 3, 'left', `rank ${rank} received nothing from rank ${silent}`, c.generation, silent);
+  const gen0 = c.status().workers.map((w) => w.rank);
+  t.deepEqual(gen0, [0, 1, 2]);
+  leave(1, 0);
+  t.deepEqual([c.status().state, c.generation], ['recovering', 1]);
+  t.regex(c.status().recoveries[0].reason, /^rank 1 \(h gpu 1 pid 1\) heard nothing from rank 0 \(h gpu 0 pid 0\); the ring regroups/);
+  const join = (i: number) => c.register(reg(i, { runId: c.runId, committedStep: 3, dataEndpoint: `tcp://h:${5900 + i}` }));
+  const second = await Promise.all([0, 1, 2].map(join));
+  t.deepEqual(second.map((a) => a.worldSize), [3, 3, 3], 'once, a regroup may cure it');
+  const rankOf = (gpu: number) => second.find((a) => a.members[a.rank].gpu === gpu)?.rank ?? -1;
+  leave(rankOf(1), rankOf(0));
+  const [, recovery] = c.status().recoveries;
+  t.regex(recovery.reason, /heard nothing from rank \d+ \(h gpu 0 pid 0\) again \(a broken link\): rank \d+ is left out of the run/);
+  await t.throwsAsync(join(0), { instanceOf: RunStoppedError, message: /h gpu 0 pid 0 is left out of run .*: its link with h gpu 1 pid 1 broke 2 times/ });
+  const third = await Promise.all([1, 2].map(join));
+  t.deepEqual(third.map((a) => [a.generation, a.worldSize]), [[2, 2], [2, 2]]);
 });
 
 test('a rendezvous that times out below minWorkers fails the run, saying how many came', async (t) => {

@@ -146,6 +146,19 @@ test('progress of a recovering run does not close its recovery before the new ri
   t.deepEqual(tr.actions, []);
 });
 
+test('a ring that broke under its members regroups all of them, recorded as a recovery', (t) => {
+  const s = { ...training(), reachedStep: 9 };
+  const tr = transition(s, { kind: 'ring-broken', reason: 'rank 1 heard nothing from rank 0', nowMs: 500 }, context);
+  t.deepEqual([tr.state.phase, tr.state.generation], ['recovering', 1]);
+  t.deepEqual(tr.state.recoveries.at(-1), { cause: 'worker_lost', generation: 1, reason: 'rank 1 heard nothing from rank 0', sinceMs: 500, reachedStep: 9, resumedStep: null, seconds: null });
+  t.deepEqual(tr.actions.slice(0, 2), [
+    { kind: 'regroup', ended: 0, reason: 'rank 1 heard nothing from rank 0' },
+    { kind: 'open-rendezvous', generation: 1, expect: members },
+  ]);
+  const r = recovering();
+  t.deepEqual(transition(r, { kind: 'ring-broken', reason: 'x', nowMs: 0 }, context), { state: r, actions: [] }, 'only a training ring can break');
+});
+
 test('a newcomer to a ring below --workers regroups it to take it in, which is no recovery', (t) => {
   const s = training();
   const tr = transition(s, { kind: 'newcomer', nowMs: 0 }, context);

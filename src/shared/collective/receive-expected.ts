@@ -61,6 +61,7 @@ export async function receiveExpected(
       const note = dropped > 0 ? `; dropped ${dropped} stale message(s) meanwhile` : '';
       throw new CollectiveTimeoutError(
         `rank ${ends.self} received nothing from ${peer} within ${timeoutMs} ms while waiting for ${chunkName(expect)}${note} (is ${peer} alive?)`,
+        ends.from,
       );
     }
     const { header, payload } = decodeFrame(frames, peer);

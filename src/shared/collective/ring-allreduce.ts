@@ -104,7 +104,7 @@ export async function ringAllReduce(data: Float32Array, op: CollectiveOp, o: Rin
   }
   const right = (t.rank + 1) % n;
   await withDeadline(lastSend, o.timeoutMs, () =>
-    new CollectiveTimeoutError(`rank ${t.rank} could not hand its last messages of step ${op.step} phase ${op.phase} to rank ${right} within ${o.timeoutMs} ms (is rank ${right} alive?)`),
+    new CollectiveTimeoutError(`rank ${t.rank} could not hand its last messages of step ${op.step} phase ${op.phase} to rank ${right} within ${o.timeoutMs} ms (is rank ${right} alive?)`, right),
   );
   if (failure) throw failure;
   return out;

@@ -38,7 +38,7 @@ export async function ringBroadcast(data: Float32Array, op: CollectiveOp, o: Rin
   }
   const right = (t.rank + 1) % n;
   await withDeadline(lastSend, o.timeoutMs, () =>
-    new CollectiveTimeoutError(`rank ${t.rank} could not hand the broadcast of step ${op.step} phase ${op.phase} to rank ${right} within ${o.timeoutMs} ms (is rank ${right} alive?)`),
+    new CollectiveTimeoutError(`rank ${t.rank} could not hand the broadcast of step ${op.step} phase ${op.phase} to rank ${right} within ${o.timeoutMs} ms (is rank ${right} alive?)`, right),
   );
   if (failure) throw failure;
 }
