@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, normalize } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { TransferChecksumError } from '../errors';
+import { resolveUnder } from '../util/safe-path';
 
 /**
  * One piece of a file in transit (dataset shards to workers, checkpoints to and from the
@@ -30,7 +31,7 @@ export interface ReceivedFile {
 
 /** Reads `root/name` as pieces of at most `pieceBytes`, hashing as it goes. */
 export async function* readFilePieces(root: string, name: string, pieceBytes = 1 << 20): AsyncGenerator<FilePiece> {
-  const path = join(root, safeName(name));
+  const path = resolveUnder(root, name);
   const size = (await stat(path)).size;
   const hash = createHash('sha256');
   let offset = 0;
@@ -51,8 +52,8 @@ export async function* readFilePieces(root: string, name: string, pieceBytes = 1
  * Writes the files of a piece stream under `root`, each into a temporary file that is
  * fsynced and renamed into place only when its size and sha256 match what the sender
  * declared (the caller fsyncs the folders, e.g. by installing them durably). A gap,
- * an overlap, an unsafe name, a mismatch, or a stream that ends mid-file is a
- * {@link TransferChecksumError} naming the file; nothing unverified is left under its name.
+ * an overlap, a mismatch, or a stream that ends mid-file is a {@link TransferChecksumError}
+ * naming the file (an unsafe name, a ProtocolViolationError); nothing unverified is left under its name.
  */
 export async function writeFilePieces(root: string, pieces: AsyncIterable<FilePiece>): Promise<ReceivedFile[]> {
   const received: ReceivedFile[] = [];
@@ -60,10 +61,9 @@ export async function writeFilePieces(root: string, pieces: AsyncIterable<FilePi
   try {
     for await (const piece of pieces) {
       if (current === null) {
-        const name = safeName(piece.name);
-        const target = join(root, name);
+        const target = resolveUnder(root, piece.name);
         await mkdir(dirname(target), { recursive: true });
-        const tmp = join(dirname(target), `.${name.split('/').pop()}.partial-${process.pid}`);
+        const tmp = join(dirname(target), `.${basename(target)}.partial-${process.pid}`);
         current = { name: piece.name, tmp, file: await open(tmp, 'w'), hash: createHash('sha256'), bytes: 0 };
       }
       if (piece.name !== current.name) throw new TransferChecksumError(`${current.name}: the stream moved on to ${piece.name} before the file's last piece`);
@@ -81,7 +81,7 @@ export async function writeFilePieces(root: string, pieces: AsyncIterable<FilePi
           `${current.name}: received ${current.bytes} bytes with sha256 ${sha256}, the sender declared ${piece.totalBytes} bytes with sha256 ${piece.sha256}`,
         );
       }
-      await rename(current.tmp, join(root, safeName(current.name)));
+      await rename(current.tmp, resolveUnder(root, current.name));
       received.push({ name: current.name, bytes: current.bytes, sha256 });
       current = null;
     }
@@ -95,11 +95,3 @@ export async function writeFilePieces(root: string, pieces: AsyncIterable<FilePi
   }
 }
 
-// A relative path that stays inside the folder: a peer must not write elsewhere.
-function safeName(name: string): string {
-  const n = normalize(name).replace(/\\/g, '/');
-  if (n === '' || n === '.' || isAbsolute(n) || n.startsWith('../') || n === '..' || n.includes('/../')) {
-    throw new TransferChecksumError(`unsafe file name '${name}': expected a path inside the transferred folder`);
-  }
-  return n;
-}

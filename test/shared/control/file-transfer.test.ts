@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { type FilePiece, readFilePieces, writeFilePieces } from '../../../src/shared/control/file-transfer';
-import { TransferChecksumError } from '../../../src/shared/errors';
+import { ProtocolViolationError, TransferChecksumError } from '../../../src/shared/errors';
 import { Rng } from '../../../src/shared/util/rng';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'facefill-transfer-'));
@@ -35,15 +35,16 @@ test('a corrupted piece, a gap, a truncated stream or an unsafe name is refused 
   const src = tmp();
   writeFileSync(join(src, 'shard.ffs'), bytes(5000));
   const pieces = await collect(src, ['shard.ffs'], 1000);
-  const cases: [string, FilePiece[], RegExp][] = [
-    ['flipped byte', pieces.map((p, i) => (i === 2 ? { ...p, data: Buffer.from(p.data.map((b, j) => (j === 0 ? b ^ 1 : b))) } : p)), /sha256/],
-    ['gap', pieces.filter((_p, i) => i !== 1), /offset 2000, expected 1000/],
-    ['truncated', pieces.slice(0, 3), /ended after 3000 bytes/],
-    ['unsafe name', pieces.map((p) => ({ ...p, name: '../escape.ffs' })), /unsafe file name/],
+  const cases: [string, FilePiece[], RegExp, typeof TransferChecksumError | typeof ProtocolViolationError][] = [
+    ['flipped byte', pieces.map((p, i) => (i === 2 ? { ...p, data: Buffer.from(p.data.map((b, j) => (j === 0 ? b ^ 1 : b))) } : p)), /sha256/, TransferChecksumError],
+    ['gap', pieces.filter((_p, i) => i !== 1), /offset 2000, expected 1000/, TransferChecksumError],
+    ['truncated', pieces.slice(0, 3), /ended after 3000 bytes/, TransferChecksumError],
+    ['unsafe name', pieces.map((p) => ({ ...p, name: '../escape.ffs' })), /unsafe file name/, ProtocolViolationError],
+    ['backslash name', pieces.map((p) => ({ ...p, name: 'x\\..' })), /unsafe file name .*backslash/, ProtocolViolationError],
   ];
-  for (const [what, list, message] of cases) {
+  for (const [what, list, message, instanceOf] of cases) {
     const dst = tmp();
-    await t.throwsAsync(writeFilePieces(dst, from(list)), { instanceOf: TransferChecksumError, message }, what);
+    await t.throwsAsync(writeFilePieces(dst, from(list)), { instanceOf, message }, what);
     t.deepEqual(readdirSync(dst), [], `${what} left files behind`);
   }
   t.false(existsSync(join(src, '..', 'escape.ffs')));

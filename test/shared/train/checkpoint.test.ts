@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -98,4 +98,13 @@ test('saving the same step again replaces that checkpoint whole', async (t) => {
   await saveCheckpoint(out, { ...content, manifestHash: 'def456' });
   t.is((await loadCheckpoint(out)).manifestHash, 'def456');
   t.deepEqual(readdirSync(join(out, 'checkpoints')).sort(), ['latest', 'step-000002']);
+});
+
+test('a latest pointer that names a folder outside the run is refused, whatever lies there', async (t) => {
+  const out = tmp();
+  mkdirSync(join(out, 'checkpoints'), { recursive: true });
+  for (const name of ['../../elsewhere', 'x\\..', '/etc']) {
+    writeFileSync(join(out, 'checkpoints', 'latest'), JSON.stringify({ checkpoint: name, step: 1 }));
+    await t.throwsAsync(loadCheckpoint(out), { instanceOf: CheckpointError, message: /latest is not a valid checkpoint pointer/ }, name);
+  }
 });
