@@ -34,7 +34,9 @@ export async function decodeGray(bytes: Buffer, size: number, source: string, op
     }
     return new Uint8Array(data.buffer, data.byteOffset, data.length);
   } catch (err) {
-    throw new ImageDecodeError(source, (err as Error).message);
+    // libvips keeps one error buffer per thread and sharp may hand back lines other decodes left
+    // in it: the first line is this image's, and keeps the ingest report reproducible.
+    throw new ImageDecodeError(source, (err as Error).message.split('\n')[0]);
   }
 }
 
