@@ -21,7 +21,7 @@ export async function decodeGray(bytes: Buffer, size: number, source: string, op
     const image = sharp(bytes, { failOn: 'error' });
     if (options.square) {
       const { width, height } = await image.metadata();
-      if (width !== height) throw new Error(`it is ${width}x${height}; expected a square face crop`);
+      if (width !== height) throw new ImageDecodeError(source, `it is ${width}x${height}; expected a square face crop`);
     }
     const { data, info } = await image
       .grayscale()
@@ -30,15 +30,28 @@ export async function decodeGray(bytes: Buffer, size: number, source: string, op
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     if (info.width !== size || info.height !== size || data.length !== size * size) {
-      throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${size}x${size}x1`);
+      throw new ImageDecodeError(source, `decoded to ${info.width}x${info.height}x${info.channels}, expected ${size}x${size}x1`);
     }
     return new Uint8Array(data.buffer, data.byteOffset, data.length);
   } catch (err) {
-    // libvips keeps one error buffer per thread and sharp may hand back lines other decodes left
-    // in it: the first line is this image's, and keeps the ingest report reproducible.
-    throw new ImageDecodeError(source, (err as Error).message.split('\n')[0]);
+    if (err instanceof ImageDecodeError) throw err;
+    throw new ImageDecodeError(source, whatIsWrong(bytes));
   }
 }
+
+// What is wrong with bytes the decoder refused, told from the bytes themselves: the decoder's own
+// message is no stable reason (libvips keeps one error buffer per thread, and sharp reports lines
+// other images' failures left there, or 'Unknown error'), and an ingest report must not differ
+// from one run to the next.
+function whatIsWrong(bytes: Buffer): string {
+  if (bytes.length === 0) return 'the file is empty';
+  if (bytes.subarray(0, 3).equals(JPEG_MAGIC)) return 'a corrupt or truncated JPEG';
+  if (bytes.subarray(0, 8).equals(PNG_MAGIC)) return 'a corrupt or truncated PNG';
+  return 'not an image format the decoder reads';
+}
+
+const JPEG_MAGIC = Buffer.from([0xff, 0xd8, 0xff]);
+const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** Encodes grayscale pixels (one byte each, row-major) as a single-channel PNG. */
 export async function encodePng(pixels: Uint8Array, width: number, height: number): Promise<Buffer> {

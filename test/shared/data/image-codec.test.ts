@@ -54,12 +54,25 @@ test('corrupt, truncated and non-image input are ImageDecodeErrors naming the fi
   const png = Buffer.from(await encodePng(noise(64 * 64, 3), 64, 64));
   png[png.length >> 1] ^= 0xff;
   await t.throwsAsync(decodeGray(png, 64, 'flipped.png'), { instanceOf: ImageDecodeError, message: /flipped\.png/ });
-  await t.throwsAsync(decodeGray(Buffer.from('definitely not an image'), 64, 'junk.jpg'), { instanceOf: ImageDecodeError, message: /junk\.jpg/ });
-  await t.throwsAsync(decodeGray(Buffer.alloc(0), 64, 'empty.png'), { instanceOf: ImageDecodeError, message: /empty\.png/ });
+  await t.throwsAsync(decodeGray(png, 64, 'flipped.png'), { instanceOf: ImageDecodeError, message: /flipped\.png: a corrupt or truncated PNG$/ });
+  await t.throwsAsync(decodeGray(Buffer.from('definitely not an image'), 64, 'junk.jpg'), { instanceOf: ImageDecodeError, message: /junk\.jpg: not an image format the decoder reads$/ });
+  await t.throwsAsync(decodeGray(Buffer.alloc(0), 64, 'empty.png'), { instanceOf: ImageDecodeError, message: /empty\.png: the file is empty$/ });
 });
 
 test('with square set, a non-square image is refused instead of stretched', async (t) => {
   const wide = await halves(120, 80);
   await t.throwsAsync(decodeGray(wide, 32, 'wide.jpg', { square: true }), { instanceOf: ImageDecodeError, message: /wide\.jpg.*120x80/ });
   t.is((await decodeGray(wide, 32, 'wide.jpg')).length, 32 * 32);
+});
+
+test('a broken file gets the same reason however many other broken files were decoded before it', async (t) => {
+  const jpeg = await halves(200, 200);
+  const cut = jpeg.subarray(0, Math.floor(jpeg.length / 2));
+  const reason = async () => (await t.throwsAsync(decodeGray(cut, 64, 'cut.jpg'), { instanceOf: ImageDecodeError }))?.message;
+  const first = await reason();
+  // Other failures in between fill the decoder's per-thread error buffer.
+  const garbled = Buffer.concat([jpeg.subarray(0, 200), noise(jpeg.length - 200, 5)]);
+  for (const bytes of [garbled, Buffer.from('not an image'), cut, garbled]) await decodeGray(bytes, 64, 'other.jpg').catch(() => undefined);
+  t.is(await reason(), first);
+  t.is(first, 'cannot decode image cut.jpg: a corrupt or truncated JPEG');
 });
