@@ -12,6 +12,7 @@ import type { CollectiveMetrics } from '../shared/metrics/collective-metrics';
 import type { TrainingMetrics } from '../shared/metrics/training-metrics';
 import { ValidationProbe } from '../shared/monitor/validation-probe';
 import type { ProbeResult, StepResult } from '../shared/train/api';
+import { sliceSize } from '../shared/train/shard-plan';
 import { TrainingSession, type TrainingSummary } from '../shared/train/training-session';
 import type { WorkerOptions } from './agent';
 import { fetchCheckpoint, uploadCheckpoint } from './checkpoint-sync';
@@ -73,9 +74,11 @@ export async function trainInRing(
   const onAbort = () => endRing({ kind: 'aborted', reason: String(o.signal?.reason ?? 'aborted') });
   if (o.signal?.aborted) onAbort();
   o.signal?.addEventListener('abort', onAbort, { once: true });
-  const watch = client.watch(who, (d) => {
+  // Every answer of the coordinator (a pushed directive, a report's reply) is heard the same way.
+  const hear = (d: { action: string; reason: string }): void => {
     if (d.action !== 'CONTINUE') onDirective(d.action === 'STOP' ? 'stop' : 'regroup', d.reason);
-  });
+  };
+  const watch = client.watch(who, hear);
   void watch.ended.then((why) => endRing({ kind: 'coordinator-lost', reason: `the live link to the coordinator ended: ${why}`, nowMs: Date.now() }));
   let step = Number(reply.startStep);
   const heartbeat = new HeartbeatLoop({
@@ -101,9 +104,6 @@ export async function trainInRing(
       timeoutMs: config.cluster.collectiveTimeoutSeconds * 1000,
       chunkBytes: config.cluster.chunkBytes,
     };
-    const hear = (d: { action: string; reason: string }): void => {
-      if (d.action !== 'CONTINUE') onDirective(d.action === 'STOP' ? 'stop' : 'regroup', d.reason);
-    };
     // A digest must arrive (a merge or the ring's start waits for it); a progress report may be
     // lost to a blip: the heartbeat timeout, not one failed call, decides the coordinator is gone.
     const progress = async (result: StepResult, images: number) => {
@@ -128,7 +128,7 @@ export async function trainInRing(
       },
       Number(reply.startupTimeoutMs),
     );
-    const images = (r: number) => Math.floor(((r + 1) * config.data.batchSize) / reply.worldSize) - Math.floor((r * config.data.batchSize) / reply.worldSize);
+    const images = (r: number) => sliceSize(config.data.batchSize, reply.worldSize, r);
     const summary = await session.train({
       replica: metrics ? { ...replica, reduce: metrics.collective.instrument(replica.reduce) } : replica,
       monitor: probe

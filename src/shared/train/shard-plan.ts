@@ -44,7 +44,17 @@ export class ShardPlan {
 
   private slice(rank: number): [number, number] {
     if (!Number.isInteger(rank) || rank < 0 || rank >= this.worldSize) throw new RangeError(`rank ${rank} is outside 0..${this.worldSize - 1}`);
-    const b = this.epochs.batchSize;
-    return [Math.floor((rank * b) / this.worldSize), Math.floor(((rank + 1) * b) / this.worldSize)];
+    return sliceBounds(this.epochs.batchSize, this.worldSize, rank);
   }
+}
+
+// Where rank r's slice of a global batch of b over n ranks starts and ends.
+function sliceBounds(b: number, n: number, rank: number): [number, number] {
+  return [Math.floor((rank * b) / n), Math.floor(((rank + 1) * b) / n)];
+}
+
+/** Samples rank `rank` of `worldSize` takes of a global batch of `batchSize` (see {@link ShardPlan}). */
+export function sliceSize(batchSize: number, worldSize: number, rank: number): number {
+  const [from, to] = sliceBounds(batchSize, worldSize, rank);
+  return to - from;
 }
