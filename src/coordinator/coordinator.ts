@@ -303,8 +303,7 @@ export class Coordinator implements ControlPlane {
   // ---- the lifecycle and its actions
 
   private dispatch(event: LifecycleEvent): void {
-    const context: RecoveryContext = { config: this.runConfig, optimizer: this.runConfig.optimizer, rollbacks: this.rollbacks, healthyStep: this.merger.healthyCheckpoint?.step ?? null };
-    const { state, actions } = transition(this.life, event, context);
+    const { state, actions } = transition(this.life, event, this.recoveryContext());
     const ended = state.phase !== this.life.phase && (state.phase === 'finished' || state.phase === 'failed');
     this.life = state;
     for (const a of actions) {
@@ -358,11 +357,15 @@ export class Coordinator implements ControlPlane {
     this.dispatch({ kind: 'members-lost', ranks: [silent], cause: 'worker_lost', reason: `${what} again (a broken link): rank ${silent} is left out of the run`, nowMs });
   }
 
+  // What the recovery policy needs to know of the run now.
+  private recoveryContext(): RecoveryContext {
+    return { config: this.runConfig, optimizer: this.runConfig.optimizer, rollbacks: this.rollbacks, healthyStep: this.merger.healthyCheckpoint?.step ?? null };
+  }
+
   // A fault rank 0's reports show (collapse, a streak of non-finite steps), through the recovery policy.
   private actOn(fault: ProgressFault | null): void {
     if (!fault) return;
-    const context: RecoveryContext = { config: this.runConfig, optimizer: this.runConfig.optimizer, rollbacks: this.rollbacks, healthyStep: this.merger.healthyCheckpoint?.step ?? null };
-    const decision = decideRecovery(fault, context);
+    const decision = decideRecovery(fault, this.recoveryContext());
     if (decision.action === 'warn') this.o.log.warn({ step: fault.step }, decision.reason);
     if (decision.action === 'stop') this.fail(decision.reason);
     if (decision.action !== 'rollback') return;
