@@ -151,6 +151,32 @@ export class TransferChecksumError extends ProtocolError {
   }
 }
 
+// ---- Authentication: who may call, and as whom.
+
+/** Family of errors about a caller's credentials on the control plane. */
+export class AuthError extends FacefillError {}
+
+/** Thrown when a control-plane call carries no run token, or a wrong one. */
+export class UnauthenticatedError extends AuthError {
+  constructor(message: string) {
+    super('UNAUTHENTICATED', GrpcStatus.UNAUTHENTICATED, message);
+  }
+}
+
+/** Thrown when a caller with the run's token speaks for a rank whose session secret it does not hold. */
+export class PermissionDeniedError extends AuthError {
+  constructor(message: string) {
+    super('PERMISSION_DENIED', GrpcStatus.PERMISSION_DENIED, message);
+  }
+}
+
+/** Thrown when security material (a join file, certificates, a checkpoint seal) is missing, malformed or does not verify. */
+export class CredentialsError extends AuthError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CREDENTIALS', GrpcStatus.FAILED_PRECONDITION, message, options);
+  }
+}
+
 // ---- Run state: the run as a whole cannot go on.
 
 /** Family of errors about the state of a run as a whole. */

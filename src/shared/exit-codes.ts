@@ -1,4 +1,4 @@
-import { ConfigInvalidError, MaskFileError, RunStoppedError } from './errors';
+import { ConfigInvalidError, CredentialsError, MaskFileError, RunStoppedError } from './errors';
 
 /**
  * The exit codes of facefill commands, a contract with whatever starts them: `facefill workers`
@@ -40,7 +40,7 @@ export function exitCodeMeaning(code: number): string | undefined {
 /** The exit code for the error that ended a command. */
 export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof RunStoppedError) return ExitCode.RUN_STOPPED;
-  if (err instanceof ConfigInvalidError || err instanceof MaskFileError) return ExitCode.USAGE;
+  if (err instanceof ConfigInvalidError || err instanceof MaskFileError || err instanceof CredentialsError) return ExitCode.USAGE;
   return ExitCode.FAILED;
 }
 

@@ -61,6 +61,7 @@ export const DEFAULT_CONFIG: RunConfig = {
     collectiveTimeoutSeconds: 120,
     sameHostTransport: 'ipc',
     chunkBytes: 1 << 20,
+    ringEncryption: 'curve',
     minWorkers: 1,
     rejoinSeconds: 60,
     stallSeconds: 300,

@@ -112,6 +112,9 @@ export const TrainSchema = z.strictObject({
  * How a distributed run's processes find and watch each other. Every bound is here so that
  * the coordinator hands all workers the same ones: nothing waits without a limit.
  */
+/** The largest `cluster.chunkBytes`: a ring socket admits frames up to this size before it knows the run's config. */
+export const MAX_CHUNK_BYTES = 64 << 20;
+
 export const ClusterSchema = z.strictObject({
   /** How long the coordinator waits for all workers to register. */
   rendezvousTimeoutSeconds: z.number().min(1).max(86_400),
@@ -123,8 +126,14 @@ export const ClusterSchema = z.strictObject({
   collectiveTimeoutSeconds: z.number().min(0.5).max(3_600),
   /** Ring links between ranks on one host: ipc (Unix sockets) or tcp over loopback. */
   sameHostTransport: z.enum(['ipc', 'tcp']),
-  /** Largest all-reduce message payload. */
-  chunkBytes: int(4, 1 << 30),
+  /** Largest all-reduce message payload; a ring socket refuses bigger frames (ZMQ_MAXMSGSIZE), so the bound is also a memory bound. */
+  chunkBytes: int(4, MAX_CHUNK_BYTES),
+  /**
+   * The ring's links: `curve` (ZeroMQ CURVE: encrypted, and only the ring's own keys are
+   * admitted) or `none` (plaintext, anyone who reaches a ring port can inject frames; only for
+   * a trusted fabric).
+   */
+  ringEncryption: z.enum(['curve', 'none']),
   /** Fewest workers a run trains with: a lost worker is dropped from the ring while at least this many remain. */
   minWorkers: int(1, 4096),
   /** How long a run below `minWorkers` waits for replacements before it fails. */
