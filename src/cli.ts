@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
+import { hostname } from 'node:os';
 import { type ConfigFlags, configFromFlags, toInt, toIntList, withConfigFlags } from './commands/config-options';
+import { type ClientSecurityFlags, coordinatorLink } from './commands/control-security';
+import { runCredentials } from './commands/credentials';
 import { DEFAULT_COORDINATOR_METRICS_PORT, runCoordinator } from './commands/coordinator';
 import { runDemo } from './commands/demo';
 import { runEval } from './commands/eval';
@@ -30,6 +33,15 @@ export const program = new Command('facefill')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? ExitCode.FINISHED : ExitCode.USAGE));
 
 const backendOption = () => new Option('--backend <name>', 'tensor backend').choices(['auto', ...BACKENDS]).default('auto');
+
+/** The flags of every command that calls a coordinator: how it finds it and proves it belongs to the run. */
+const withClientSecurity = (cmd: Command) =>
+  cmd
+    .option('--join <file>', 'the run\'s join file (the coordinator writes <out>/join.json): its address, CA and token; default $FACEFILL_JOIN')
+    .option('--coordinator <host:port>', 'the coordinator\'s control address (default: the join file\'s)')
+    .option('--insecure', 'call a coordinator started with --insecure: no TLS, no token (with --coordinator)')
+    .option('--tls-cert <pem>', 'client certificate, for a coordinator that requires one (--tls-ca)')
+    .option('--tls-key <pem>', 'the client certificate\'s key');
 const showProgress = (flag: boolean) => flag && process.stderr.isTTY === true;
 
 program
@@ -68,18 +80,46 @@ withConfigFlags(
     .option('--resume', 'continue the run recorded in --out (run.json and its merged checkpoints) after a coordinator restart; a new run when --out holds none')
     .option('--port <n>', 'control-plane port (0: any free port)', toInt, 7700)
     .option('--bind <host>', 'address to listen on', '0.0.0.0')
+    .option('--advertise <host>', 'host name or address workers reach this coordinator at (written in the join file)', hostname())
+    .option('--credentials <dir>', 'the run\'s CA, server certificate and token (default <out>/credentials; created when missing, reused on --resume)')
+    .option('--tls-cert <pem>', 'your own server certificate instead of the run\'s CA (with --tls-key and --tls-ca)')
+    .option('--tls-key <pem>', 'the server certificate\'s key')
+    .option('--tls-ca <pem>', 'CA that signs the workers\' client certificates, which are then required (mTLS)')
+    .option('--insecure', 'no TLS and no run token (anyone who reaches the port controls the run): only for a trusted, isolated network')
     .option('--out <dir>', 'run folder: merged checkpoints and run.json', 'runs/cluster')
     .option('--metrics-port <n>', 'port of the coordinator\'s Prometheus /metrics (0: any free port)', toInt, DEFAULT_COORDINATOR_METRICS_PORT)
     .option('--exit-when-done', 'exit once the run finished instead of serving pull/status until stopped')
     .option('--failure-linger <seconds>', 'how long a failed run\'s coordinator keeps serving status and /metrics before it exits', toInt, 20)
     .option('--no-progress', 'log lines instead of a progress bar'),
-).action(async (o: ConfigFlags & { data: string; workers: number; port: number; bind: string; metricsPort: number; out: string; resume?: boolean; exitWhenDone?: boolean; failureLinger: number; progress: boolean }) => {
+).action(
+  async (
+    o: ConfigFlags & {
+      data: string;
+      workers: number;
+      port: number;
+      bind: string;
+      advertise: string;
+      credentials?: string;
+      tlsCert?: string;
+      tlsKey?: string;
+      tlsCa?: string;
+      insecure?: boolean;
+      metricsPort: number;
+      out: string;
+      resume?: boolean;
+      exitWhenDone?: boolean;
+      failureLinger: number;
+      progress: boolean;
+    },
+  ) => {
   if (o.workers < 1) throw new ConfigInvalidError(`--workers ${o.workers}: expected at least 1`);
   const view = await runCoordinator({
     config: configFromFlags(o),
     data: o.data,
     workers: o.workers,
     listen: `${o.bind}:${o.port}`,
+    advertise: o.advertise,
+    security: { insecure: o.insecure, credentials: o.credentials, tlsCert: o.tlsCert, tlsKey: o.tlsKey, tlsCa: o.tlsCa },
     metrics: { host: o.bind, port: o.metricsPort },
     out: o.out,
     resume: o.resume === true,
@@ -96,12 +136,24 @@ withConfigFlags(
   // Everything is closed; a hung worker (say, SIGSTOPped) may still hold a half-closed socket that
   // would keep this process alive, so it exits shortly whatever is left.
   setTimeout(() => process.exit(), 2_000).unref();
-});
+  },
+);
 
 program
-  .command('worker')
-  .description('join a coordinator\'s run as one rank (one per GPU)')
-  .requiredOption('--coordinator <host:port>', 'the coordinator\'s control address')
+  .command('credentials')
+  .description('create a run\'s credentials ahead of its coordinator (a Kubernetes Secret, a shared folder): CA, server certificate, run token and join.json')
+  .requiredOption('--out <dir>', 'credentials folder to create (0700); pass it to the coordinator with --credentials')
+  .requiredOption('--address <host:port>', 'the address workers will reach the coordinator at (written in join.json)')
+  .option('--san <name>', 'another name or address the server certificate is valid for (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+  .action(async (o: { out: string; address: string; san: string[] }) => {
+    await runCredentials({ ...o, log: createLogger('credentials') });
+  });
+
+withClientSecurity(
+  program
+    .command('worker')
+    .description('join a coordinator\'s run as one rank (one per GPU)'),
+)
   .option('--gpu <i>', 'GPU ordinal this worker runs on (-1: CPU)', toInt, -1)
   .addOption(backendOption())
   .option('--work-dir <dir>', 'downloaded datasets and rank 0\'s checkpoints', DEFAULT_WORK_DIR)
@@ -112,52 +164,61 @@ program
   .option('--metrics-port <n>', 'port of this worker\'s Prometheus /metrics (0: any free port)', toInt, DEFAULT_WORKER_METRICS_PORT)
   // Fault injection for the tests and the chaos bench: not for users.
   .addOption(new Option('--inject-nan-steps <steps>', 'make this worker\'s D gradient NaN at these 0-based steps').argParser(toIntList).hideHelp())
-  .action(async (o: { coordinator: string; gpu: number; backend: 'auto'; workDir: string; data?: string; host?: string; dataPort: number; registerTimeout: number; metricsPort: number; injectNanSteps?: number[] }) => {
-    await runWorkerCommand({ ...o, registerTimeoutSeconds: o.registerTimeout, nanGradientSteps: o.injectNanSteps ? new Set(o.injectNanSteps) : undefined, log: createLogger('worker') });
+  .action(async (o: ClientSecurityFlags & { gpu: number; backend: 'auto'; workDir: string; data?: string; host?: string; dataPort: number; registerTimeout: number; metricsPort: number; injectNanSteps?: number[] }) => {
+    const log = createLogger('worker');
+    const link = await coordinatorLink(o, log);
+    await runWorkerCommand({ ...o, link, registerTimeoutSeconds: o.registerTimeout, nanGradientSteps: o.injectNanSteps ? new Set(o.injectNanSteps) : undefined, log });
   });
 
-program
-  .command('workers')
-  .description('start one worker per GPU of this host (or N CPU workers) and supervise them')
-  .requiredOption('--coordinator <host:port>', 'the coordinator\'s control address')
+withClientSecurity(
+  program
+    .command('workers')
+    .description('start one worker per GPU of this host (or N CPU workers) and supervise them'),
+)
   .option('--gpus <list>', 'all, or GPU ordinals such as 0,1,3')
   .option('--cpu <n>', 'number of CPU workers instead of GPUs', toInt)
   .option('--grace <seconds>', 'time a worker gets to stop before it is killed', toInt, DEFAULT_GRACE_MS / 1000)
   .option('--max-restarts <n>', 'restarts of a crashed worker (1 s, 2 s, 4 s … apart) before it is left down', toInt, DEFAULT_MAX_RESTARTS)
   .option('--metrics-port <n>', 'metrics port of the first worker; the others get the next ones', toInt, DEFAULT_WORKER_METRICS_PORT)
   .argument('[worker-flags...]', 'flags passed to every `facefill worker` (after --)')
-  .action(async (workerArgs: string[], o: { coordinator: string; gpus?: string; cpu?: number; grace: number; maxRestarts: number; metricsPort: number }) => {
+  .action(async (workerArgs: string[], o: ClientSecurityFlags & { gpus?: string; cpu?: number; grace: number; maxRestarts: number; metricsPort: number }) => {
+    const log = createLogger('workers');
+    // Checked here, once, so that a bad join file is a usage error rather than every worker's crash.
+    await coordinatorLink(o, log);
     process.exitCode = await runWorkers({
-      coordinator: o.coordinator,
+      security: { join: o.join, coordinator: o.coordinator, insecure: o.insecure, tlsCert: o.tlsCert, tlsKey: o.tlsKey },
       gpus: o.gpus,
       cpu: o.cpu,
       workerArgs,
       graceMs: o.grace * 1000,
       maxRestarts: o.maxRestarts,
       metricsPort: o.metricsPort,
-      log: createLogger('workers'),
+      log,
     });
   });
 
-program
-  .command('pull')
-  .description('download the latest merged checkpoint of a run (verified) for `facefill restore`')
-  .requiredOption('--coordinator <host:port>', 'the coordinator\'s control address')
+withClientSecurity(
+  program
+    .command('pull')
+    .description('download the latest merged checkpoint of a run (verified, and its seal checked) for `facefill restore`'),
+)
   .requiredOption('--out <dir>', 'checkpoint folder to write')
   .option('--step <n>', 'a given checkpoint step instead of the latest', toInt, 0)
   .option('--timeout <seconds>', 'bound on the whole download', toInt, 600)
-  .action(async (o: { coordinator: string; out: string; step: number; timeout: number }) => {
-    await runPull({ ...o, timeoutMs: o.timeout * 1000, log: createLogger('pull') });
+  .action(async (o: ClientSecurityFlags & { out: string; step: number; timeout: number }) => {
+    const log = createLogger('pull');
+    await runPull({ link: await coordinatorLink(o, log), out: o.out, step: o.step, timeoutMs: o.timeout * 1000, log });
   });
 
-program
-  .command('status')
-  .description('a run\'s workers, step, losses, throughput and collapse state, from its coordinator')
-  .requiredOption('--coordinator <host:port>', 'the coordinator\'s control address')
+withClientSecurity(
+  program
+    .command('status')
+    .description('a run\'s workers, step, losses, throughput and collapse state, from its coordinator'),
+)
   .option('--json', 'print the status as JSON')
   .option('--timeout <seconds>', 'how long to wait for the coordinator', toInt, 10)
-  .action(async (o: { coordinator: string; json?: boolean; timeout: number }) => {
-    const status = await fetchStatus(o.coordinator, o.timeout * 1000);
+  .action(async (o: ClientSecurityFlags & { json?: boolean; timeout: number }) => {
+    const status = await fetchStatus(await coordinatorLink(o, createLogger('status')), o.timeout * 1000);
     console.log(o.json ? JSON.stringify(status, null, 2) : formatStatus(status));
   });
 

@@ -1,5 +1,5 @@
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { hostname } from 'node:os';
 import { type RunView } from '../coordinator/api';
 import { Coordinator } from '../coordinator/coordinator';
 import { planDataset } from '../coordinator/dataset-plan';
@@ -10,6 +10,8 @@ import { createRegistry, serveMetrics } from '../shared/metrics/registry';
 import { registerRunMetrics } from '../shared/metrics/run-metrics';
 import type { RunConfig } from '../shared/config';
 import type { Logger } from '../shared/log';
+import { JOIN_FILE, writeJoinFile } from '../shared/security/join-file';
+import { coordinatorSecurity, joinInfoFor, type ServerSecurityFlags } from './control-security';
 import { TrainingProgressBar } from './progress-bar';
 
 /** Default port of the coordinator's /metrics. */
@@ -23,6 +25,10 @@ export interface CoordinatorCommandOptions {
   workers: number;
   /** Control-plane address to listen on, host:port (port 0: any free port). */
   listen: string;
+  /** The host workers reach this coordinator at: written in the join file (and the certificate). */
+  advertise: string;
+  /** TLS and the run token (the default), the user's PKI, or --insecure. */
+  security: ServerSecurityFlags;
   /** Where Prometheus scrapes /metrics (port 0: any free port). */
   metrics: { host: string; port: number };
   /** Run folder: merged checkpoints and run.json. */
@@ -53,8 +59,10 @@ export async function runCoordinator(o: CoordinatorCommandOptions): Promise<RunV
   const recoveryMetrics = new RecoveryMetrics(registry);
   const coordinator = new Coordinator({ config, datasetDir: o.data, dataset, worldSize: o.workers, outDir: o.out, resume: o.resume, log, collapseMetrics, recoveryMetrics });
   registerRunMetrics(registry, () => coordinator.metricsSnapshot());
+  const listenHost = o.listen.slice(0, o.listen.lastIndexOf(':'));
+  const { security, trust } = await coordinatorSecurity(o.security, { out: o.out, bind: listenHost, advertise: o.advertise, log });
   const metrics = await serveMetrics(registry, o.metrics.host, o.metrics.port);
-  const server = await startControlServer(coordinator, o.listen).catch(async (err: unknown) => {
+  const server = await startControlServer(coordinator, o.listen, security).catch(async (err: unknown) => {
     await metrics.close();
     throw err;
   });
@@ -69,11 +77,12 @@ export async function runCoordinator(o: CoordinatorCommandOptions): Promise<RunV
     : null;
   try {
     await coordinator.start();
+    const address = `${o.advertise}:${server.port}`;
+    const joinFile = join(o.out, JOIN_FILE);
+    if (trust) await writeJoinFile(joinFile, joinInfoFor(trust, address));
     o.onListening?.(server.port, coordinator.runId);
-    log.info(
-      { runId: coordinator.runId, port: server.port, metricsPort: metrics.port, out: o.out },
-      `listening on port ${server.port}; start ${o.workers} worker(s) with: facefill worker --coordinator ${hostname()}:${server.port}`,
-    );
+    const command = trust ? `facefill worker --join ${joinFile}` : `facefill worker --insecure --coordinator ${address}`;
+    log.info({ runId: coordinator.runId, port: server.port, metricsPort: metrics.port, out: o.out }, `listening on port ${server.port}; start ${o.workers} worker(s) with: ${command}`);
     const view = await coordinator.done;
     if (display) clearInterval(display);
     bar?.stop();
@@ -83,7 +92,8 @@ export async function runCoordinator(o: CoordinatorCommandOptions): Promise<RunV
       await sleep(Math.max(2 * config.cluster.heartbeatSeconds * 1000 + 500, o.failureLingerSeconds * 1000));
       return view;
     }
-    log.info({ checkpoint: view.latestCheckpoint, imagesPerSecond: Number(view.imagesPerSecond.toFixed(1)) }, `run ${view.runId} finished: ${view.latestCheckpoint}`);
+    const checkpoint = join(o.out, view.latestCheckpoint);
+    log.info({ checkpoint, imagesPerSecond: Number(view.imagesPerSecond.toFixed(1)) }, `run ${view.runId} finished: ${checkpoint}`);
     if (!o.exitWhenDone) {
       log.info(`serving the merged checkpoint on port ${server.port} (facefill pull); Ctrl-C to stop`);
       await coordinator.shutdownRequested;

@@ -7,8 +7,10 @@ import { MANIFEST_FILE } from '../shared/data/manifest';
 import { RunStoppedError } from '../shared/errors';
 import { type EvalReport, formatEvalTable } from '../shared/eval/evaluate';
 import type { Logger } from '../shared/log';
+import { JOIN_FILE } from '../shared/security/join-file';
 import { planWorkers } from '../worker/launch-plan';
 import { describeSlotEnd, superviseWorkers } from '../worker/supervisor';
+import { coordinatorLink } from './control-security';
 import { runCoordinator } from './coordinator';
 import { runEval } from './eval';
 import { runIngest } from './ingest';
@@ -68,6 +70,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     data,
     workers: options.workers,
     listen: '127.0.0.1:0',
+    advertise: '127.0.0.1',
+    // Secure, as every run is by default: the run's own CA and token, and a join file for the workers.
+    security: {},
     metrics: { host: '127.0.0.1', port: 0 },
     out: run,
     exitWhenDone: false,
@@ -76,13 +81,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     log: quiet,
     onListening: listening,
   });
-  const address = `127.0.0.1:${await Promise.race([port, coordinator.then(failedEarly)])}`;
+  await Promise.race([port, coordinator.then(failedEarly)]);
+  const joinFile = join(run, JOIN_FILE);
+  const link = await coordinatorLink({ join: joinFile }, log);
   const launches = planWorkers({ cpu: options.workers }, []).map((slot) => {
-    const launch = workerLaunch(slot, address, ['--data', data, '--work-dir', join(out, 'workers'), '--backend', config.backend, '--metrics-port', '0']);
+    const launch = workerLaunch(slot, { join: joinFile }, ['--data', data, '--work-dir', join(out, 'workers'), '--backend', config.backend, '--metrics-port', '0']);
     return { ...launch, env: { ...launch.env, FACEFILL_LOG_LEVEL: 'warn' } };
   });
   const exits = await superviseWorkers(launches, { graceMs: 5_000, restarts: restartPolicy(DEFAULT_MAX_RESTARTS), log: quiet });
-  const client = new ControlClient(address);
+  const client = new ControlClient(link.address, link.security);
   try {
     // Workers leave only after the coordinator took their last report, so the run is over.
     const failed = exits.filter((e) => e.why !== 'finished');
@@ -92,7 +99,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       throw new RunStoppedError(`the demo run failed: ${status?.error || why}`);
     }
     const checkpoint = join(run, 'pulled');
-    await runPull({ coordinator: address, out: checkpoint, step: 0, timeoutMs: 120_000, log });
+    await runPull({ link, out: checkpoint, step: 0, timeoutMs: 120_000, log });
   } finally {
     await client.shutdown('demo finished', 5_000).catch(() => undefined);
     client.close();

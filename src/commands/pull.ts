@@ -3,11 +3,13 @@ import { selectBackend } from '../shared/backend/select';
 import { ControlClient } from '../shared/control/client';
 import { writeFilePieces } from '../shared/control/file-transfer';
 import type { Logger } from '../shared/log';
+import { sealKey, verifyCheckpointSeal } from '../shared/security/checkpoint-seal';
 import { loadGeneratorForInference } from '../shared/train/checkpoint';
+import type { CoordinatorLink } from './control-security';
 
 /** What `facefill pull` needs. */
 export interface PullOptions {
-  coordinator: string;
+  link: CoordinatorLink;
   out: string;
   /** 0 for the latest merged checkpoint. */
   step: number;
@@ -18,16 +20,20 @@ export interface PullOptions {
 /**
  * Downloads a merged checkpoint into `out`: every file checked against the sha256 the
  * coordinator sent as it arrives, meta.json last (so an interrupted pull never looks like a
- * checkpoint), then the whole checkpoint verified against meta.json by loading its generator.
+ * checkpoint), its seal checked with the run's key (a file swapped on the coordinator's disk
+ * after the merge is found out), then the whole checkpoint verified against meta.json by loading its generator.
  * `facefill restore --checkpoint <out>` uses it as is. Resolves with the checkpoint's step.
  */
 export async function runPull(o: PullOptions): Promise<number> {
   // Verifying the checkpoint loads its generator, which needs a tensor backend.
   await selectBackend('auto', o.log.child({}, { level: 'warn' }));
-  const client = new ControlClient(o.coordinator);
+  const { address, security } = o.link;
+  const client = new ControlClient(address, security);
   try {
     await mkdir(o.out, { recursive: true });
     const files = await writeFilePieces(o.out, client.downloadCheckpoint(o.step, o.timeoutMs));
+    if (security.kind === 'tls') await verifyCheckpointSeal(o.out, sealKey(security.token));
+    else o.log.warn('--insecure: the checkpoint\'s seal is not checked (there is no run key)');
     const checkpoint = await loadGeneratorForInference(o.out);
     checkpoint.generator.dispose();
     const bytes = files.reduce((n, f) => n + f.bytes, 0);

@@ -1,9 +1,10 @@
 import type { RunStatus__Output } from '../generated/facefill/v1/RunStatus';
 import { ControlClient } from '../shared/control/client';
+import type { CoordinatorLink } from './control-security';
 
 /** Fetches a run's status from its coordinator. */
-export async function fetchStatus(coordinator: string, timeoutMs: number): Promise<RunStatus__Output> {
-  const client = new ControlClient(coordinator);
+export async function fetchStatus(link: CoordinatorLink, timeoutMs: number): Promise<RunStatus__Output> {
+  const client = new ControlClient(link.address, link.security);
   try {
     return await client.status(timeoutMs);
   } finally {

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { BackendName } from '../shared/config';
 import type { Logger } from '../shared/log';
 import { createRegistry, serveMetrics } from '../shared/metrics/registry';
-import { runWorker, type WorkerOutcome } from '../worker/agent';
+import { localAddressTowards, runWorker, type WorkerOutcome } from '../worker/agent';
+import type { CoordinatorLink } from './control-security';
 
 /** Where workers keep downloaded datasets and rank 0's checkpoints unless told otherwise. */
 export const DEFAULT_WORK_DIR = join(homedir(), '.cache', 'facefill');
@@ -13,7 +14,8 @@ export const DEFAULT_WORKER_METRICS_PORT = 9401;
 
 /** What `facefill worker` needs once its flags are parsed. */
 export interface WorkerCommandOptions {
-  coordinator: string;
+  /** The coordinator's address and how to reach it securely. */
+  link: CoordinatorLink;
   gpu: number;
   backend: 'auto' | BackendName;
   workDir: string;
@@ -30,21 +32,24 @@ export interface WorkerCommandOptions {
 
 /** Runs `facefill worker`: one rank of the coordinator's run, until the run ends or fails. */
 export async function runWorkerCommand(o: WorkerCommandOptions): Promise<WorkerOutcome> {
-  // SIGTERM (a scheduler, `facefill workers`) or Ctrl-C: leave the ring and tell the coordinator why.
+  // Every socket of the worker (ring, metrics) listens on the address it advertises, not on every interface.
+  const host = o.host ?? (await localAddressTowards(o.link.address));
   const registry = createRegistry();
-  const metrics = await serveMetrics(registry, '0.0.0.0', o.metricsPort);
-  o.log.info({ port: metrics.port }, `metrics on :${metrics.port}/metrics`);
+  const metrics = await serveMetrics(registry, host, o.metricsPort);
+  o.log.info({ port: metrics.port }, `metrics on ${host}:${metrics.port}/metrics`);
+  // SIGTERM (a scheduler, `facefill workers`) or Ctrl-C: leave the ring and tell the coordinator why.
   const abort = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => abort.abort(`received ${signal}`);
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   const outcome = await runWorker({
     signal: abort.signal,
-    coordinator: o.coordinator,
+    coordinator: o.link.address,
+    security: o.link.security,
     gpu: o.gpu,
     backend: o.backend,
     workDir: o.workDir,
     dataDir: o.data,
-    host: o.host,
+    host,
     dataPort: o.dataPort,
     registerTimeoutMs: o.registerTimeoutSeconds * 1000,
     nanGradientSteps: o.nanGradientSteps,

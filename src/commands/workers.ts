@@ -6,11 +6,12 @@ import type { Logger } from '../shared/log';
 import { type DeviceRequest, parseGpuList, parseNvidiaSmiList, planWorkers, type WorkerSlot } from '../worker/launch-plan';
 import type { RestartPolicy } from '../worker/slot-lifecycle';
 import { describeSlotEnd, superviseWorkers, supervisorExitCode, type WorkerLaunch } from '../worker/supervisor';
+import type { ClientSecurityFlags } from './control-security';
 
 /** Options of `facefill workers`. */
 export interface WorkersCommandOptions {
-  /** Coordinator address passed to every worker. */
-  coordinator: string;
+  /** How every worker reaches the coordinator (a join file's path, never a token, goes on their command lines). */
+  security: ClientSecurityFlags;
   /** `all` or comma-separated GPU ordinals; exclusive with `cpu`. */
   gpus?: string;
   /** Number of CPU workers; exclusive with `gpus`. */
@@ -48,7 +49,7 @@ export async function runWorkers(o: WorkersCommandOptions): Promise<ExitCode> {
   const detected = 'gpus' in request ? await detectGpus(o.log) : [];
   const slots = planWorkers(request, detected);
   const exits = await superviseWorkers(
-    slots.map((slot) => workerLaunch(slot, o.coordinator, ['--metrics-port', String(o.metricsPort === 0 ? 0 : o.metricsPort + slot.local), ...o.workerArgs])),
+    slots.map((slot) => workerLaunch(slot, o.security, ['--metrics-port', String(o.metricsPort === 0 ? 0 : o.metricsPort + slot.local), ...o.workerArgs])),
     { graceMs: o.graceMs ?? DEFAULT_GRACE_MS, restarts, log: o.log },
   );
   const code = supervisorExitCode(exits);
@@ -58,13 +59,19 @@ export async function runWorkers(o: WorkersCommandOptions): Promise<ExitCode> {
 }
 
 /** The `facefill worker` command line for one slot, run with this Node binary and the compiled CLI beside this file. */
-export function workerLaunch(slot: WorkerSlot, coordinator: string, workerArgs: readonly string[]): WorkerLaunch {
+export function workerLaunch(slot: WorkerSlot, security: ClientSecurityFlags, workerArgs: readonly string[]): WorkerLaunch {
   return {
     name: slot.gpu >= 0 ? `gpu ${slot.gpu}` : `cpu ${slot.local}`,
     command: process.execPath,
-    args: [path.join(__dirname, '..', 'cli.js'), 'worker', '--coordinator', coordinator, '--gpu', String(slot.gpu), ...workerArgs],
+    args: [path.join(__dirname, '..', 'cli.js'), 'worker', ...securityArgs(security), '--gpu', String(slot.gpu), ...workerArgs],
     env: slot.env,
   };
+}
+
+// The security flags as a worker's command line: paths and an address only (FACEFILL_JOIN, if set, is inherited).
+function securityArgs(s: ClientSecurityFlags): string[] {
+  const flag = (name: string, value: string | undefined) => (value === undefined ? [] : [name, value]);
+  return [...flag('--join', s.join), ...flag('--coordinator', s.coordinator), ...(s.insecure ? ['--insecure'] : []), ...flag('--tls-cert', s.tlsCert), ...flag('--tls-key', s.tlsKey)];
 }
 
 /** The restart policy of `facefill workers` (and the demo's workers): at most `maxRestarts` restarts per worker, 1 s, 2 s, 4 s … apart, capped. */

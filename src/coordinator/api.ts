@@ -14,11 +14,12 @@ export interface TrainingPlan {
   dataset: DatasetPlan;
 }
 
-/** Who makes a call: a rank of one ring generation of one run. */
+/** Who makes a call: a rank of one ring generation of one run, with the session secret its registration handed it. */
 export interface Caller {
   runId: string;
   generation: number;
   rank: number;
+  session: string;
 }
 
 /** Everything a worker learns when its generation's ring forms. */
@@ -32,6 +33,8 @@ export interface WorkerAssignment extends Assignment {
   checkpointStep: number | null;
   /** Bound on the ring's start-up broadcast (it waits for the slowest rank's download). */
   startupTimeoutMs: number;
+  /** This rank's secret for this generation: its later calls carry it. */
+  session: string;
 }
 
 /** What the coordinator tells a worker: go on, stop for good, or leave this ring and register for the next. */
@@ -57,6 +60,7 @@ export interface CheckpointPiece extends FilePiece, Caller {
 /** Where an uploaded checkpoint went. */
 export interface CheckpointReceipt {
   step: number;
+  /** Relative to the run folder: no absolute server path leaves the coordinator. */
   path: string;
 }
 
@@ -102,6 +106,7 @@ export interface RunView {
   lastReport: (StepResult & { rank: number; images: number }) | null;
   imagesPerSecond: number;
   error: string;
+  /** The latest merged checkpoint's folder relative to the run folder, or ''. */
   latestCheckpoint: string;
   collapse: CollapseView;
   /** Rank 0's latest validation probe, or null before the first. */

@@ -5,18 +5,26 @@ import type { WatchRequest__Output } from '../generated/facefill/v1/WatchRequest
 import type { RegisterReply } from '../generated/facefill/v1/RegisterReply';
 import type { RegisterRequest__Output } from '../generated/facefill/v1/RegisterRequest';
 import type { RunStatus } from '../generated/facefill/v1/RunStatus';
+import { boundedText, checkHost, checkLength, checkRingKey, checkSession, FIELD_LIMITS } from '../shared/control/field-limits';
 import { toStepProgress, toStepReportIn } from '../shared/control/wire';
-import { FacefillError, ProtocolViolationError } from '../shared/errors';
+import { FacefillError, ProtocolViolationError, TransferStalledError } from '../shared/errors';
+import { withDeadline } from '../shared/util/deadline';
 import type { FilePiece } from '../shared/control/file-transfer';
 import type { FileChunk, FileChunk__Output } from '../generated/facefill/v1/FileChunk';
 import type { HeartbeatRequest__Output } from '../generated/facefill/v1/HeartbeatRequest';
+import type { StepReport__Output } from '../generated/facefill/v1/StepReport';
 import type { CheckpointPiece, ControlPlane, Directive, Heartbeat, RunView, WorkerAssignment, WorkerCondition } from './api';
 import type { Member, Registration } from './rendezvous';
 
+/** How long a stream may wait on its peer (a piece to arrive, a reader to take one) before the call ends. */
+const STREAM_IDLE_MS = 60_000;
+
 /**
  * The coordinator's gRPC service: converts wire messages to the project's types at the
- * edge (validating them once, here), calls the {@link ControlPlane}, and maps its typed
- * errors to gRPC status codes so a worker sees why a call was refused.
+ * edge (validating them once, here: every field bounded), calls the {@link ControlPlane}, and
+ * maps its typed errors to gRPC status codes so a worker sees why a call was refused. The run
+ * token is checked before any of this, by the server's interceptor; the session secret a
+ * worker's call carries is checked by the plane.
  */
 export function controlServiceHandlers(plane: ControlPlane): CoordinatorHandlers {
   return {
@@ -31,11 +39,12 @@ export function controlServiceHandlers(plane: ControlPlane): CoordinatorHandlers
     Heartbeat: (call, callback) => unary(callback, () => toDirectiveReply(plane.heartbeat(toHeartbeat(call.request)))),
     ReportStep: (call, callback) => {
       Promise.resolve()
-        .then(() => plane.reportStep(toStepReportIn(call.request)))
+        .then(() => plane.reportStep(toStepReportIn(checkedReport(call.request))))
         .then((d) => callback(null, toDirectiveReply(d)), (err: unknown) => callback(toServiceError(err)));
     },
     Status: (_call, callback) => unary(callback, () => toRunStatus(plane.status())),
-    DownloadDataset: (call) => void streamPieces(call, call.request.runId, () => plane.datasetPieces(call.request.runId, call.request.name)),
+    DownloadDataset: (call) =>
+      void streamPieces(call, call.request.runId, () => plane.datasetPieces(checkLength('run id', call.request.runId, FIELD_LIMITS.runId), call.request.name)),
     UploadCheckpoint: (call, callback) => {
       plane.uploadCheckpoint(checkpointPieces(call)).then(
         (receipt) => callback(null, receipt),
@@ -43,7 +52,7 @@ export function controlServiceHandlers(plane: ControlPlane): CoordinatorHandlers
       );
     },
     DownloadCheckpoint: (call) => void streamPieces(call, '', () => plane.checkpointPieces(call.request.step)),
-    Shutdown: (call, callback) => unary(callback, () => (plane.shutdown(call.request.reason || 'shutdown requested'), {})),
+    Shutdown: (call, callback) => unary(callback, () => (plane.shutdown(boundedText(call.request.reason) || 'shutdown requested'), {})),
   };
 }
 
@@ -58,7 +67,8 @@ function watch(plane: ControlPlane, call: grpc.ServerWritableStream<WatchRequest
   const link = { push: (d: Directive) => void (open && call.write(toDirectiveReply(d))), end };
   let lost: (why: string) => void;
   try {
-    lost = plane.watch({ runId: call.request.runId, generation: call.request.generation, rank: call.request.rank }, link);
+    const r = call.request;
+    lost = plane.watch({ runId: checkLength('run id', r.runId, FIELD_LIMITS.runId), generation: r.generation, rank: r.rank, session: checkSession(r.session) }, link);
   } catch (err) {
     open = false;
     call.emit('error', toServiceError(err));
@@ -74,12 +84,16 @@ function watch(plane: ControlPlane, call: grpc.ServerWritableStream<WatchRequest
   });
 }
 
-// Writes file pieces to a server stream, honouring back-pressure; a failure ends the stream with its status.
+// Writes file pieces to a server stream, honouring back-pressure; a failure ends the stream with
+// its status. A reader that takes nothing for STREAM_IDLE_MS (or went away) ends it.
 async function streamPieces(call: grpc.ServerWritableStream<unknown, FileChunk>, runId: string, pieces: () => AsyncIterable<FilePiece>): Promise<void> {
+  let gone = false;
+  call.on('cancelled', () => (gone = true));
   try {
     for await (const p of pieces()) {
+      if (gone) return;
       const chunk: FileChunk = { runId, name: p.name, offset: p.offset, data: p.data, last: p.last, totalBytes: p.totalBytes, sha256: p.sha256 };
-      if (!call.write(chunk)) await new Promise((resolve) => call.once('drain', resolve));
+      if (!call.write(chunk)) await withDeadline(new Promise((resolve) => call.once('drain', resolve)), STREAM_IDLE_MS, () => idle('the reader took no piece'));
     }
     call.end();
   } catch (err) {
@@ -87,12 +101,43 @@ async function streamPieces(call: grpc.ServerWritableStream<unknown, FileChunk>,
   }
 }
 
-// An upload's chunks as checkpoint pieces; fields a piece must carry are checked here.
-async function* checkpointPieces(call: AsyncIterable<FileChunk__Output>): AsyncIterable<CheckpointPiece> {
-  for await (const c of call) {
-    if (!Buffer.isBuffer(c.data)) throw new ProtocolViolationError(`checkpoint upload: piece of '${c.name}' has no data`);
-    yield { runId: c.runId, generation: c.generation, rank: c.rank, step: c.step, name: c.name, offset: c.offset, data: c.data, last: c.last, totalBytes: c.totalBytes, sha256: c.sha256 };
+// An upload's chunks as checkpoint pieces; fields a piece must carry are checked here. A sender
+// that goes away, or sends nothing for STREAM_IDLE_MS, ends the upload with an error (so its
+// partial files are removed), never a wait without end.
+async function* checkpointPieces(call: grpc.ServerReadableStream<FileChunk__Output, unknown>): AsyncIterable<CheckpointPiece> {
+  const cancelled = new Promise<never>((_, reject) => call.once('cancelled', () => reject(new ProtocolViolationError('checkpoint upload: the sender went away mid-upload'))));
+  cancelled.catch(() => undefined);
+  const chunks = (call as AsyncIterable<FileChunk__Output>)[Symbol.asyncIterator]();
+  for (;;) {
+    const next = await withDeadline(Promise.race([chunks.next(), cancelled]), STREAM_IDLE_MS, () => idle('the upload sent no piece'));
+    if (next.done) return;
+    const c = next.value;
+    if (!Buffer.isBuffer(c.data)) throw new ProtocolViolationError(`checkpoint upload: piece of '${checkLength('file name', c.name, 255)}' has no data`);
+    yield {
+      runId: checkLength('run id', c.runId, FIELD_LIMITS.runId),
+      generation: c.generation,
+      rank: c.rank,
+      session: checkSession(c.session),
+      step: c.step,
+      name: checkLength('file name', c.name, 255),
+      offset: c.offset,
+      data: c.data,
+      last: c.last,
+      totalBytes: c.totalBytes,
+      sha256: checkLength('sha256', c.sha256, 64),
+    };
   }
+}
+
+const idle = (what: string) => new TransferStalledError(`${what} for ${STREAM_IDLE_MS / 1000} s`);
+
+// A step report's identifying fields, bounded.
+function checkedReport(r: StepReport__Output): StepReport__Output {
+  checkLength('run id', r.runId, FIELD_LIMITS.runId);
+  checkSession(r.session);
+  for (const d of [r.checkpoint, r.sync]) if (d) checkLength('sha256', d.sha256, 64);
+  if (r.progress?.skipped) r.progress.skipped = boundedText(r.progress.skipped);
+  return r;
 }
 
 const CONDITIONS: Record<string, WorkerCondition> = { RUNNING: 'running', FINISHED: 'finished', FAILED: 'failed', LEFT: 'left' };
@@ -101,7 +146,16 @@ function toHeartbeat(h: HeartbeatRequest__Output): Heartbeat {
   // An enum value this side does not know arrives as its number.
   const condition = CONDITIONS[String(h.condition)];
   if (!condition) throw new ProtocolViolationError(`heartbeat: condition ${String(h.condition)} is not one of ${Object.keys(CONDITIONS).join(', ')}`);
-  return { runId: h.runId, generation: h.generation, rank: h.rank, step: h.step, condition, error: h.error, silentPeer: h.silentPeer };
+  return {
+    runId: checkLength('run id', h.runId, FIELD_LIMITS.runId),
+    generation: h.generation,
+    rank: h.rank,
+    session: checkSession(h.session),
+    step: h.step,
+    condition,
+    error: boundedText(h.error),
+    silentPeer: h.silentPeer,
+  };
 }
 
 
@@ -115,16 +169,32 @@ function unary<T>(callback: grpc.sendUnaryData<T>, run: () => T): void {
 
 function toRegistration(r: RegisterRequest__Output): Registration {
   if (!r.host) throw new ProtocolViolationError('register: host is empty');
+  checkHost('register: host', r.host);
+  checkLength('register: data endpoint', r.dataEndpoint, FIELD_LIMITS.endpoint);
+  checkLength('register: ipc endpoint', r.ipcEndpoint, FIELD_LIMITS.endpoint);
+  checkLength('register: backend', r.backend, FIELD_LIMITS.backend);
+  checkLength('register: run id', r.runId, FIELD_LIMITS.runId);
+  checkRingKey('register: ring public key', r.ringPublicKey);
   if (!/^(tcp:\/\/[^:]+:\d+|ipc:\/\/.+)$/.test(r.dataEndpoint)) {
     throw new ProtocolViolationError(`register: data endpoint '${r.dataEndpoint}' is not tcp://host:port or ipc://path`);
   }
   if (!Number.isInteger(r.gpu) || r.gpu < -1) throw new ProtocolViolationError(`register: gpu ${r.gpu} is not a GPU ordinal or -1`);
   if (r.ipcEndpoint !== '' && !r.ipcEndpoint.startsWith('ipc://')) throw new ProtocolViolationError(`register: ipc endpoint '${r.ipcEndpoint}' is not ipc://path`);
   if (!Number.isSafeInteger(r.committedStep) || r.committedStep < -1) throw new ProtocolViolationError(`register: committed step ${r.committedStep} is not a step count or -1`);
-  return { host: r.host, gpu: r.gpu, backend: r.backend, dataEndpoint: r.dataEndpoint, ipcEndpoint: r.ipcEndpoint, pid: r.pid, runId: r.runId, committedStep: r.committedStep };
+  return {
+    host: r.host,
+    gpu: r.gpu,
+    backend: r.backend,
+    dataEndpoint: r.dataEndpoint,
+    ipcEndpoint: r.ipcEndpoint,
+    pid: r.pid,
+    runId: r.runId,
+    committedStep: r.committedStep,
+    ringPublicKey: r.ringPublicKey,
+  };
 }
 
-const toPeer = (m: Member) => ({ rank: m.rank, host: m.host, dataEndpoint: m.dataEndpoint, ipcEndpoint: m.ipcEndpoint });
+const toPeer = (m: Member) => ({ rank: m.rank, host: m.host, dataEndpoint: m.dataEndpoint, ipcEndpoint: m.ipcEndpoint, ringPublicKey: m.ringPublicKey });
 
 function toRegisterReply(a: WorkerAssignment): RegisterReply {
   const { plan } = a;
@@ -147,6 +217,7 @@ function toRegisterReply(a: WorkerAssignment): RegisterReply {
     startStep: a.startStep,
     checkpointStep: a.checkpointStep ?? 0,
     startupTimeoutMs: a.startupTimeoutMs,
+    session: a.session,
   };
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { RunConfig } from '../shared/config';
 import type { FilePiece } from '../shared/control/file-transfer';
 import { readFilePieces } from '../shared/control/file-transfer';
@@ -17,6 +17,7 @@ import { Membership } from './membership';
 import { ProgressTracker, type ProgressFault } from './progress-tracker';
 import { describe, heldStep, type Member, type Registration } from './rendezvous';
 import { RingFormation } from './ring-formation';
+import { SessionSecrets } from './session-secrets';
 import { initialLifecycle, type LifecycleEvent, type LifecycleState, lostSteps, recoveryView, transition } from './run-lifecycle';
 import { readResumableRun, RUN_STATE_FILE, writeRunState } from './run-state';
 import { SyncAgreement } from './sync-agreement';
@@ -65,6 +66,7 @@ export class Coordinator implements ControlPlane {
   private readonly formation: RingFormation;
   private membership: Membership | null = null;
   private links = new Map<number, WatchLink>();
+  private readonly sessions = new SessionSecrets();
   private readonly progress: ProgressTracker;
   private readonly merger: CheckpointMerger;
   private sync = new SyncAgreement(1);
@@ -154,11 +156,12 @@ export class Coordinator implements ControlPlane {
       startStep: this.life.startStep,
       checkpointStep,
       startupTimeoutMs: this.startupBound(assignment.members, checkpointStep),
+      session: this.sessions.issue(assignment.generation, assignment.rank),
     };
   }
 
   watch(caller: Caller, link: WatchLink): (why: string) => void {
-    this.checkRun(caller.runId);
+    this.checkCaller(caller);
     const final = this.directiveFor(caller.generation);
     if (final.action !== 'continue' || !this.membership?.isRunning(caller.rank)) {
       link.push(final.action === 'continue' ? { action: 'regroup', reason: 'not a member of the current ring' } : final);
@@ -177,7 +180,7 @@ export class Coordinator implements ControlPlane {
   }
 
   heartbeat(beat: Heartbeat): Directive {
-    this.checkRun(beat.runId);
+    this.checkCaller(beat);
     const directive = this.directiveFor(beat.generation);
     if (directive.action !== 'continue' || !this.membership) return directive;
     const now = this.now();
@@ -195,7 +198,7 @@ export class Coordinator implements ControlPlane {
   }
 
   async reportStep(r: StepReportIn): Promise<Directive> {
-    this.checkRun(r.runId);
+    this.checkCaller(r);
     const directive = this.directiveFor(r.generation);
     if (directive.action !== 'continue' || !this.membership) return directive;
     this.membership.seen(r.rank, r.stepsDone, this.now());
@@ -239,7 +242,7 @@ export class Coordinator implements ControlPlane {
       workers,
       ...this.progress.view(),
       error: this.life.error,
-      latestCheckpoint: this.merger.latest?.dir ?? '',
+      latestCheckpoint: this.merger.latest ? relative(this.o.outDir, this.merger.latest.dir) : '',
       recoveries: this.life.recoveries.map(recoveryView),
     };
   }
@@ -269,13 +272,14 @@ export class Coordinator implements ControlPlane {
 
   async uploadCheckpoint(pieces: AsyncIterable<CheckpointPiece>): Promise<CheckpointReceipt> {
     const accept = (p: CheckpointPiece) => {
-      this.checkRun(p.runId);
+      this.checkCaller(p);
       if (p.generation !== this.life.generation || this.life.phase !== 'running') throw new CheckpointError(`an upload of ring generation ${p.generation}, which is not the training ring (${this.life.generation}, ${this.life.phase})`);
       if (p.rank !== 0) throw new ProtocolViolationError(`rank ${p.rank} uploaded a checkpoint: only rank 0 does`);
       if (!Number.isSafeInteger(p.step) || p.step < 1 || p.step > this.plan.steps) throw new ProtocolViolationError(`checkpoint upload for step ${p.step}: expected 1..${this.plan.steps}`);
     };
     try {
-      return await this.merged(() => this.merger.receiveUpload(pieces, accept, !this.progress.collapsed));
+      const receipt = await this.merged(() => this.merger.receiveUpload(pieces, accept, !this.progress.collapsed));
+      return { ...receipt, path: relative(this.o.outDir, receipt.path) };
     } catch (err) {
       if (err instanceof CheckpointError && /could not be merged/.test(err.message)) this.fail(err.message);
       throw err;
@@ -491,6 +495,12 @@ export class Coordinator implements ControlPlane {
 
   private checkRun(runId: string): void {
     if (runId !== this.runId) throw new RunMismatchError(this.runId, runId);
+  }
+
+  // A worker's call for its rank: of this run, and carrying that rank's session secret.
+  private checkCaller(c: Caller): void {
+    this.checkRun(c.runId);
+    this.sessions.check(c, this.life.generation);
   }
 
   // Writes run.json with the run's state as it is when the write starts; writes never overlap, so the last one holds the newest state.

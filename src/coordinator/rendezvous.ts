@@ -15,6 +15,8 @@ export interface Registration {
   runId: string;
   /** Steps completed in the training state it holds in memory for that run; -1 for none. */
   committedStep: number;
+  /** This generation's CURVE public key of its ring socket (Z85), or '' when the ring is not encrypted. */
+  ringPublicKey: string;
 }
 
 /** A worker with its rank. */

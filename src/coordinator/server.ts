@@ -1,4 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
+import { serverCredentials, type ServerSecurity } from '../shared/control/channel-security';
+import { MAX_MESSAGE_BYTES } from '../shared/control/field-limits';
 import { loadControlProto } from '../shared/control/proto';
 import type { ControlPlane } from './api';
 import { controlServiceHandlers } from './control-service';
@@ -11,13 +13,25 @@ export interface ControlServer {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Serves `plane` over gRPC on `address` (host:port; port 0 picks a free one). */
-export async function startControlServer(plane: ControlPlane, address: string): Promise<ControlServer> {
+/** Concurrent calls one connection may have open: a worker needs a handful (its live link, a heartbeat, a report, a transfer). */
+const MAX_STREAMS_PER_CONNECTION = 32;
+
+/**
+ * Serves `plane` over gRPC on `address` (host:port; port 0 picks a free one), over TLS with the
+ * run token checked on every call unless `security` is insecure.
+ */
+export async function startControlServer(plane: ControlPlane, address: string, security: ServerSecurity): Promise<ControlServer> {
   const v1 = loadControlProto();
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
+  const { credentials, interceptors } = serverCredentials(security);
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    'grpc.max_concurrent_streams': MAX_STREAMS_PER_CONNECTION,
+    interceptors,
+  });
   server.addService(v1.Coordinator.service, controlServiceHandlers(plane));
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(p))),
+    server.bindAsync(address, credentials, (err, p) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(p))),
   );
   return {
     port,

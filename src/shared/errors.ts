@@ -144,6 +144,13 @@ export class RunMismatchError extends ProtocolError {
   }
 }
 
+/** Thrown when a file transfer's peer sends or takes nothing for too long: the stream ends instead of waiting forever. */
+export class TransferStalledError extends ProtocolError {
+  constructor(message: string) {
+    super('TRANSFER_STALLED', GrpcStatus.DEADLINE_EXCEEDED, message);
+  }
+}
+
 /** Thrown when a transferred file's size or sha256 does not match what its sender declared. */
 export class TransferChecksumError extends ProtocolError {
   constructor(message: string) {

@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import { selectBackend } from '../shared/backend/select';
 import { ZmqTransport } from '../shared/collective';
 import { type BackendName, type RunConfig, validateConfig } from '../shared/config';
+import type { ClientSecurity } from '../shared/control/channel-security';
 import { ControlClient } from '../shared/control/client';
 import { ConfigInvalidError, ControlCallError, GrpcStatus, ProtocolViolationError, RunStoppedError } from '../shared/errors';
 import type { Logger } from '../shared/log';
@@ -21,6 +22,8 @@ import { type Carried, isTransient, type JoinedRing, trainInRing } from './ring-
 export interface WorkerOptions {
   /** The coordinator's control address, host:port. */
   coordinator: string;
+  /** TLS pinned to the run's CA and the run token (or insecure). */
+  security: ClientSecurity;
   /** GPU ordinal this worker runs on (as CUDA_VISIBLE_DEVICES names it), -1 on CPU. */
   gpu: number;
   backend: 'auto' | BackendName;
@@ -72,7 +75,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
   // Registered once: a metric family belongs to the process, whichever ring it is in.
   const metrics = o.registry ? { training: new TrainingMetrics(o.registry), collective: new CollectiveMetrics(o.registry) } : null;
   metrics?.training.setBackend(backend.name);
-  const client = new ControlClient(o.coordinator);
+  const client = new ControlClient(o.coordinator, o.security);
   const carried: Carried = { runId: '', session: null, data: null, generations: 0 };
   let state: SessionState = startSession();
   let last: { outcome: WorkerOutcome } | null = null;

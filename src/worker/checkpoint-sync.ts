@@ -5,10 +5,11 @@ import { readFilePieces, writeFilePieces } from '../shared/control/file-transfer
 import { type CheckpointContent, checkpointFiles, checkpointsDir, installCheckpoint, saveCheckpoint } from '../shared/train/checkpoint';
 import { pruneCheckpoints } from '../shared/train/checkpoint-retention';
 
-/** Who uploads a checkpoint: rank 0 of one ring generation of one run. */
+/** Who uploads a checkpoint: rank 0 of one ring generation of one run, with its session secret. */
 export interface Uploader {
   runId: string;
   generation: number;
+  session: string;
 }
 
 /**

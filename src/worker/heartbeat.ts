@@ -7,6 +7,8 @@ export interface HeartbeatOptions {
   runId: string;
   generation: number;
   rank: number;
+  /** The rank's session secret for this generation. */
+  session: string;
   intervalMs: number;
   /** Without a successful heartbeat for this long, the coordinator counts as gone. */
   timeoutMs: number;
@@ -49,9 +51,9 @@ export class HeartbeatLoop {
     if (this.inFlight || this.stopped) return;
     this.inFlight = true;
     try {
-      const { runId, generation, rank } = this.o;
+      const { runId, generation, rank, session } = this.o;
       const reply = await this.o.client.heartbeat(
-        { runId, generation, rank, step: this.o.step(), condition: 'RUNNING', error: '' },
+        { runId, generation, rank, session, step: this.o.step(), condition: 'RUNNING', error: '' },
         // A step's synchronous compute can keep this thread from reading the reply for a
         // while: only an answer missing for the whole timeout counts as the coordinator gone.
         this.o.timeoutMs,

@@ -62,7 +62,7 @@ export async function trainInRing(
   const runId = reply.runId;
   const generation = Number(reply.generation);
   const rank = reply.rank;
-  const who = { runId, generation, rank };
+  const who = { runId, generation, rank, session: reply.session };
   // The first word on why this ring ends wins; closing the transport ends any wait on a peer at once.
   let ending: RingEnd | null = null;
   const endRing = (e: RingEnd) => {
@@ -120,7 +120,7 @@ export async function trainInRing(
       collective,
       {
         publish: async (content, sha256) => {
-          const dir = rank === 0 ? await uploadCheckpoint(client, { runId, generation }, runDir, content, TRANSFER_TIMEOUT_MS) : null;
+          const dir = rank === 0 ? await uploadCheckpoint(client, who, runDir, content, TRANSFER_TIMEOUT_MS) : null;
           await digest('checkpoint', content.step, sha256, CALL_TIMEOUT_MS);
           return dir;
         },

@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import type { ConfigOverlay } from '../../src/shared/config';
+import type { ControlClient } from '../../src/shared/control/client';
 import { writeClusterConfig } from '../_cluster-config';
+import { makeRunCredentials } from '../_run-credentials';
 import { freePort } from '../_free-port';
 
 // Real processes on loopback: coordinators and workers started as a user would, from the CLI.
@@ -62,6 +64,10 @@ export interface Cluster {
   address: string;
   out: string;
   config: string;
+  /** The workers' join file (the run's credentials are made before the coordinator starts). */
+  joinFile: string;
+  /** A client holding the run token, as a user's `facefill status` is; the caller closes it. */
+  client: () => Promise<ControlClient>;
   coordinator: Proc;
   ranks: Proc[];
   /** Starts `facefill coordinator` on this cluster's port, folder and config (again, with --resume, after a kill). */
@@ -92,6 +98,7 @@ export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
   const address = `127.0.0.1:${port}`;
   const out = join(spec.root, spec.name);
   const config = writeClusterConfig(join(spec.root, `${spec.name}.json`), spec.config);
+  const credentials = await makeRunCredentials(out, address);
   const procs: Proc[] = [];
   const startCoordinator = (extra: string[] = []) => {
     const p = cli(['coordinator', '--config', config, '--data', spec.data, '--workers', String(spec.workers), '--port', String(port), '--bind', '127.0.0.1', '--out', out, '--metrics-port', '0', '--failure-linger', '0', '--no-progress', ...(spec.coordinatorArgs ?? []), ...extra]);
@@ -99,11 +106,11 @@ export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
     return p;
   };
   const startWorker = (i: number, extra: string[] = []) => {
-    const p = cli(['worker', '--coordinator', address, '--work-dir', join(spec.root, `${spec.name}-w${i}`), '--register-timeout', '60', '--metrics-port', '0', ...(spec.workerArgs?.(i) ?? []), ...extra]);
+    const p = cli(['worker', '--join', credentials.joinFile, '--work-dir', join(spec.root, `${spec.name}-w${i}`), '--register-timeout', '60', '--metrics-port', '0', ...(spec.workerArgs?.(i) ?? []), ...extra]);
     procs.push(p);
     return p;
   };
   const coordinator = startCoordinator();
   const ranks = Array.from({ length: spec.start ?? spec.workers }, (_, i) => startWorker(i));
-  return { port, address, out, config, coordinator, ranks, startCoordinator, startWorker, kill: () => procs.forEach((p) => p.child.kill('SIGKILL')) };
+  return { port, address, out, config, joinFile: credentials.joinFile, client: credentials.client, coordinator, ranks, startCoordinator, startWorker, kill: () => procs.forEach((p) => p.child.kill('SIGKILL')) };
 }

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import test from 'ava';
 import sharp from 'sharp';
 import { readRunState } from '../../src/coordinator/run-state';
-import { ControlClient } from '../../src/shared/control/client';
 import { loadCheckpoint } from '../../src/shared/train/checkpoint';
 import { encodePng } from '../../src/shared/data/image-codec';
 import { ingest } from '../../src/shared/data/ingest';
 import { SyntheticSource } from '../../src/shared/data/synthetic-source';
 import { writeClusterConfig } from '../_cluster-config';
 import { freePort } from '../_free-port';
+import { makeRunCredentials } from '../_run-credentials';
 import { cli, startCluster, until, within } from './_processes';
 
 const root = mkdtempSync(join(tmpdir(), 'facefill-cluster-'));
@@ -26,15 +26,15 @@ test.before(async () => {
 });
 
 test.serial('coordinator + 2 worker processes on loopback: train, pull the merged checkpoint, restore with it', async (t) => {
-  const { address, out, coordinator, ranks } = await cluster('ok', 12, 2);
-  const client = new ControlClient(address);
+  const { out, coordinator, ranks, joinFile, client: connect } = await cluster('ok', 12, 2);
+  const client = await connect();
   try {
     for (const [i, w] of ranks.entries()) t.is((await within(w, 180_000, `worker ${i}`)).code, 0, w.output());
     const status = await client.status(10_000);
     t.is(status.state, 'finished', status.error);
     t.deepEqual(status.workers.map((w) => [w.rank, w.state]), [[0, 'stopped'], [1, 'stopped']]);
-    t.regex(status.latestCheckpoint, /step-000012$/);
-    const shown = cli(['status', '--coordinator', address]);
+    t.is(status.latestCheckpoint, join('checkpoints', 'step-000012'), 'relative to the run folder: no server path leaves the coordinator');
+    const shown = cli(['status', '--join', joinFile]);
     t.is((await within(shown, 30_000, 'status')).code, 0, shown.output());
     t.regex(shown.output(), /^run \S+: finished, step 12\/12/m);
     t.regex(shown.output(), /^mode collapse: no/m);
@@ -47,7 +47,7 @@ test.serial('coordinator + 2 worker processes on loopback: train, pull the merge
     t.is(state.latestCheckpoint?.step, 12);
 
     const pulled = join(root, 'pulled');
-    const pull = cli(['pull', '--coordinator', address, '--out', pulled]);
+    const pull = cli(['pull', '--join', joinFile, '--out', pulled]);
     t.is((await within(pull, 60_000, 'pull')).code, 0, pull.output());
     const face = join(root, 'face.png');
     writeFileSync(face, await encodePng(Uint8Array.from({ length: 256 }, (_, i) => 60 + (i % 16) * 8), 16, 16));
@@ -79,8 +79,9 @@ test.serial('collapseAction rollback: the run goes back to its last healthy chec
   });
   const p = await freePort();
   const out = join(root, 'rollback');
+  const { joinFile } = await makeRunCredentials(out, `127.0.0.1:${p}`);
   const coordinator = cli(['coordinator', '--config', config, '--data', data, '--workers', '2', '--port', String(p), '--bind', '127.0.0.1', '--out', out, '--metrics-port', '0', '--exit-when-done', '--no-progress']);
-  const ranks = [0, 1].map((i) => cli(['worker', '--coordinator', `127.0.0.1:${p}`, '--work-dir', join(root, `rollback-w${i}`), '--metrics-port', '0']));
+  const ranks = [0, 1].map((i) => cli(['worker', '--join', joinFile, '--work-dir', join(root, `rollback-w${i}`), '--metrics-port', '0']));
   try {
     for (const [i, w] of ranks.entries()) t.is((await within(w, 180_000, `worker ${i}`)).code, 0, w.output());
     t.is((await within(coordinator, 30_000, 'coordinator')).code, 0, coordinator.output());
@@ -101,8 +102,8 @@ test.serial('collapseAction rollback: the run goes back to its last healthy chec
 
 test.serial('garbage bytes on the control and data ports are refused; the run goes on and finishes', async (t) => {
   // The ring over tcp, so the garbage reaches the sockets the gradients use.
-  const { address, coordinator, ranks } = await cluster('garbage', 150, 2, 'tcp');
-  const client = new ControlClient(address);
+  const { address, coordinator, ranks, client: connect } = await cluster('garbage', 150, 2, 'tcp');
+  const client = await connect();
   try {
     const port = Number(address.split(':')[1]);
     const garbage = async (p: number) => {

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import test from 'ava';
 import { readRunState } from '../../src/coordinator/run-state';
 import type { ConfigOverlay } from '../../src/shared/config';
-import { ControlClient } from '../../src/shared/control/client';
 import { ingest } from '../../src/shared/data/ingest';
 import { SyntheticSource } from '../../src/shared/data/synthetic-source';
 import { checkpointWeights, maxAbsDiff } from '../shared/train/_tiny';
@@ -31,15 +30,15 @@ const splitFree = (steps: number, over: Omit<ConfigOverlay, 'data' | 'train' | '
 
 
 
-const stepOf = async (address: string) => {
-  const client = new ControlClient(address);
+const stepOf = async (c: Cluster) => {
+  const client = await c.client();
   try {
     return (await client.status(2_000)).step;
   } finally {
     client.close();
   }
 };
-const reached = (c: Cluster, step: number) => until(async () => ((await stepOf(c.address)) >= step ? true : null), 120_000, `the run to reach step ${step}`, [c.coordinator, ...c.ranks]);
+const reached = (c: Cluster, step: number) => until(async () => ((await stepOf(c)) >= step ? true : null), 120_000, `the run to reach step ${step}`, [c.coordinator, ...c.ranks]);
 
 // The same training in one process: what the elastic run must match within 1e-4.
 async function reference(name: string, config: string): Promise<Float32Array> {
@@ -60,7 +59,7 @@ for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
       t.is(w0.code, 0, c.ranks[0].output());
       t.is(w1.code, 0, c.ranks[1].output());
       if (signal === 'SIGTERM') t.is(w2.code, 3, 'a worker told to stop exits 3 (not to be restarted)');
-      const client = new ControlClient(c.address);
+      const client = await c.client();
       const status = await client.status(10_000);
       client.close();
       t.is(status.state, 'finished', status.error);
@@ -104,7 +103,7 @@ test.serial('a worker stopped with SIGSTOP is found stalled and the run goes on 
     await reached(c, 4);
     c.ranks[1].child.kill('SIGSTOP');
     for (const i of [0, 2]) t.is((await within(c.ranks[i], 180_000, `worker ${i}`)).code, 0, c.ranks[i].output());
-    const client = new ControlClient(c.address);
+    const client = await c.client();
     const status = await client.status(10_000);
     client.close();
     t.is(status.state, 'finished', status.error);
@@ -121,7 +120,7 @@ test.serial('a worker started late joins the ring at the next generation', async
     await reached(c, 4);
     const late = c.startWorker(2);
     for (const [i, w] of [...c.ranks, late].entries()) t.is((await within(w, 180_000, `worker ${i}`)).code, 0, w.output());
-    const client = new ControlClient(c.address);
+    const client = await c.client();
     const status = await client.status(10_000);
     client.close();
     t.is(status.state, 'finished', status.error);

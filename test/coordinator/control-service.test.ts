@@ -20,6 +20,8 @@ import { RunMismatchError } from '../../src/shared/errors';
 import type { StepResult } from '../../src/shared/train/api';
 
 const RUN = 'run-7';
+/** The session secret the fake plane hands out (the real one checks it; this one passes it through). */
+const SESSION = 'a1'.repeat(32);
 /** The ring generation the fake plane trains in: calls of an earlier one hear regroup. */
 const GENERATION = 3;
 const dataDir = mkdtempSync(join(tmpdir(), 'facefill-control-'));
@@ -85,7 +87,7 @@ function fakePlane(o: { checkpointStep?: number | null; view?: RunView } = {}): 
       const a = await rdzv.join(r);
       const dataset = { manifestSha256: 'ab'.repeat(32), files: [{ name: 'train-00000.ffs', bytes: 70_000, sha256: 'cd'.repeat(32) }] };
       const checkpointStep = o.checkpointStep === undefined ? 4 : o.checkpointStep;
-      return { ...a, runId: RUN, generation: GENERATION, config: DEFAULT_CONFIG, plan: { globalBatch: 32, seed: 1, steps: 2 ** 33, dataset }, startStep: 5, checkpointStep, startupTimeoutMs: 30_000 };
+      return { ...a, runId: RUN, generation: GENERATION, config: DEFAULT_CONFIG, plan: { globalBatch: 32, seed: 1, steps: 2 ** 33, dataset }, startStep: 5, checkpointStep, startupTimeoutMs: 30_000, session: SESSION };
     },
     watch(caller: Caller, link: WatchLink): (why: string) => void {
       check(caller.runId);
@@ -131,7 +133,7 @@ async function serve(plane: ControlPlane): Promise<{ client: CoordinatorClient; 
 const seconds = { data: 0.01, dCompute: 0.2, dReduce: 0.03, gCompute: 0.3, gReduce: 0.04, apply: 0.01, total: 0.6 };
 // An L2-only step's result (no D statistics).
 const RESULT: StepResult = { step: 4, dLossReal: null, dLossFake: null, gAdversarialLoss: null, gL2Loss: 0.25, gLoss: 25, dScoreReal: null, dScoreFake: null, gGradNorm: 1.5, dGradNorm: null, skipped: null, seconds };
-const who = { runId: RUN, generation: GENERATION, rank: 1 };
+const who = { runId: RUN, generation: GENERATION, rank: 1, session: SESSION };
 
 const call = <T>(fn: (cb: (err: grpc.ServiceError | null, v?: T) => void) => void): Promise<T> =>
   new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));

@@ -13,7 +13,7 @@ import type { ClusterConfig, RunConfig } from '../../src/shared/config';
 import { readFilePieces } from '../../src/shared/control/file-transfer';
 import { ingest } from '../../src/shared/data/ingest';
 import { SyntheticSource } from '../../src/shared/data/synthetic-source';
-import { CheckpointError, ProtocolViolationError, RendezvousClosedError, RunMismatchError, RunStoppedError } from '../../src/shared/errors';
+import { CheckpointError, PermissionDeniedError, ProtocolViolationError, RendezvousClosedError, RunMismatchError, RunStoppedError } from '../../src/shared/errors';
 import { createLogger } from '../../src/shared/log';
 import { CollapseMetrics } from '../../src/shared/metrics/collapse-metrics';
 import { RecoveryMetrics } from '../../src/shared/metrics/recovery-metrics';
@@ -23,6 +23,25 @@ import type { ProbeResult, StepResult } from '../../src/shared/train/api';
 import { checkpointFiles, loadCheckpoint, saveCheckpoint } from '../../src/shared/train/checkpoint';
 import { tinyConfig } from '../shared/train/_tiny';
 import { isSettled } from '../_settled';
+
+/**
+ * A coordinator that remembers the session secret it hands each rank, so that the test's calls
+ * for a rank carry it as that rank's worker would.
+ */
+class KeepingSessions extends Coordinator {
+  private readonly handedOut = new Map<string, string>();
+
+  override async register(registration: Registration, left?: AbortSignal): Promise<WorkerAssignment> {
+    const a = await super.register(registration, left);
+    this.handedOut.set(`${a.generation}/${a.rank}`, a.session);
+    return a;
+  }
+
+  /** The secret rank `rank` of `generation` got ('' when none did). */
+  sessionOf(generation: number, rank: number): string {
+    return this.handedOut.get(`${generation}/${rank}`) ?? '';
+  }
+}
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), `facefill-coord-${p}-`));
 // Liveness is checked every heartbeatSeconds / 2 of real time (here 100 ms), against the test's clock.
@@ -45,6 +64,7 @@ const withCluster = (cluster: Partial<ClusterConfig>, base: RunConfig = config):
 
 /** Worker process `i` on host h (GPU i, pid i), new to the run unless `over` says what state it holds. */
 const reg = (i: number, over: Partial<Registration> = {}): Registration => ({
+  ringPublicKey: '',
   host: 'h',
   gpu: i,
   backend: 'cpu',
@@ -69,7 +89,7 @@ interface Setup {
 async function started(t: ExecutionContext, o: Setup = {}) {
   let clock = 0;
   const out = o.outDir ?? tmp('run');
-  const c = new Coordinator({ config: o.config ?? config, datasetDir: data, dataset: o.dataset ?? dataset, worldSize: o.worldSize ?? 2, outDir: out, resume: o.resume, log, now: () => clock, ...o.metrics });
+  const c = new KeepingSessions({ config: o.config ?? config, datasetDir: data, dataset: o.dataset ?? dataset, worldSize: o.worldSize ?? 2, outDir: out, resume: o.resume, log, now: () => clock, ...o.metrics });
   t.teardown(() => c.close());
   await c.start();
   return { c, out, tick: (ms: number) => (clock += ms) };
@@ -97,12 +117,12 @@ class FakeLink implements WatchLink {
 }
 
 /** Opens every rank's live link, by rank; `lose(why)` is what the service calls when the worker's side of it ends. */
-function watchAll(c: Coordinator, assignments: readonly WorkerAssignment[]): { link: FakeLink; lose: (why: string) => void }[] {
+function watchAll(c: KeepingSessions, assignments: readonly WorkerAssignment[]): { link: FakeLink; lose: (why: string) => void }[] {
   return [...assignments]
     .sort((a, b) => a.rank - b.rank)
     .map((a) => {
       const link = new FakeLink();
-      return { link, lose: c.watch({ runId: a.runId, generation: a.generation, rank: a.rank }, link) };
+      return { link, lose: c.watch({ runId: a.runId, generation: a.generation, rank: a.rank, session: a.session }, link) };
     });
 }
 
@@ -123,35 +143,37 @@ const result = (step: number): StepResult => ({
 });
 
 /** Rank `rank` reports completing `stepsDone` steps (in the current generation unless told). */
-const progress = (c: Coordinator, rank: number, stepsDone: number, probe: ProbeResult | null = null, generation = c.generation) =>
-  c.reportStep({ runId: c.runId, generation, rank, stepsDone, kind: 'progress', result: result(stepsDone - 1), images: 2, probe });
+const progress = (c: KeepingSessions, rank: number, stepsDone: number, probe: ProbeResult | null = null, generation = c.generation) =>
+  c.reportStep({ runId: c.runId, generation, rank, session: c.sessionOf(generation, rank), stepsDone, kind: 'progress', result: result(stepsDone - 1), images: 2, probe });
 /** Rank `rank` reports its weights digest at a checkpoint, or of the state the ring started from (`sync`). */
-const digest = (c: Coordinator, rank: number, stepsDone: number, sha256: string, kind: 'checkpoint' | 'sync' = 'checkpoint') =>
-  c.reportStep({ runId: c.runId, generation: c.generation, rank, stepsDone, kind, sha256 });
+const digest = (c: KeepingSessions, rank: number, stepsDone: number, sha256: string, kind: 'checkpoint' | 'sync' = 'checkpoint') =>
+  c.reportStep({ runId: c.runId, generation: c.generation, rank, session: c.sessionOf(c.generation, rank), stepsDone, kind, sha256 });
 /** Rank `rank`'s heartbeat (in the current generation unless told). */
-const beat = (c: Coordinator, rank: number, step: number, condition: WorkerCondition = 'running', error = '', generation = c.generation, silentPeer = -1) =>
-  c.heartbeat({ runId: c.runId, generation, rank, step, condition, error, silentPeer });
+const beat = (c: KeepingSessions, rank: number, step: number, condition: WorkerCondition = 'running', error = '', generation = c.generation, silentPeer = -1) =>
+  c.heartbeat({ runId: c.runId, generation, rank, session: c.sessionOf(generation, rank), step, condition, error, silentPeer });
 
 const hex = (c: string) => c.repeat(64);
 const reasonOf = (d: Directive): string => (d.action === 'continue' ? '' : d.reason);
 
-/** A real checkpoint of `step` as rank 0 of generation 0 would upload it; `over` changes its header. */
-async function upload(runId: string, step: number, over: Partial<CheckpointPiece> = {}): Promise<AsyncIterable<CheckpointPiece>> {
+/** A real checkpoint of `step` as rank 0 of c's generation 0 would upload it; `over` changes its header. */
+async function upload(c: KeepingSessions, step: number, over: Partial<CheckpointPiece> = {}): Promise<AsyncIterable<CheckpointPiece>> {
+  const { runId } = c;
+  const session = c.sessionOf(over.generation ?? 0, over.rank ?? 0);
   const networks = { generator: buildGenerator(config.generator, 16, 1), discriminator: buildDiscriminator(config.discriminator, 16, 1) };
   const optimizers = { generator: [], discriminator: [] };
   const dir = await saveCheckpoint(tmp('w0'), { step, config, manifestHash: 'm', networks, optimizers });
   networks.generator.dispose();
   networks.discriminator.dispose();
   async function* pieces(): AsyncIterable<CheckpointPiece> {
-    for (const name of await checkpointFiles(dir)) for await (const p of readFilePieces(dir, name)) yield { ...p, runId, generation: 0, rank: 0, step, ...over };
+    for (const name of await checkpointFiles(dir)) for await (const p of readFilePieces(dir, name)) yield { ...p, runId, generation: 0, rank: 0, session, step, ...over };
   }
   return pieces();
 }
 
 /** Every rank of a two-worker ring reports the same digest at `step`, and rank 0 uploads the checkpoint: it is merged. */
-async function mergeCheckpoint(c: Coordinator, step: number): Promise<void> {
+async function mergeCheckpoint(c: KeepingSessions, step: number): Promise<void> {
   for (const rank of [0, 1]) await digest(c, rank, step, hex('a'));
-  await c.uploadCheckpoint(await upload(c.runId, step, { generation: c.generation }));
+  await c.uploadCheckpoint(await upload(c, step, { generation: c.generation }));
 }
 
 /** The run's end, or a failure after `ms`: no test waits on a run forever. */
@@ -203,11 +225,11 @@ test('every rank gets its ring of generation 0, the config, the plan and the dat
 test('a checkpoint is merged once rank 0 uploaded it and all digests agree; then the run finishes', async (t) => {
   const { c, out } = await running(t);
   for (const rank of [0, 1]) await digest(c, rank, 2, hex('a'));
-  const receipt = await c.uploadCheckpoint(await upload(c.runId, 2));
+  const receipt = await c.uploadCheckpoint(await upload(c, 2));
   t.is(receipt.step, 2);
   t.regex(c.status().latestCheckpoint, /step-000002$/);
   // The final checkpoint: upload first, digests after.
-  await c.uploadCheckpoint(await upload(c.runId, 4));
+  await c.uploadCheckpoint(await upload(c, 4));
   t.regex(c.status().latestCheckpoint, /step-000002$/, 'not merged before every rank reported');
   await digest(c, 1, 4, hex('b'));
   // The report that completes the agreement returns once the checkpoint is merged.
@@ -276,16 +298,15 @@ test('a start-up broadcast that left different states fails the run before it tr
 
 test('hostile control messages are refused by name and change nothing', async (t) => {
   const { c } = await running(t);
-  t.throws(() => c.heartbeat({ runId: 'other-run', generation: 0, rank: 0, step: 1, condition: 'running', error: '', silentPeer: -1 }), { instanceOf: RunMismatchError });
-  t.throws(() => beat(c, 7, 1), { instanceOf: ProtocolViolationError, message: /rank 7/ });
+  t.throws(() => c.heartbeat({ runId: 'other-run', generation: 0, rank: 0, session: c.sessionOf(0, 0), step: 1, condition: 'running', error: '', silentPeer: -1 }), { instanceOf: RunMismatchError });
+  t.throws(() => beat(c, 7, 1), { instanceOf: PermissionDeniedError, message: /rank 7/ });
   t.throws(() => beat(c, 0, 1, 'running', '', 3), { instanceOf: ProtocolViolationError, message: /ring generation 3; the run is at 0/ });
-  await t.throwsAsync(progress(c, 9, 1), { instanceOf: ProtocolViolationError, message: /rank 9/ });
+  await t.throwsAsync(progress(c, 9, 1), { instanceOf: PermissionDeniedError, message: /rank 9/ });
   await t.throwsAsync(digest(c, 0, 2, 'not-a-digest'), { instanceOf: ProtocolViolationError, message: /64 hex digits/ });
-  t.throws(() => c.watch({ runId: 'other-run', generation: 0, rank: 0 }, new FakeLink()), { instanceOf: RunMismatchError });
+  t.throws(() => c.watch({ runId: 'other-run', generation: 0, rank: 0, session: c.sessionOf(0, 0) }, new FakeLink()), { instanceOf: RunMismatchError });
   const stranger = new FakeLink();
-  c.watch({ runId: c.runId, generation: 0, rank: 5 }, stranger);
-  t.deepEqual(stranger.pushed.map((d) => d.action), ['regroup'], 'a rank not in the ring is sent away');
-  t.true(stranger.ended);
+  t.throws(() => c.watch({ runId: c.runId, generation: 0, rank: 5, session: c.sessionOf(0, 0) }, stranger), { instanceOf: PermissionDeniedError, message: /rank 5/ });
+  t.deepEqual(stranger.pushed, [], 'a rank not in the ring hears nothing');
   await t.throwsAsync(c.register(reg(2)), { instanceOf: RendezvousClosedError, message: /already trains with its 2 workers \(--workers\)/ });
   // Only files of the plan are served: no path out of the dataset folder.
   const escape = async () => {
@@ -293,16 +314,37 @@ test('hostile control messages are refused by name and change nothing', async (t
   };
   await t.throwsAsync(escape, { instanceOf: ProtocolViolationError, message: /not a file of this run's dataset/ });
   // Uploads only from rank 0 of the training ring, for a step of the plan, of one step throughout.
-  await t.throwsAsync(c.uploadCheckpoint(await upload(c.runId, 2, { rank: 1 })), { message: /only rank 0/ });
-  await t.throwsAsync(c.uploadCheckpoint(await upload(c.runId, 99)), { message: /step 99: expected 1\.\.4/ });
-  await t.throwsAsync(c.uploadCheckpoint(await upload('other-run', 2)), { instanceOf: RunMismatchError });
-  await t.throwsAsync(c.uploadCheckpoint(await upload(c.runId, 2, { generation: 1 })), { instanceOf: CheckpointError, message: /ring generation 1, which is not the training ring/ });
+  await t.throwsAsync(c.uploadCheckpoint(await upload(c, 2, { rank: 1 })), { message: /only rank 0/ });
+  await t.throwsAsync(c.uploadCheckpoint(await upload(c, 99)), { message: /step 99: expected 1\.\.4/ });
+  await t.throwsAsync(c.uploadCheckpoint(await upload(c, 2, { runId: 'other-run' })), { instanceOf: RunMismatchError });
+  await t.throwsAsync(c.uploadCheckpoint(await upload(c, 2, { generation: 1 })), { instanceOf: CheckpointError, message: /ring generation 1, which is not the training ring/ });
   const corrupt = async function* (): AsyncIterable<CheckpointPiece> {
-    for await (const p of await upload(c.runId, 2)) yield p.last ? { ...p, sha256: '0'.repeat(64) } : p;
+    for await (const p of await upload(c, 2)) yield p.last ? { ...p, sha256: '0'.repeat(64) } : p;
   };
   await t.throwsAsync(c.uploadCheckpoint(corrupt()), { message: /sha256/ });
   const view = c.status();
   t.deepEqual([view.state, view.generation, view.latestCheckpoint, view.error, view.recoveries.length], ['running', 0, '', '', 0]);
+});
+
+test('a call for a rank must carry the session secret that rank was handed: another rank\'s, a made-up one or none is refused and changes nothing', async (t) => {
+  const { c, assignments } = await running(t);
+  const [s0, s1] = [c.sessionOf(0, 0), c.sessionOf(0, 1)];
+  t.not(s0, s1, 'every rank gets its own secret');
+  t.true(assignments.every((a) => /^[0-9a-f]{64}$/.test(a.session)));
+  const before = JSON.stringify(c.status());
+  for (const session of [s0, '', 'f'.repeat(64)]) {
+    const as1 = { runId: c.runId, generation: 0, rank: 1, session };
+    t.throws(() => c.heartbeat({ ...as1, step: 3, condition: 'failed', error: 'forged', silentPeer: -1 }), { instanceOf: PermissionDeniedError });
+    t.throws(() => c.heartbeat({ ...as1, step: 3, condition: 'left', error: 'forged', silentPeer: 0 }), { instanceOf: PermissionDeniedError });
+    await t.throwsAsync(c.reportStep({ ...as1, stepsDone: 3, kind: 'checkpoint', sha256: hex('b') }), { instanceOf: PermissionDeniedError });
+    t.throws(() => c.watch(as1, new FakeLink()), { instanceOf: PermissionDeniedError });
+  }
+  // Rank 0's reports drive the collapse watch: only rank 0's secret may send them.
+  await t.throwsAsync(c.reportStep({ runId: c.runId, generation: 0, rank: 0, session: s1, stepsDone: 1, kind: 'progress', result: result(0), images: 2, probe: null }), { instanceOf: PermissionDeniedError });
+  await t.throwsAsync(c.uploadCheckpoint(await upload(c, 2, { session: s1 })), { instanceOf: PermissionDeniedError });
+  t.is(JSON.stringify(c.status()), before, 'the run is as it was');
+  // The rank's own secret works.
+  t.is((await progress(c, 0, 1)).action, 'continue');
 });
 
 // ---- lost workers, newcomers, the rendezvous bounds
@@ -328,7 +370,7 @@ test('a worker whose live link ends is lost at once: the survivors regroup in a 
   t.deepEqual(links[2].link.pushed, [], 'nothing goes down the link that broke');
   t.deepEqual(beat(c, 0, 6, 'running', '', 0), { action: 'regroup', reason: recovery.reason }, 'a call of the ended ring hears regroup');
   const late = new FakeLink();
-  c.watch({ runId: c.runId, generation: 0, rank: 1 }, late);
+  c.watch({ runId: c.runId, generation: 0, rank: 1, session: c.sessionOf(0, 1) }, late);
   t.deepEqual(late.pushed, [{ action: 'regroup', reason: recovery.reason }]);
 
   // The survivors register again with the states they committed: the more advanced one leads.
@@ -592,7 +634,7 @@ test('with resume, a coordinator takes up the run in its folder: the same run id
 test('resume over a finished run does not reopen it: it serves its checkpoints, and a worker that comes is told the run is over', async (t) => {
   const { c: first, out } = await running(t);
   for (const rank of [0, 1]) await digest(first, rank, 4, hex('b'));
-  await first.uploadCheckpoint(await upload(first.runId, 4));
+  await first.uploadCheckpoint(await upload(first, 4));
   beat(first, 0, 4, 'finished');
   beat(first, 1, 4, 'finished');
   t.is((await ended(first)).state, 'finished');
@@ -643,7 +685,7 @@ test('a resumed run tells its workers one length: config and plan agree on the s
 test('without resume, a run folder that holds a run is refused, naming --resume', async (t) => {
   const first = await started(t);
   first.c.close();
-  const c = new Coordinator({ config, datasetDir: data, dataset, worldSize: 2, outDir: first.out, log });
+  const c = new KeepingSessions({ config, datasetDir: data, dataset, worldSize: 2, outDir: first.out, log });
   t.teardown(() => c.close());
   await t.throwsAsync(c.start(), { instanceOf: CheckpointError, message: /already holds a run \(run\.json\); continue it with --resume/ });
 });
@@ -672,7 +714,7 @@ test('train.maxSkippedSteps non-finite steps in a row reported by rank 0 roll th
   watchAll(c, assignments);
   await mergeCheckpoint(c, 2);
   const skipped = (stepsDone: number) =>
-    c.reportStep({ runId: c.runId, generation: 0, rank: 0, stepsDone, kind: 'progress', result: { ...result(stepsDone - 1), skipped: 'the discriminator gradient is not finite' }, images: 2, probe: null });
+    c.reportStep({ runId: c.runId, generation: 0, rank: 0, session: c.sessionOf(0, 0), stepsDone, kind: 'progress', result: { ...result(stepsDone - 1), skipped: 'the discriminator gradient is not finite' }, images: 2, probe: null });
   for (const s of [3, 4]) t.deepEqual(await skipped(s), { action: 'continue' }, 'under the streak limit the run goes on');
   const third = await skipped(5);
   t.is(third.action, 'regroup');

@@ -7,6 +7,7 @@ const RUN = 'run-1';
 
 /** A new worker (no training state) on `host`, GPU `gpu`; `over` gives it a state or another process. */
 const reg = (host: string, gpu: number, over: Partial<Registration> = {}): Registration => ({
+  ringPublicKey: '',
   host,
   gpu,
   backend: 'wasm',

@@ -10,6 +10,8 @@ import type { RegisterRequest } from '../../generated/facefill/v1/RegisterReques
 import type { RunStatus__Output } from '../../generated/facefill/v1/RunStatus';
 import type { StepReport } from '../../generated/facefill/v1/StepReport';
 import { ControlCallError } from '../errors';
+import { type ClientSecurity, clientCredentials } from './channel-security';
+import { MAX_MESSAGE_BYTES } from './field-limits';
 import type { FilePiece } from './file-transfer';
 import { loadControlProto } from './proto';
 
@@ -29,11 +31,16 @@ function waitForReady(): grpc.Metadata {
 export class ControlClient {
   private readonly client: CoordinatorClient;
 
-  constructor(readonly address: string) {
+  constructor(
+    readonly address: string,
+    security: ClientSecurity,
+  ) {
     const v1 = loadControlProto();
-    // Big checkpoint pieces and generous keepalives: a stalled TCP link is noticed, not waited on.
-    this.client = new v1.Coordinator(address, grpc.credentials.createInsecure(), {
-      'grpc.max_receive_message_length': 64 << 20,
+    const { credentials, options } = clientCredentials(security);
+    // Generous keepalives: a stalled TCP link is noticed, not waited on.
+    this.client = new v1.Coordinator(address, credentials, {
+      ...options,
+      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.keepalive_time_ms': 20_000,
       'grpc.keepalive_timeout_ms': 10_000,
     });
@@ -85,8 +92,8 @@ export class ControlClient {
     return this.pieces('DownloadCheckpoint', () => this.client.DownloadCheckpoint({ step }, waitForReady(), { deadline: Date.now() + timeoutMs }));
   }
 
-  /** Uploads a checkpoint's pieces as rank `rank` of ring `generation` of run `runId`, at `step`. */
-  async uploadCheckpoint(header: { runId: string; generation: number; rank: number; step: number }, pieces: AsyncIterable<FilePiece>, timeoutMs: number): Promise<CheckpointAck__Output> {
+  /** Uploads a checkpoint's pieces as rank `rank` (holding `session`) of ring `generation` of run `runId`, at `step`. */
+  async uploadCheckpoint(header: { runId: string; generation: number; rank: number; session: string; step: number }, pieces: AsyncIterable<FilePiece>, timeoutMs: number): Promise<CheckpointAck__Output> {
     let call: grpc.ClientWritableStream<FileChunk> | undefined;
     const done = this.unary<CheckpointAck__Output>('UploadCheckpoint', timeoutMs, (opts, cb) => {
       call = this.client.UploadCheckpoint(opts, cb);

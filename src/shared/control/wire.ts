@@ -13,7 +13,7 @@ export interface DatasetPlan {
 }
 
 /** A step report: one rank's progress, a checkpoint's weights digest, or the digest of a ring's synchronised start. */
-export type StepReportIn = { runId: string; generation: number; rank: number; stepsDone: number } & (
+export type StepReportIn = { runId: string; generation: number; rank: number; session: string; stepsDone: number } & (
   | { kind: 'progress'; result: StepResult; images: number; probe: ProbeResult | null }
   | { kind: 'checkpoint'; sha256: string }
   | { kind: 'sync'; sha256: string }
@@ -21,7 +21,7 @@ export type StepReportIn = { runId: string; generation: number; rank: number; st
 
 /** A received step report (the coordinator's side of {@link toStepReport}); a report of no kind is refused. */
 export function toStepReportIn(r: StepReport__Output): StepReportIn {
-  const who = { runId: r.runId, generation: r.generation, rank: r.rank, stepsDone: r.stepsDone };
+  const who = { runId: r.runId, generation: r.generation, rank: r.rank, session: r.session, stepsDone: r.stepsDone };
   if (r.progress) return { ...who, kind: 'progress', result: toStepResult(r.stepsDone - 1, r.progress), images: r.progress.images, probe: r.progress.probe ?? null };
   if (r.checkpoint) return { ...who, kind: 'checkpoint', sha256: r.checkpoint.sha256 };
   if (r.sync) return { ...who, kind: 'sync', sha256: r.sync.sha256 };
@@ -80,7 +80,7 @@ export function toStepProgress(r: StepResult, images: number, probe: ProbeResult
 
 /** The wire form of a step report (the worker's side of {@link toStepReportIn}). */
 export function toStepReport(r: StepReportIn): StepReport {
-  const who = { runId: r.runId, generation: r.generation, rank: r.rank, stepsDone: r.stepsDone };
+  const who = { runId: r.runId, generation: r.generation, rank: r.rank, session: r.session, stepsDone: r.stepsDone };
   switch (r.kind) {
     case 'progress':
       return { ...who, progress: toStepProgress(r.result, r.images, r.probe) };
