@@ -7,38 +7,45 @@ export interface TestControlServer {
   address: string;
   /** How many times any handler ran. */
   handled(): number;
+  /** The metadata the last handler run saw. */
+  lastMetadata(): grpc.Metadata | null;
   stop(): void;
 }
 
 /** Starts a {@link TestControlServer} on 127.0.0.1 with `credentials` and `interceptors`. */
 export async function serveControl(credentials: grpc.ServerCredentials, interceptors: grpc.ServerInterceptor[] = []): Promise<TestControlServer> {
   let handled = 0;
-  const unimplemented = (_call: unknown, cb: (err: grpc.ServiceError) => void) => {
+  let lastMetadata: grpc.Metadata | null = null;
+  const ran = (call: { metadata: grpc.Metadata }) => {
     handled += 1;
+    lastMetadata = call.metadata;
+  };
+  const unimplemented = (call: { metadata: grpc.Metadata }, cb: (err: grpc.ServiceError) => void) => {
+    ran(call);
     cb(Object.assign(new Error('not in this test'), { code: grpc.status.UNIMPLEMENTED, details: '', metadata: new grpc.Metadata() }));
   };
   const handlers: CoordinatorHandlers = {
     Register: unimplemented,
     Watch: (call) => {
-      handled += 1;
+      ran(call);
       call.write({ reason: 'hello' });
       call.end();
     },
     Heartbeat: unimplemented,
     ReportStep: unimplemented,
-    Status: (_call, cb) => {
-      handled += 1;
+    Status: (call, cb) => {
+      ran(call);
       cb(null, { runId: 'run-1' });
     },
-    DownloadDataset: (call) => ((handled += 1), call.end()),
+    DownloadDataset: (call) => (ran(call), call.end()),
     UploadCheckpoint: unimplemented,
-    DownloadCheckpoint: (call) => ((handled += 1), call.end()),
+    DownloadCheckpoint: (call) => (ran(call), call.end()),
     Shutdown: unimplemented,
   };
   const server = new grpc.Server({ interceptors });
   server.addService(loadControlProto().Coordinator.service, handlers);
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', credentials, (err, p) => (err ? reject(err) : resolve(p))));
-  return { address: `127.0.0.1:${port}`, handled: () => handled, stop: () => server.forceShutdown() };
+  return { address: `127.0.0.1:${port}`, handled: () => handled, lastMetadata: () => lastMetadata, stop: () => server.forceShutdown() };
 }
 
 /** A control-plane client of `address`. */
