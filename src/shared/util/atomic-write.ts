@@ -43,13 +43,17 @@ export function setAsideOriginal(name: string): string | null {
   return SET_ASIDE.exec(name)?.[1] ?? null;
 }
 
-/** Writes `data` to `path` atomically and durably (a crash leaves the old content or the new, never a mix), creating the parent folder if missing. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, fs: DurableFs = nodeFs): Promise<void> {
+/**
+ * Writes `data` to `path` atomically and durably (a crash leaves the old content or the new, never a mix), creating the parent folder if missing.
+ * `options.mode` is the new file's permission bits (less the umask), given at creation so that a
+ * secret is never readable by others, not even for the moment between a write and a chmod.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, fs: DurableFs = nodeFs, options: { mode?: number } = {}): Promise<void> {
   const dir = dirname(path);
   await ensureDirectory(dir, fs);
   const tmp = temporarySibling(path);
   try {
-    const file = await fs.open(tmp, 'w');
+    const file = await fs.open(tmp, 'w', options.mode);
     try {
       await file.writeFile(data);
       await file.sync();
