@@ -461,7 +461,6 @@ export class Coordinator implements ControlPlane {
   private directiveFor(generation: number): Directive {
     const { phase, error, generation: current } = this.life;
     if (phase === 'failed') return { action: 'stop', reason: error };
-    if (generation > current) throw new ProtocolViolationError(`a call of ring generation ${generation}; the run is at ${current}`);
     if (generation < current) return { action: 'regroup', reason: this.life.recoveries.at(-1)?.reason ?? `ring generation ${current} replaces ${generation}` };
     return { action: 'continue' };
   }
@@ -497,10 +496,12 @@ export class Coordinator implements ControlPlane {
     if (runId !== this.runId) throw new RunMismatchError(this.runId, runId);
   }
 
-  // A worker's call for its rank: of this run, and carrying that rank's session secret.
+  // A worker's call for its rank: of this run, of a generation that exists, and carrying that rank's session secret.
   private checkCaller(c: Caller): void {
     this.checkRun(c.runId);
-    this.sessions.check(c, this.life.generation);
+    const current = this.life.generation;
+    if (c.generation > current) throw new ProtocolViolationError(`a call of ring generation ${c.generation}; the run is at ${current}`);
+    this.sessions.check(c, current);
   }
 
   // Writes run.json with the run's state as it is when the write starts; writes never overlap, so the last one holds the newest state.

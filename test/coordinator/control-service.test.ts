@@ -155,16 +155,19 @@ test('register completes the rendezvous and carries ranks, ring, generation, con
   const { client, stop } = await serve(plane);
   t.teardown(stop);
   const register = (r: RegisterRequest) => call<RegisterReply__Output>((cb) => client.Register(r, { deadline: Date.now() + 10_000 }, cb));
-  const [b, a] = await Promise.all([register(request('b', { runId: RUN, committedStep: 2 ** 40 })), register(request('a'))]);
+  const key = 'rq:A+jHM]6fH^4gTz1-3&L]0(9A*1/vB8O!p[%Ic';
+  const [b, a] = await Promise.all([register(request('b', { runId: RUN, committedStep: 2 ** 40, ringPublicKey: key })), register(request('a'))]);
   t.deepEqual([a.rank, b.rank], [1, 0], 'b holds a state of the run: it leads');
   t.is(b.right?.dataEndpoint, 'tcp://a:5701');
   t.is(a.left?.host, 'b');
+  t.is(a.left?.ringPublicKey, key, 'a rank learns its neighbours\' ring keys');
+  t.is(a.session, SESSION);
   t.deepEqual(JSON.parse(a.configJson), DEFAULT_CONFIG);
   t.is(a.shardPlan?.steps, 2 ** 33, '64-bit step counts survive');
   t.is(a.shardPlan?.globalBatch, 32);
   t.deepEqual([a.generation, a.startStep, a.checkpointStep, a.startupTimeoutMs], [GENERATION, 5, 4, 30_000]);
   const heard = plane.registrations.find((r) => r.host === 'b');
-  t.deepEqual(heard, { host: 'b', gpu: 0, backend: 'wasm', dataEndpoint: 'tcp://b:5701', ipcEndpoint: '', pid: 1, runId: RUN, committedStep: 2 ** 40 });
+  t.deepEqual(heard, { host: 'b', gpu: 0, backend: 'wasm', dataEndpoint: 'tcp://b:5701', ipcEndpoint: '', pid: 1, runId: RUN, committedStep: 2 ** 40, ringPublicKey: key });
 });
 
 test('a ring that loads no merged checkpoint says 0 on the wire', async (t) => {
@@ -186,6 +189,12 @@ test('bad registrations are refused as invalid arguments naming the field', asyn
     [request('a', { gpu: -2 }), /gpu -2/],
     [request('a', { ipcEndpoint: 'tcp://a:1' }), /ipc endpoint 'tcp:\/\/a:1'/],
     [request('a', { committedStep: -2 }), /committed step -2/],
+    // Bounded at the edge: a host name is not 60 MB, and carries nothing a log line could be forged with.
+    [request('h'.repeat(254)), /host is 254 characters long; at most 253/],
+    [request('a\nfake log line'), /host is not a host name or address/],
+    [request('a', { dataEndpoint: `tcp://a:${'1'.repeat(2000)}` }), /data endpoint is 2\d+ characters long; at most 1024/],
+    [request('a', { backend: 'x'.repeat(100) }), /backend is 100 characters long/],
+    [request('a', { ringPublicKey: 'not a key' }), /ring public key is not a Z85 CURVE public key/],
   ];
   for (const [r, message] of cases) {
     const { code, message: said } = await register(r);

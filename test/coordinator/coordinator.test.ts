@@ -317,7 +317,7 @@ test('hostile control messages are refused by name and change nothing', async (t
   await t.throwsAsync(c.uploadCheckpoint(await upload(c, 2, { rank: 1 })), { message: /only rank 0/ });
   await t.throwsAsync(c.uploadCheckpoint(await upload(c, 99)), { message: /step 99: expected 1\.\.4/ });
   await t.throwsAsync(c.uploadCheckpoint(await upload(c, 2, { runId: 'other-run' })), { instanceOf: RunMismatchError });
-  await t.throwsAsync(c.uploadCheckpoint(await upload(c, 2, { generation: 1 })), { instanceOf: CheckpointError, message: /ring generation 1, which is not the training ring/ });
+  await t.throwsAsync(c.uploadCheckpoint(await upload(c, 2, { generation: 1 })), { instanceOf: ProtocolViolationError, message: /ring generation 1; the run is at 0/ });
   const corrupt = async function* (): AsyncIterable<CheckpointPiece> {
     for await (const p of await upload(c, 2)) yield p.last ? { ...p, sha256: '0'.repeat(64) } : p;
   };

@@ -24,12 +24,18 @@ export function launchedWorkers(inv: ParsedInvocation, specs: ReadonlyMap<string
     if (request.gpus === 'all') throw new Error(`${inv.origin}: --gpus all depends on the host it runs on; name the GPUs`);
     detected = request.gpus;
   }
-  const coordinator = effectiveValue(inv, specs, '--coordinator');
-  if (coordinator === undefined) throw new Error(`${inv.origin}: no --coordinator`);
+  // As runWorkers: the launcher's security flags go to every worker.
+  const security = {
+    join: effectiveValue(inv, specs, '--join'),
+    coordinator: effectiveValue(inv, specs, '--coordinator'),
+    insecure: inv.values.has('--insecure'),
+    tlsCert: effectiveValue(inv, specs, '--tls-cert'),
+    tlsKey: effectiveValue(inv, specs, '--tls-key'),
+  };
   const base = Number(effectiveValue(inv, specs, '--metrics-port'));
   return planWorkers(request, detected ?? []).map((slot) => {
     // As runWorkers: worker i serves /metrics on the launcher's port + i (0 stays 0, any free port).
-    const launch = workerLaunch(slot, coordinator, ['--metrics-port', String(base === 0 ? 0 : base + slot.local), ...inv.passthrough]);
+    const launch = workerLaunch(slot, security, ['--metrics-port', String(base === 0 ? 0 : base + slot.local), ...inv.passthrough]);
     return { origin: `${inv.origin} (${launch.name})`, argv: launch.args.slice(1), env: launch.env };
   });
 }

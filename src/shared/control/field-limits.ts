@@ -34,7 +34,8 @@ export function checkLength(field: string, value: string, max: number): string {
 /** A host name or address: bounded, and only the characters names and addresses have (no spaces or control characters for logs to carry). */
 export function checkHost(field: string, value: string): string {
   checkLength(field, value, FIELD_LIMITS.host);
-  if (!HOST.test(value)) throw new ProtocolViolationError(`${field} '${value}' is not a host name or address`);
+  // Not echoed: a value made to look like a log line would be one.
+  if (!HOST.test(value)) throw new ProtocolViolationError(`${field} is not a host name or address: only letters, digits and . _ - : % [ ] may appear`);
   return value;
 }
 

@@ -47,8 +47,8 @@ export async function writeJoinFile(path: string, info: JoinInfo): Promise<void>
 
 /**
  * Reads and validates a join file. Throws a CredentialsError naming the file and the bad field
- * (never the token), or the file's mode when group or others may read or write it: 0600 and
- * 0400 (a Kubernetes Secret's defaultMode) pass, 0644 does not.
+ * (never the token), or the file's mode when others may read or write it or its group write it:
+ * 0600, 0400 and 0440 (a Kubernetes Secret's defaultMode, with fsGroup) pass, 0644 does not.
  */
 export async function readJoinFile(path: string): Promise<JoinInfo> {
   let text: string;
@@ -59,9 +59,10 @@ export async function readJoinFile(path: string): Promise<JoinInfo> {
   try {
     const stat = await file.stat();
     if (!stat.isFile()) throw new CredentialsError(`join file ${path} is not a regular file`);
-    if ((stat.mode & 0o077) !== 0) {
+    // Group read passes: a Kubernetes Secret mounted with fsGroup is 0440, the group being the pod's own.
+    if ((stat.mode & 0o037) !== 0) {
       const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
-      throw new CredentialsError(`join file ${path} has mode ${mode}: it holds the run token, so group and others must have no access; run chmod 600 ${path}`);
+      throw new CredentialsError(`join file ${path} has mode ${mode}: it holds the run token, so others must have no access and the group no write; run chmod 600 ${path}`);
     }
     text = await file.readFile('utf8');
   } finally {

@@ -1,7 +1,6 @@
 // @peculiar/x509 finds its algorithms through tsyringe, which refuses to load without the
-// Reflect metadata API; core-js's implementation of it must run before the library is loaded.
-// core-js comes with @tensorflow/tfjs: a direct dependency (it or reflect-metadata) is safer.
-import 'core-js/proposals/reflect-metadata';
+// Reflect metadata API: the polyfill must run before the library is loaded.
+import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 

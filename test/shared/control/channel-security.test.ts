@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import test from 'ava';
-import { TOKEN_REFUSED_DETAILS } from '../../../src/coordinator/token-interceptor';
+import { TOKEN_REFUSED_DETAILS } from '../../../src/shared/security/token-interceptor';
 import { type ClientSecurity, clientCredentials, clientSecurityFromJoin, type ServerSecurity, serverCredentials } from '../../../src/shared/control/channel-security';
 import { COORDINATOR_SERVER_NAME, createClientCertificate, createRunPki, type PemPair, type RunPki } from '../../../src/shared/security/certificates';
 import { newRunToken } from '../../../src/shared/security/run-token';

@@ -41,17 +41,19 @@ test('rewriting a join file that was loosened makes it 0600 again', async (t) =>
   t.is(statSync(path).mode & 0o777, 0o600);
 });
 
-test('a join file that group or others may read or write is refused with its mode and the fix; 0400 (a Secret mount) passes', async (t) => {
+test('a join file that others may read, or its group write, is refused with its mode and the fix; 0400 and 0440 (a Secret mount, with fsGroup) pass', async (t) => {
   const path = join(tmp(), JOIN_FILE);
   await writeJoinFile(path, info());
-  for (const mode of [0o644, 0o640, 0o604, 0o620, 0o602]) {
+  for (const mode of [0o644, 0o604, 0o660, 0o620, 0o602]) {
     chmodSync(path, mode);
     const err = await t.throwsAsync(readJoinFile(path), { instanceOf: CredentialsError });
     t.true(err?.message.includes(`mode 0${mode.toString(8)}`), err?.message);
     t.true(err?.message.includes(`chmod 600 ${path}`), err?.message);
   }
-  chmodSync(path, 0o400);
-  await t.notThrowsAsync(readJoinFile(path));
+  for (const mode of [0o400, 0o440]) {
+    chmodSync(path, mode);
+    await t.notThrowsAsync(readJoinFile(path));
+  }
 });
 
 test('a missing join file is a CredentialsError naming it', async (t) => {

@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import test from 'ava';
-import { type RefusedCall, TOKEN_METADATA_KEY, TOKEN_REFUSED_DETAILS, tokenInterceptor } from '../../src/coordinator/token-interceptor';
-import type { CoordinatorClient } from '../../src/generated/facefill/v1/Coordinator';
-import { newRunToken } from '../../src/shared/security/run-token';
-import { controlClient, serveControl, statusOutcome, type TestControlServer } from '../_control-server';
+import { type RefusedCall, TOKEN_METADATA_KEY, TOKEN_REFUSED_DETAILS, tokenInterceptor } from '../../../src/shared/security/token-interceptor';
+import type { CoordinatorClient } from '../../../src/generated/facefill/v1/Coordinator';
+import { newRunToken } from '../../../src/shared/security/run-token';
+import { controlClient, serveControl, statusOutcome, type TestControlServer } from '../../_control-server';
 
 const TOKEN = newRunToken();
 const UNAUTHENTICATED = { code: grpc.status.UNAUTHENTICATED, details: TOKEN_REFUSED_DETAILS };

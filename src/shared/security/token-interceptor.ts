@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { tokenMatches } from '../shared/security/run-token';
+import { tokenMatches } from './run-token';
 
 /** The metadata key a control-plane call carries the run token in, as `Bearer <token>`. */
 export const TOKEN_METADATA_KEY = 'authorization';
