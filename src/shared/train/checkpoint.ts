@@ -155,15 +155,20 @@ export async function installCheckpoint(outDir: string, fromDir: string): Promis
 
 /**
  * Checks a checkpoint folder without loading its networks: every file meta.json lists against
- * its sha256, and state.json's step against meta.json's; resolves with that step and the
- * files listed. A CheckpointError names what is wrong.
+ * its sha256, and state.json's step against meta.json's; resolves with that step. With
+ * `listed`, meta.json must list exactly those files, checked before any is read (a received
+ * meta.json could name any path). A CheckpointError names what is wrong.
  */
-export async function verifyCheckpoint(dir: string): Promise<{ step: number; files: string[] }> {
+export async function verifyCheckpoint(dir: string, listed?: readonly string[]): Promise<{ step: number }> {
   const meta = await readMeta(dir);
+  if (listed !== undefined) {
+    const [expected, actual] = [[...listed].sort().join(', '), meta.files.map((f) => f.path).sort().join(', ')];
+    if (actual !== expected) throw new CheckpointError(`checkpoint ${dir}: ${META} lists ${actual}; expected ${expected}`);
+  }
   for (const f of meta.files) await readVerified(dir, meta, f.path);
   const state = await readState(dir, meta);
   if (state.step !== meta.step) throw new CheckpointError(`checkpoint ${dir}: ${STATE} says step ${state.step}, ${META} says ${meta.step}`);
-  return { step: meta.step, files: meta.files.map((f) => f.path) };
+  return { step: meta.step };
 }
 
 /** Points the run in `outDir` back at one of its own checkpoints (`dir`, under its checkpoints folder) as the newest. */
