@@ -19,7 +19,7 @@ import {
 } from '../../src/shared/errors';
 import { createLogger } from '../../src/shared/log';
 import { buildDiscriminator, buildGenerator } from '../../src/shared/model';
-import { checkpointFiles, latestCheckpoint, saveCheckpoint } from '../../src/shared/train/checkpoint';
+import { CHECKPOINT_FILES, checkpointFiles, latestCheckpoint, saveCheckpoint } from '../../src/shared/train/checkpoint';
 import { checkpointLimits } from '../../src/shared/train/checkpoint-limits';
 import { weightsSha256 } from '../../src/shared/train/replica-weights';
 import { tinyConfig } from '../shared/train/_tiny';
@@ -206,6 +206,17 @@ test('a file that is no part of a checkpoint, one sent twice, or a missing one i
     t.deepEqual(published(out), {}, what);
     t.is(m.latest, null, what);
   }
+});
+
+test("a meta.json that lists a path outside the checkpoint's files is refused before that path is read", async (t) => {
+  const { m, out } = merger();
+  const ckpt = await saved(2);
+  const metaPath = join(ckpt.dir, 'meta.json');
+  const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { files: { path: string; bytes: number; sha256: string }[] };
+  meta.files.push({ path: '../../../../etc/hostname', bytes: 0, sha256: '0'.repeat(64) });
+  writeFileSync(metaPath, JSON.stringify(meta));
+  await t.throwsAsync(m.receiveUpload(upload(ckpt.dir, 2, [...CHECKPOINT_FILES]), accept, true), { instanceOf: CheckpointError, message: /meta\.json lists \.\.\/\.\.\/\.\.\/\.\.\/etc\/hostname, .*; expected / });
+  t.deepEqual(published(out), {});
 });
 
 test('a second upload of a step while one is in flight, or once one waits for digests, is refused; the first goes on', async (t) => {
