@@ -79,10 +79,38 @@ export class CheckpointError extends DataError {
   }
 }
 
+/** Thrown when an uploaded checkpoint's weights do not hash to the digest every rank agreed on: the bytes are not the run's weights. */
+export class CheckpointDigestMismatchError extends DataError {
+  constructor(
+    readonly step: number,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super('CHECKPOINT_DIGEST_MISMATCH', GrpcStatus.DATA_LOSS, `the uploaded checkpoint of step ${step} holds weights with sha256 ${actual}, but every rank reported ${expected}`);
+  }
+}
+
+/** Thrown when a checkpoint upload names a step that is merged, older than the latest merged one, or already being uploaded: merged checkpoints are immutable. */
+export class CheckpointExistsError extends DataError {
+  constructor(
+    readonly step: number,
+    reason: string,
+  ) {
+    super('CHECKPOINT_EXISTS', GrpcStatus.ALREADY_EXISTS, `checkpoint upload for step ${step} refused: ${reason}`);
+  }
+}
+
 /** Thrown when no tensor backend can be initialised, or a requested one is unavailable. */
 export class BackendUnavailableError extends FacefillError {
   constructor(message: string) {
     super('BACKEND_UNAVAILABLE', GrpcStatus.FAILED_PRECONDITION, message);
+  }
+}
+
+/** Thrown when writing `neededBytes` more would leave less free disk space than the margin a host must keep. */
+export class DiskSpaceLowError extends FacefillError {
+  constructor(message: string) {
+    super('DISK_SPACE_LOW', GrpcStatus.RESOURCE_EXHAUSTED, message);
   }
 }
 
@@ -158,6 +186,13 @@ export class TransferChecksumError extends ProtocolError {
   }
 }
 
+/** Thrown when a transfer carries more bytes, in one file or in all, than its receiver admits. */
+export class TransferTooLargeError extends ProtocolError {
+  constructor(message: string) {
+    super('TRANSFER_TOO_LARGE', GrpcStatus.RESOURCE_EXHAUSTED, message);
+  }
+}
+
 // ---- Authentication: who may call, and as whom.
 
 /** Family of errors about a caller's credentials on the control plane. */
@@ -207,6 +242,13 @@ export class RunStoppedError extends RunStateError {
 export class ReplicasDivergedError extends RunStateError {
   constructor(message: string) {
     super('REPLICAS_DIVERGED', GrpcStatus.DATA_LOSS, message);
+  }
+}
+
+/** Thrown when a checkpoint upload arrives, or is still in flight, after the run's merges closed (the run finished or failed). */
+export class CheckpointUploadClosedError extends RunStateError {
+  constructor(message: string) {
+    super('CHECKPOINT_UPLOAD_CLOSED', GrpcStatus.FAILED_PRECONDITION, message);
   }
 }
 

@@ -8,12 +8,13 @@ import type { DatasetPlan } from '../shared/control/wire';
 import { manifestHash } from '../shared/data/manifest';
 import { TransferChecksumError } from '../shared/errors';
 import type { Logger } from '../shared/log';
+import { ensureFreeSpace, type StatFs } from '../shared/util/disk-space';
 
 /** Where a worker may find or put the run's dataset. */
 export interface DatasetSource {
   plan: DatasetPlan;
   runId: string;
-  client: ControlClient;
+  client: Pick<ControlClient, 'downloadDataset'>;
   /** A local copy (e.g. on a shared filesystem): used as is when its manifest is the run's. */
   localDir?: string;
   /** Downloads go to `<cacheDir>/<manifest sha256>/`, and are reused by later runs. */
@@ -21,6 +22,8 @@ export interface DatasetSource {
   /** Bound on each file's download. */
   timeoutMs: number;
   log: Logger;
+  /** Reads free disk space (tests pass a fake); node's fs.statfs by default. */
+  statfs?: StatFs;
 }
 
 /**
@@ -29,6 +32,8 @@ export interface DatasetSource {
  * that is missing or whose sha256 differs from the plan's. A downloaded file is checked against
  * the sender's sum as it arrives and against the plan's sum after (a TransferChecksumError
  * naming the file otherwise), so a worker never trains on bytes the coordinator did not plan.
+ * No file may exceed the plan's size for it (TransferTooLargeError), and the downloads are
+ * refused before they start (DiskSpaceLowError) when they would leave the disk too full.
  */
 export async function obtainDataset(s: DatasetSource): Promise<string> {
   if (s.localDir !== undefined) {
@@ -38,10 +43,14 @@ export async function obtainDataset(s: DatasetSource): Promise<string> {
   }
   const dir = join(s.cacheDir, s.plan.manifestSha256);
   await mkdir(dir, { recursive: true });
+  const missing: DatasetPlan['files'] = [];
+  for (const file of s.plan.files) if ((await fileSha256(join(dir, file.name))) !== file.sha256) missing.push(file);
+  const needed = missing.reduce((n, f) => n + f.bytes, 0);
+  if (missing.length > 0) await ensureFreeSpace(dir, needed, `the download of ${missing.length} dataset files`, s.statfs);
   let fetched = 0;
-  for (const file of s.plan.files) {
-    if ((await fileSha256(join(dir, file.name))) === file.sha256) continue;
-    const [received] = await writeFilePieces(dir, s.client.downloadDataset(s.runId, file.name, s.timeoutMs));
+  for (const file of missing) {
+    const only = { files: new Map([[file.name, file.bytes]]), maxBytes: file.bytes };
+    const [received] = await writeFilePieces(dir, s.client.downloadDataset(s.runId, file.name, s.timeoutMs), only);
     if (received?.name !== file.name || received.sha256 !== file.sha256) {
       throw new TransferChecksumError(`${file.name}: received sha256 ${received?.sha256 ?? 'nothing'}, the run's plan expects ${file.sha256}`);
     }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { TransferChecksumError } from '../errors';
+import { ProtocolViolationError, TransferChecksumError, TransferTooLargeError } from '../errors';
 import { resolveUnder } from '../util/safe-path';
 
 /**
@@ -48,29 +48,46 @@ export async function* readFilePieces(root: string, name: string, pieceBytes = 1
   }
 }
 
+/** What a receiver admits of a piece stream, beyond well-formed pieces. */
+export interface TransferBounds {
+  /** Most bytes of all files together; unbounded when left out. */
+  maxBytes?: number;
+  /** The only file names admitted, each with its largest size in bytes; any name when left out. */
+  files?: ReadonlyMap<string, number>;
+}
+
 /**
  * Writes the files of a piece stream under `root`, each into a temporary file that is
  * fsynced and renamed into place only when its size and sha256 match what the sender
  * declared (the caller fsyncs the folders, e.g. by installing them durably). A gap,
  * an overlap, a mismatch, or a stream that ends mid-file is a {@link TransferChecksumError}
- * naming the file (an unsafe name, a ProtocolViolationError); nothing unverified is left under its name.
+ * naming the file; an unsafe name, a name sent twice or one `bounds.files` does not list, a
+ * ProtocolViolationError; more bytes than `bounds` admit, a {@link TransferTooLargeError}
+ * raised before they are written. Nothing unverified is left under its name, and a stream
+ * that fails (the sender's iterator throwing too) leaves no partial file; files received
+ * whole before the failure stay, for the caller to keep or remove.
  */
-export async function writeFilePieces(root: string, pieces: AsyncIterable<FilePiece>): Promise<ReceivedFile[]> {
+export async function writeFilePieces(root: string, pieces: AsyncIterable<FilePiece>, bounds: TransferBounds = {}): Promise<ReceivedFile[]> {
   const received: ReceivedFile[] = [];
+  const started = new Set<string>();
+  let total = 0;
   let current: { name: string; tmp: string; file: Awaited<ReturnType<typeof open>>; hash: ReturnType<typeof createHash>; bytes: number } | null = null;
   try {
     for await (const piece of pieces) {
       if (current === null) {
         const target = resolveUnder(root, piece.name);
+        admitName(piece.name, started, bounds);
         await mkdir(dirname(target), { recursive: true });
         const tmp = join(dirname(target), `.${basename(target)}.partial-${process.pid}`);
         current = { name: piece.name, tmp, file: await open(tmp, 'w'), hash: createHash('sha256'), bytes: 0 };
       }
       if (piece.name !== current.name) throw new TransferChecksumError(`${current.name}: the stream moved on to ${piece.name} before the file's last piece`);
       if (piece.offset !== current.bytes) throw new TransferChecksumError(`${current.name}: piece at offset ${piece.offset}, expected ${current.bytes}`);
+      admitBytes(current.name, current.bytes + piece.data.length, total + piece.data.length, bounds);
       await current.file.write(piece.data);
       current.hash.update(piece.data);
       current.bytes += piece.data.length;
+      total += piece.data.length;
       if (!piece.last) continue;
       // Flushed before it gets its name: a crash must not leave a short file that looks received.
       await current.file.sync();
@@ -95,3 +112,19 @@ export async function writeFilePieces(root: string, pieces: AsyncIterable<FilePi
   }
 }
 
+// A file may come once, and only under a name the receiver expects.
+function admitName(name: string, started: Set<string>, bounds: TransferBounds): void {
+  if (started.has(name)) throw new ProtocolViolationError(`'${name}' was sent twice in one transfer: each file comes once`);
+  if (bounds.files !== undefined && !bounds.files.has(name)) {
+    throw new ProtocolViolationError(`'${name}' is not a file this transfer admits (expected one of ${[...bounds.files.keys()].join(', ')})`);
+  }
+  started.add(name);
+}
+
+function admitBytes(name: string, fileBytes: number, totalBytes: number, bounds: TransferBounds): void {
+  const fileMax = bounds.files?.get(name);
+  if (fileMax !== undefined && fileBytes > fileMax) throw new TransferTooLargeError(`${name}: ${fileBytes} bytes and counting, but this transfer admits at most ${fileMax} bytes for it`);
+  if (bounds.maxBytes !== undefined && totalBytes > bounds.maxBytes) {
+    throw new TransferTooLargeError(`${name}: the transfer reached ${totalBytes} bytes, more than the ${bounds.maxBytes} bytes it admits in all`);
+  }
+}

@@ -53,6 +53,16 @@ const STATE = 'state.json';
 const NETWORKS = ['generator', 'discriminator'] as const;
 const FORMAT = 'facefill-checkpoint';
 
+/** Every file of a checkpoint folder, relative to it, in the order they are sent (meta.json, which lists the others, last). */
+export const CHECKPOINT_FILES: readonly string[] = [
+  ...NETWORKS.flatMap((n) => [`${n}/model.json`, `${n}/${WEIGHTS_FILE}`, `${n}/optimizer.json`, `${n}/optimizer.bin`]),
+  STATE,
+  META,
+];
+
+/** The seal a coordinator adds to a checkpoint it merges, beside meta.json (which does not list it); sent after meta.json. */
+export const SEAL_FILE = 'seal.json';
+
 const MetaSchema = z.object({
   format: z.literal(FORMAT),
   version: z.literal(1),
@@ -135,15 +145,30 @@ export async function saveCheckpoint(outDir: string, content: CheckpointContent)
  * `fromDir` is fsynced before the move, and the move itself made durable.
  */
 export async function installCheckpoint(outDir: string, fromDir: string): Promise<string> {
-  const meta = await readMeta(fromDir);
-  for (const f of meta.files) await readVerified(fromDir, meta, f.path);
-  const state = await readState(fromDir, meta);
-  if (state.step !== meta.step) throw new CheckpointError(`checkpoint ${fromDir}: ${STATE} says step ${state.step}, ${META} says ${meta.step}`);
-  const name = checkpointName(meta.step);
+  const { step } = await verifyCheckpoint(fromDir);
+  const name = checkpointName(step);
   const root = checkpointsDir(outDir);
   await installDirectory(fromDir, join(root, name));
-  await writeFileAtomic(join(root, LATEST), json({ checkpoint: name, step: meta.step }));
+  await writeFileAtomic(join(root, LATEST), json({ checkpoint: name, step }));
   return join(root, name);
+}
+
+/**
+ * Checks a checkpoint folder without loading its networks: every file meta.json lists against
+ * its sha256, and state.json's step against meta.json's; resolves with that step. With
+ * `listed`, meta.json must list exactly those files, checked before any is read (a received
+ * meta.json could name any path). A CheckpointError names what is wrong.
+ */
+export async function verifyCheckpoint(dir: string, listed?: readonly string[]): Promise<{ step: number }> {
+  const meta = await readMeta(dir);
+  if (listed !== undefined) {
+    const [expected, actual] = [[...listed].sort().join(', '), meta.files.map((f) => f.path).sort().join(', ')];
+    if (actual !== expected) throw new CheckpointError(`checkpoint ${dir}: ${META} lists ${actual}; expected ${expected}`);
+  }
+  for (const f of meta.files) await readVerified(dir, meta, f.path);
+  const state = await readState(dir, meta);
+  if (state.step !== meta.step) throw new CheckpointError(`checkpoint ${dir}: ${STATE} says step ${state.step}, ${META} says ${meta.step}`);
+  return { step: meta.step };
 }
 
 /** Points the run in `outDir` back at one of its own checkpoints (`dir`, under its checkpoints folder) as the newest. */
