@@ -10,6 +10,7 @@ import { createRegistry, serveMetrics } from '../shared/metrics/registry';
 import { registerRunMetrics } from '../shared/metrics/run-metrics';
 import type { RunConfig } from '../shared/config';
 import type { Logger } from '../shared/log';
+import { sealKey } from '../shared/security/checkpoint-seal';
 import { JOIN_FILE, writeJoinFile } from '../shared/security/join-file';
 import { coordinatorSecurity, joinInfoFor, type ServerSecurityFlags } from './control-security';
 import { TrainingProgressBar } from './progress-bar';
@@ -57,10 +58,21 @@ export async function runCoordinator(o: CoordinatorCommandOptions): Promise<RunV
   const registry = createRegistry();
   const collapseMetrics = new CollapseMetrics(registry);
   const recoveryMetrics = new RecoveryMetrics(registry);
-  const coordinator = new Coordinator({ config, datasetDir: o.data, dataset, worldSize: o.workers, outDir: o.out, resume: o.resume, log, collapseMetrics, recoveryMetrics });
-  registerRunMetrics(registry, () => coordinator.metricsSnapshot());
   const listenHost = o.listen.slice(0, o.listen.lastIndexOf(':'));
   const { security, trust } = await coordinatorSecurity(o.security, { out: o.out, bind: listenHost, advertise: o.advertise, log });
+  const coordinator = new Coordinator({
+    config,
+    datasetDir: o.data,
+    dataset,
+    worldSize: o.workers,
+    outDir: o.out,
+    resume: o.resume,
+    log,
+    collapseMetrics,
+    recoveryMetrics,
+    sealKey: trust ? sealKey(trust.token) : null,
+  });
+  registerRunMetrics(registry, () => coordinator.metricsSnapshot());
   const metrics = await serveMetrics(registry, o.metrics.host, o.metrics.port);
   const server = await startControlServer(coordinator, o.listen, security).catch(async (err: unknown) => {
     await metrics.close();

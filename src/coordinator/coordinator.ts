@@ -4,13 +4,15 @@ import { join, relative } from 'node:path';
 import type { RunConfig } from '../shared/config';
 import type { FilePiece } from '../shared/control/file-transfer';
 import { readFilePieces } from '../shared/control/file-transfer';
-import { CheckpointError, ConfigInvalidError, ProtocolViolationError, RendezvousClosedError, ReplicasDivergedError, RunMismatchError, RunStoppedError } from '../shared/errors';
+import { CheckpointDigestMismatchError, CheckpointError, ConfigInvalidError, ProtocolViolationError, RendezvousClosedError, ReplicasDivergedError, RunMismatchError, RunStoppedError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import type { CollapseMetrics } from '../shared/metrics/collapse-metrics';
 import type { RecoveryMetrics } from '../shared/metrics/recovery-metrics';
 import type { RunSnapshot } from '../shared/metrics/run-metrics';
 import { decideRecovery, type RecoveryContext } from '../shared/recovery/recovery-policy';
+import { sealCheckpoint } from '../shared/security/checkpoint-seal';
 import { removeCheckpointLeftovers } from '../shared/train/checkpoint-leftovers';
+import { checkpointLimits } from '../shared/train/checkpoint-limits';
 import type { Caller, CheckpointPiece, CheckpointReceipt, ControlPlane, DatasetPlan, Directive, Heartbeat, RunView, StepReportIn, TrainingPlan, WatchLink, WorkerAssignment } from './api';
 import { CheckpointMerger } from './checkpoint-merger';
 import { Membership } from './membership';
@@ -41,6 +43,8 @@ export interface CoordinatorOptions {
   collapseMetrics?: CollapseMetrics;
   /** Where ring generations and recoveries are exported. */
   recoveryMetrics?: RecoveryMetrics;
+  /** The run's checkpoint-sealing key: every merged checkpoint gets a seal `pull` verifies; null (--insecure) seals none. */
+  sealKey: Buffer | null;
 }
 
 /**
@@ -97,7 +101,15 @@ export class Coordinator implements ControlPlane {
       return this.life.phase === 'failed' ? 'fail' : 'go-on';
     });
     this.progress = new ProgressTracker(config, o.log, o.collapseMetrics);
-    this.merger = new CheckpointMerger({ outDir: o.outDir, keep: config.train.keepCheckpoints, log: o.log, now: this.now });
+    const { sealKey } = o;
+    this.merger = new CheckpointMerger({
+      outDir: o.outDir,
+      keep: config.train.keepCheckpoints,
+      limits: checkpointLimits(config),
+      log: o.log,
+      now: this.now,
+      seal: sealKey ? (dir) => sealCheckpoint(dir, sealKey) : undefined,
+    });
     this.done = new Promise((resolve) => (this.settle = resolve));
     this.shutdownRequested = new Promise((resolve) => (this.requestShutdown = resolve));
   }
@@ -215,7 +227,8 @@ export class Coordinator implements ControlPlane {
       }
       if (r.kind === 'sync') await this.sync.record(r.rank, r.sha256, r.stepsDone);
     } catch (err) {
-      if (!(err instanceof ReplicasDivergedError || err instanceof CheckpointError)) throw err;
+      // A checkpoint that cannot be merged (the uploaded bytes are not the weights every rank agreed on) ends the run.
+      if (!(err instanceof ReplicasDivergedError || err instanceof CheckpointError || err instanceof CheckpointDigestMismatchError)) throw err;
       this.fail(err.message);
     }
     return this.directiveFor(r.generation);
@@ -281,7 +294,7 @@ export class Coordinator implements ControlPlane {
       const receipt = await this.merged(() => this.merger.receiveUpload(pieces, accept, !this.progress.collapsed));
       return { ...receipt, path: relative(this.o.outDir, receipt.path) };
     } catch (err) {
-      if (err instanceof CheckpointError && /could not be merged/.test(err.message)) this.fail(err.message);
+      if ((err instanceof CheckpointError && /could not be merged/.test(err.message)) || err instanceof CheckpointDigestMismatchError) this.fail(err.message);
       throw err;
     }
   }
@@ -300,6 +313,7 @@ export class Coordinator implements ControlPlane {
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
     this.formation.close('the coordinator is closing');
+    void this.merger.close('the coordinator is closing');
     for (const link of this.links.values()) link.end();
     this.links.clear();
   }
@@ -338,7 +352,9 @@ export class Coordinator implements ControlPlane {
     if (ended) {
       if (this.ticker) clearInterval(this.ticker);
       this.ticker = null;
-      void this.persist().finally(() => this.settle(this.status()));
+      // A finished or failed run takes no more uploads: its published checkpoints stay as they are.
+      const closed = this.merger.close(`run ${this.runId} has ${state.phase}${state.error ? `: ${state.error}` : ''}`);
+      void Promise.all([this.persist(), closed]).finally(() => this.settle(this.status()));
     }
   }
 
@@ -417,6 +433,7 @@ export class Coordinator implements ControlPlane {
       this.life = { ...this.life, phase: 'finished', generation: saved.generation, startStep: saved.startStep, reachedStep: saved.reachedStep, world: saved.members };
       this.formation.close(`run ${this.runId} has finished`);
       this.o.log.info({ runId: this.runId, latestCheckpoint: saved.latestCheckpoint?.step ?? null }, `--resume: run ${this.runId} has finished; serving its checkpoints`);
+      await this.merger.close(`run ${this.runId} has finished`);
       this.settle(this.status());
       return;
     }

@@ -12,6 +12,7 @@ import type { CollectiveMetrics } from '../shared/metrics/collective-metrics';
 import type { TrainingMetrics } from '../shared/metrics/training-metrics';
 import { ValidationProbe } from '../shared/monitor/validation-probe';
 import type { ProbeResult, StepResult } from '../shared/train/api';
+import { checkpointLimits } from '../shared/train/checkpoint-limits';
 import { sliceSize } from '../shared/train/shard-plan';
 import { TrainingSession, type TrainingSummary } from '../shared/train/training-session';
 import type { WorkerOptions } from './agent';
@@ -202,7 +203,7 @@ async function sessionFor(
   // The worker's run folder only stages uploads; a fresh session starts from a clean one.
   const runDir = join(o.workDir, 'runs', reply.runId);
   await rm(runDir, { recursive: true, force: true });
-  if (fromCheckpoint) await fetchCheckpoint(client, checkpoint, runDir, TRANSFER_TIMEOUT_MS);
+  if (fromCheckpoint) await fetchCheckpoint(client, checkpoint, runDir, TRANSFER_TIMEOUT_MS, { limits: checkpointLimits(config, true) });
   carried.session = await TrainingSession.open({ config, set: data.set, manifestHash: data.manifest, outDir: runDir, resume: fromCheckpoint, nanGradientSteps: o.nanGradientSteps, log: o.log });
   return carried.session;
 }

@@ -47,7 +47,7 @@ async function saved(step: number, seed = 1): Promise<{ dir: string; sha256: str
 /** Rank 0's upload of the checkpoint in `dir` as `step` (its files, or `names`), in pieces of `pieceBytes`. */
 async function* upload(dir: string, step: number, names?: string[], pieceBytes = 4096): AsyncGenerator<CheckpointPiece> {
   for (const name of names ?? (await checkpointFiles(dir))) {
-    for await (const p of readFilePieces(dir, name, pieceBytes)) yield { ...p, runId: 'run', generation: 0, rank: 0, step };
+    for await (const p of readFilePieces(dir, name, pieceBytes)) yield { ...p, runId: 'run', generation: 0, rank: 0, session: '', step };
   }
 }
 

@@ -20,7 +20,10 @@ import { RecoveryMetrics } from '../../src/shared/metrics/recovery-metrics';
 import { createRegistry } from '../../src/shared/metrics/registry';
 import { buildDiscriminator, buildGenerator } from '../../src/shared/model';
 import type { ProbeResult, StepResult } from '../../src/shared/train/api';
+import { sealKey, verifyCheckpointSeal } from '../../src/shared/security/checkpoint-seal';
+import { newRunToken } from '../../src/shared/security/run-token';
 import { checkpointFiles, loadCheckpoint, saveCheckpoint } from '../../src/shared/train/checkpoint';
+import { weightsSha256 } from '../../src/shared/train/replica-weights';
 import { tinyConfig } from '../shared/train/_tiny';
 import { isSettled } from '../_settled';
 
@@ -47,8 +50,11 @@ const tmp = (p: string) => mkdtempSync(join(tmpdir(), `facefill-coord-${p}-`));
 // Liveness is checked every heartbeatSeconds / 2 of real time (here 100 ms), against the test's clock.
 const config = tinyConfig({ data: { batchSize: 4 }, train: { steps: 4, checkpointEvery: 2 }, cluster: { heartbeatSeconds: 0.2 } });
 const log = createLogger('test', 'silent');
+const SEAL_KEY = sealKey(newRunToken());
 let data: string;
 let dataset: DatasetPlan;
+/** The digest every rank reports at a checkpoint {@link upload} sends: the sha256 of those weights. */
+let uploadedWeights: string;
 
 test.before(async () => {
   tf.env().set('PROD', true);
@@ -57,6 +63,10 @@ test.before(async () => {
   await ingest({ source: new SyntheticSource(30, 2), out: join(root, 'set'), size: 16 });
   data = join(root, 'set');
   dataset = await planDataset(data);
+  const networks = uploadedNetworks();
+  uploadedWeights = weightsSha256(networks);
+  networks.generator.dispose();
+  networks.discriminator.dispose();
 });
 
 /** `base` with some cluster settings changed. */
@@ -89,7 +99,7 @@ interface Setup {
 async function started(t: ExecutionContext, o: Setup = {}) {
   let clock = 0;
   const out = o.outDir ?? tmp('run');
-  const c = new KeepingSessions({ config: o.config ?? config, datasetDir: data, dataset: o.dataset ?? dataset, worldSize: o.worldSize ?? 2, outDir: out, resume: o.resume, log, now: () => clock, ...o.metrics });
+  const c = new KeepingSessions({ config: o.config ?? config, datasetDir: data, dataset: o.dataset ?? dataset, worldSize: o.worldSize ?? 2, outDir: out, resume: o.resume, log, now: () => clock, sealKey: SEAL_KEY, ...o.metrics });
   t.teardown(() => c.close());
   await c.start();
   return { c, out, tick: (ms: number) => (clock += ms) };
@@ -155,11 +165,14 @@ const beat = (c: KeepingSessions, rank: number, step: number, condition: WorkerC
 const hex = (c: string) => c.repeat(64);
 const reasonOf = (d: Directive): string => (d.action === 'continue' ? '' : d.reason);
 
+/** The networks whose checkpoint {@link upload} sends (every build gives the same weights). */
+const uploadedNetworks = () => ({ generator: buildGenerator(config.generator, 16, 1), discriminator: buildDiscriminator(config.discriminator, 16, 1) });
+
 /** A real checkpoint of `step` as rank 0 of c's generation 0 would upload it; `over` changes its header. */
 async function upload(c: KeepingSessions, step: number, over: Partial<CheckpointPiece> = {}): Promise<AsyncIterable<CheckpointPiece>> {
   const { runId } = c;
   const session = c.sessionOf(over.generation ?? 0, over.rank ?? 0);
-  const networks = { generator: buildGenerator(config.generator, 16, 1), discriminator: buildDiscriminator(config.discriminator, 16, 1) };
+  const networks = uploadedNetworks();
   const optimizers = { generator: [], discriminator: [] };
   const dir = await saveCheckpoint(tmp('w0'), { step, config, manifestHash: 'm', networks, optimizers });
   networks.generator.dispose();
@@ -172,7 +185,7 @@ async function upload(c: KeepingSessions, step: number, over: Partial<Checkpoint
 
 /** Every rank of a two-worker ring reports the same digest at `step`, and rank 0 uploads the checkpoint: it is merged. */
 async function mergeCheckpoint(c: KeepingSessions, step: number): Promise<void> {
-  for (const rank of [0, 1]) await digest(c, rank, step, hex('a'));
+  for (const rank of [0, 1]) await digest(c, rank, step, uploadedWeights);
   await c.uploadCheckpoint(await upload(c, step, { generation: c.generation }));
 }
 
@@ -224,16 +237,16 @@ test('every rank gets its ring of generation 0, the config, the plan and the dat
 
 test('a checkpoint is merged once rank 0 uploaded it and all digests agree; then the run finishes', async (t) => {
   const { c, out } = await running(t);
-  for (const rank of [0, 1]) await digest(c, rank, 2, hex('a'));
+  for (const rank of [0, 1]) await digest(c, rank, 2, uploadedWeights);
   const receipt = await c.uploadCheckpoint(await upload(c, 2));
   t.is(receipt.step, 2);
   t.regex(c.status().latestCheckpoint, /step-000002$/);
   // The final checkpoint: upload first, digests after.
   await c.uploadCheckpoint(await upload(c, 4));
   t.regex(c.status().latestCheckpoint, /step-000002$/, 'not merged before every rank reported');
-  await digest(c, 1, 4, hex('b'));
+  await digest(c, 1, 4, uploadedWeights);
   // The report that completes the agreement returns once the checkpoint is merged.
-  await digest(c, 0, 4, hex('b'));
+  await digest(c, 0, 4, uploadedWeights);
   t.regex(c.status().latestCheckpoint, /step-000004$/);
   t.deepEqual(beat(c, 0, 4, 'finished'), { action: 'continue' });
   t.is(c.status().state, 'running', 'one rank is still at work');
@@ -242,6 +255,9 @@ test('a checkpoint is merged once rank 0 uploaded it and all digests agree; then
   t.is(view.state, 'finished');
   const saved = await loadCheckpoint(out);
   t.is(saved.step, 4);
+  for (const step of ['000002', '000004']) await t.notThrowsAsync(verifyCheckpointSeal(join(out, 'checkpoints', `step-${step}`), SEAL_KEY), 'every merged checkpoint is sealed with the run key');
+  // The swap attack: the published checkpoint cannot be replaced, neither by its own step nor once the run is over.
+  await t.throwsAsync(c.uploadCheckpoint(await upload(c, 4)), { message: /closed|finished|already/ });
   saved.networks.generator.dispose();
   saved.networks.discriminator.dispose();
   const state = await readRunState(out);
@@ -633,7 +649,7 @@ test('with resume, a coordinator takes up the run in its folder: the same run id
 
 test('resume over a finished run does not reopen it: it serves its checkpoints, and a worker that comes is told the run is over', async (t) => {
   const { c: first, out } = await running(t);
-  for (const rank of [0, 1]) await digest(first, rank, 4, hex('b'));
+  for (const rank of [0, 1]) await digest(first, rank, 4, uploadedWeights);
   await first.uploadCheckpoint(await upload(first, 4));
   beat(first, 0, 4, 'finished');
   beat(first, 1, 4, 'finished');
@@ -645,7 +661,7 @@ test('resume over a finished run does not reopen it: it serves its checkpoints, 
   await t.throwsAsync(c.register(reg(0, { runId: first.runId, committedStep: 4 })), { instanceOf: RunStoppedError, message: /has finished/ });
   const served: string[] = [];
   for await (const p of c.checkpointPieces(0)) if (p.last) served.push(p.name);
-  t.is(served.at(-1), 'meta.json');
+  t.deepEqual(served.slice(-2), ['meta.json', 'seal.json'], 'meta.json, then its seal, come last');
   t.is((await readRunState(out)).state, 'finished', 'run.json still says finished');
 });
 
@@ -668,7 +684,7 @@ test('a resumed run whose workers all restarted starts from its latest merged ch
   ]);
   const served: string[] = [];
   for await (const p of c.checkpointPieces(0)) if (p.last) served.push(p.name);
-  t.is(served.at(-1), 'meta.json', 'the adopted checkpoint is served as the latest');
+  t.deepEqual(served.slice(-2), ['meta.json', 'seal.json'], 'the adopted checkpoint is served as the latest');
 });
 
 // compareForResume lets train.steps change on a resume; the workers' config and the coordinator's
@@ -685,7 +701,7 @@ test('a resumed run tells its workers one length: config and plan agree on the s
 test('without resume, a run folder that holds a run is refused, naming --resume', async (t) => {
   const first = await started(t);
   first.c.close();
-  const c = new KeepingSessions({ config, datasetDir: data, dataset, worldSize: 2, outDir: first.out, log });
+  const c = new KeepingSessions({ config, datasetDir: data, dataset, worldSize: 2, outDir: first.out, log, sealKey: SEAL_KEY });
   t.teardown(() => c.close());
   await t.throwsAsync(c.start(), { instanceOf: CheckpointError, message: /already holds a run \(run\.json\); continue it with --resume/ });
 });

@@ -38,7 +38,7 @@ async function sealedRun(): Promise<CheckpointMerger> {
   m.startGeneration(0, 1);
   const dir = await saveCheckpoint(tmp('rank0'), content);
   async function* pieces() {
-    for (const name of await checkpointFiles(dir)) for await (const p of readFilePieces(dir, name)) yield { ...p, runId: 'r', generation: 0, rank: 0, step: 2 };
+    for (const name of await checkpointFiles(dir)) for await (const p of readFilePieces(dir, name)) yield { ...p, runId: 'r', generation: 0, rank: 0, session: '', step: 2 };
   }
   await m.receiveUpload(pieces(), () => undefined, true);
   await m.recordDigest(2, 0, await checkpointWeightsSha256(dir), true);
@@ -88,7 +88,7 @@ test('a download or a checkpoint save that would leave the disk too full is refu
       return { step: 2, path: '' };
     },
   };
-  await t.throwsAsync(uploadCheckpoint(client, { runId: 'r', generation: 0 }, runDir, untrainedCheckpoint(2), 1000, full), { instanceOf: DiskSpaceLowError, message: /the checkpoint of step 2/ });
+  await t.throwsAsync(uploadCheckpoint(client, { runId: 'r', generation: 0, session: '' }, runDir, untrainedCheckpoint(2), 1000, full), { instanceOf: DiskSpaceLowError, message: /the checkpoint of step 2/ });
   t.false(uploaded);
   t.deepEqual(checkpoints(runDir), []);
 });

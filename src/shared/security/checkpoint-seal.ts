@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CredentialsError } from '../errors';
+import { SEAL_FILE } from '../train/checkpoint';
 import { writeFileAtomic } from '../util/atomic-write';
 
 /**
@@ -10,9 +11,6 @@ import { writeFileAtomic } from '../util/atomic-write';
  * derive. meta.json lists every file with its sha256, so the seal vouches for the whole folder
  * once the checkpoint loader has checked each file against meta.json.
  */
-
-/** The name of a checkpoint's seal, beside its meta.json. */
-export const SEAL_FILE = 'seal.json';
 
 const META_FILE = 'meta.json';
 const HKDF_INFO = 'facefill checkpoint seal v1';

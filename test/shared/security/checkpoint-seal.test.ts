@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { CredentialsError } from '../../../src/shared/errors';
-import { SEAL_FILE, sealCheckpoint, sealKey, verifyCheckpointSeal } from '../../../src/shared/security/checkpoint-seal';
+import { sealCheckpoint, sealKey, verifyCheckpointSeal } from '../../../src/shared/security/checkpoint-seal';
+import { SEAL_FILE } from '../../../src/shared/train/checkpoint';
 import { newRunToken } from '../../../src/shared/security/run-token';
 
 const META = '{"format":"facefill-checkpoint","version":1,"step":500,"files":[]}\n';
