@@ -517,6 +517,9 @@ export class Coordinator implements ControlPlane {
   private checkCaller(c: Caller): void {
     this.checkRun(c.runId);
     const current = this.life.generation;
+    if (!Number.isSafeInteger(c.generation) || c.generation < 0 || !Number.isSafeInteger(c.rank) || c.rank < 0) {
+      throw new ProtocolViolationError(`a call for rank ${c.rank} of ring generation ${c.generation}: both must be whole numbers from 0`);
+    }
     if (c.generation > current) throw new ProtocolViolationError(`a call of ring generation ${c.generation}; the run is at ${current}`);
     this.sessions.check(c, current);
   }
