@@ -230,8 +230,9 @@ program
   .requiredOption('--mask <png|kind>', 'mask PNG (white = hole) or a kind: eyes, eyes-unconstrained, left, right, upper, lower, box, strokes')
   .requiredOption('--out <path>', 'output file (for a file) or folder (for a folder)')
   .option('--seed <n>', 'seed for random mask kinds', toInt, 0)
+  .option('--join <file>', 'the run\'s join file: verify the checkpoint\'s seal (it is as the run\'s coordinator published it) first')
   .addOption(backendOption())
-  .action(async (o: { checkpoint: string; input: string; mask: string; out: string; seed: number; backend: 'auto' }) => {
+  .action(async (o: { checkpoint: string; input: string; mask: string; out: string; seed: number; backend: 'auto'; join?: string }) => {
     const result = await runRestore({ ...o, log: createLogger('restore') });
     if (result.failed.length > 0) process.exitCode = ExitCode.FAILED;
   });

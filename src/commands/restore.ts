@@ -6,7 +6,9 @@ import { ConfigInvalidError } from '../shared/errors';
 import { generatorInpainter } from '../shared/eval/generator-inpainter';
 import { type MaskSpec, type RestoreResult, restoreFiles } from '../shared/eval/restore-files';
 import type { Logger } from '../shared/log';
-import { loadGeneratorForInference } from '../shared/train/checkpoint';
+import { sealKey, verifyCheckpointSeal } from '../shared/security/checkpoint-seal';
+import { readJoinFile } from '../shared/security/join-file';
+import { loadGeneratorForInference, resolveCheckpointDir } from '../shared/train/checkpoint';
 
 /** Options of `facefill restore`. */
 export interface RestoreCommandOptions {
@@ -17,12 +19,18 @@ export interface RestoreCommandOptions {
   out: string;
   seed: number;
   backend: RunConfig['backend'];
+  /** The run's join file: the checkpoint's seal is verified with the run's key before it is used. */
+  join?: string;
   log: Logger;
 }
 
 /** `facefill restore`: fills the masked region of one image or a folder of images with a trained generator. */
 export async function runRestore(options: RestoreCommandOptions): Promise<RestoreResult> {
   await selectBackend(options.backend, options.log);
+  if (options.join !== undefined) {
+    const key = sealKey((await readJoinFile(options.join)).token);
+    await verifyCheckpointSeal(await resolveCheckpointDir(options.checkpoint), key);
+  }
   const { generator, config, step, dir } = await loadGeneratorForInference(options.checkpoint);
   options.log.info({ checkpoint: dir, step }, 'loaded generator');
   const size = config.data.imageSize;

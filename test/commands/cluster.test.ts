@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,10 +53,24 @@ test.serial('coordinator + 2 worker processes on loopback: train, pull the merge
     const face = join(root, 'face.png');
     writeFileSync(face, await encodePng(Uint8Array.from({ length: 256 }, (_, i) => 60 + (i % 16) * 8), 16, 16));
     const restored = join(root, 'restored.png');
-    const restore = cli(['restore', '--checkpoint', pulled, '--input', face, '--mask', 'eyes', '--out', restored, '--backend', 'wasm']);
+    const restore = cli(['restore', '--checkpoint', pulled, '--join', joinFile, '--input', face, '--mask', 'eyes', '--out', restored, '--backend', 'wasm']);
     t.is((await within(restore, 60_000, 'restore')).code, 0, restore.output());
     const meta = await sharp(restored).metadata();
     t.deepEqual([meta.format, meta.width, meta.height], ['png', 16, 16]);
+
+    // Someone with the coordinator's disk swaps the published generator and fixes meta.json's
+    // sums to match: the seal, keyed by the run token they do not hold, gives them away.
+    const published = join(out, 'checkpoints', 'step-000012');
+    const weights = join(published, 'generator', 'weights.bin');
+    const swapped = readFileSync(weights).map((b) => b ^ 0x5a);
+    writeFileSync(weights, swapped);
+    const metaFile = join(published, 'meta.json');
+    const listed = JSON.parse(readFileSync(metaFile, 'utf8')) as { files: { path: string; sha256: string }[] };
+    for (const f of listed.files) if (f.path === 'generator/weights.bin') f.sha256 = createHash('sha256').update(swapped).digest('hex');
+    writeFileSync(metaFile, JSON.stringify(listed));
+    const tampered = cli(['pull', '--join', joinFile, '--out', join(root, 'pulled-tampered')]);
+    t.not((await within(tampered, 60_000, 'pull of a tampered checkpoint')).code, 0);
+    t.regex(tampered.output(), /seal/);
 
     await client.shutdown('test over', 10_000);
     t.is((await within(coordinator, 20_000, 'coordinator')).code, 0, coordinator.output());
