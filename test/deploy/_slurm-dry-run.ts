@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 
 /** One process the batch script started with `node`: on which node, as which task, seeing which GPUs, with which words. */
 export interface NodeCall {
@@ -23,6 +23,8 @@ export interface DryRun {
   srunOptions: string[][];
   /** SLURM_SUBMIT_DIR, the checkout the job ran from (gone after the run). */
   submitDir: string;
+  /** Every folder and file under the checkout once the script ended, by its path relative to the checkout, with its permission bits. */
+  modes: ReadonlyMap<string, number>;
 }
 
 /**
@@ -53,6 +55,10 @@ export interface DryRunJob {
   restartCount?: number;
   /** Exit code of the stub `node` by facefill command (default 0). */
   exitCodes?: Readonly<Record<string, number>>;
+  /** The coordinator never writes its join file: it hangs (runs until killed) or exits without it. */
+  noJoinFile?: 'hangs' | 'exits';
+  /** More environment for the script (its settings, such as JOIN_TIMEOUT). */
+  env?: Readonly<Record<string, string>>;
 }
 
 const SCONTROL = `#!/bin/bash
@@ -86,9 +92,31 @@ done
 exit $status
 `;
 
-// Records where and how it was started, then exits with STUB_EXIT_<facefill command>, or 0.
+/** The run token the stub `facefill credentials` writes (in its token and join.json files): no command line may carry it. */
+export const STUB_RUN_TOKEN = 'stub-run-token-5f3a9c';
+
+// Records where and how it was started (in start order: the log's names begin with the time),
+// then leaves what the real command would for the script to find: `facefill credentials` its
+// --out folder with a token and join.json, the coordinator <--out>/join.json; or, with STUB_NO_JOIN=hangs, a coordinator
+// that never writes it and runs until it is killed (=exits: one that ends without it). Then it
+// exits with STUB_EXIT_<facefill command>, or 0.
 const NODE = `#!/bin/bash
-printf '%s\\0' "\${SLURMD_NODENAME:-}" "\${SLURM_LOCALID:-}" "\${CUDA_VISIBLE_DEVICES-unset}" "$@" > "$(mktemp "$STUB_LOG/node.XXXXXX")"
+printf '%s\\0' "\${SLURMD_NODENAME:-}" "\${SLURM_LOCALID:-}" "\${CUDA_VISIBLE_DEVICES-unset}" "$@" > "$(mktemp "$STUB_LOG/node.$(date +%s%N).XXXXXX")"
+out=
+prev=
+for arg in "\${@:3}"; do
+  [[ "$prev" == --out ]] && out=$arg
+  [[ "$arg" == --out=* ]] && out=\${arg#--out=}
+  prev=$arg
+done
+case "\${2:-}" in
+  credentials) mkdir -p "$out" && printf '%s' "$STUB_TOKEN" > "$out/token" && printf '{"token":"%s"}' "$STUB_TOKEN" > "$out/join.json" ;;
+  coordinator)
+    case "\${STUB_NO_JOIN:-}" in
+      '') printf '{"token":"%s"}' "$STUB_TOKEN" > "$out/join.json" ;;
+      hangs) exec sleep 60 ;;
+    esac ;;
+esac
 code_var="STUB_EXIT_\${2:-none}"
 exit "\${!code_var:-0}"
 `;
@@ -98,50 +126,82 @@ exit "\${!code_var:-0}"
  * what would run where, with the environment sbatch gives a job of `job.nodes` nodes.
  */
 export function dryRunSbatch(script: string, job: DryRunJob): DryRun {
+  return dryRunAttempts(script, [job])[0];
+}
+
+/**
+ * Runs a batch script several times in one checkout, as Slurm runs a requeued job again: each
+ * attempt finds what the earlier ones left in the run folder.
+ */
+export function dryRunAttempts(script: string, attempts: readonly DryRunJob[]): DryRun[] {
   const root = mkdtempSync(join(tmpdir(), 'facefill-sbatch-'));
   try {
     const bin = join(root, 'bin');
-    const log = join(root, 'log');
-    for (const dir of [bin, log, join(root, 'checkout'), join(root, 'scratch')]) mkdirSync(dir);
+    const checkout = join(root, 'checkout');
+    for (const dir of [bin, checkout, join(root, 'scratch')]) mkdirSync(dir);
     for (const [name, body] of [['scontrol', SCONTROL], ['srun', SRUN], ['node', NODE]] as const) {
       writeFileSync(join(bin, name), body);
       chmodSync(join(bin, name), 0o755);
     }
-    const gpus = nodeGpus(job.gpuNumbering, Number(job.gpusPerNode.slice(job.gpusPerNode.lastIndexOf(':') + 1)));
-    const exits = Object.fromEntries(Object.entries(job.exitCodes ?? {}).map(([command, code]) => [`STUB_EXIT_${command}`, String(code)]));
-    const result = spawnSync('bash', [script], {
-      encoding: 'utf8',
-      timeout: 60_000,
-      env: {
-        PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
-        HOME: root,
-        TMPDIR: join(root, 'scratch'),
-        SLURM_SUBMIT_DIR: join(root, 'checkout'),
-        SLURM_JOB_ID: '4242',
-        SLURM_JOB_NODELIST: job.nodes.join(','),
-        SLURM_JOB_NUM_NODES: String(job.nodes.length),
-        SLURM_NTASKS_PER_NODE: String(job.tasksPerNode),
-        SLURM_GPUS_PER_NODE: job.gpusPerNode,
-        SLURM_CPUS_PER_TASK: String(job.cpusPerTask),
-        ...(job.restartCount === undefined ? {} : { SLURM_RESTART_COUNT: String(job.restartCount) }),
-        SLURMD_NODENAME: job.nodes[0],
-        CUDA_VISIBLE_DEVICES: gpus.job.join(','),
-        STUB_NODES: job.nodes.join(' '),
-        STUB_JOB_GPUS: gpus.job.join(' '),
-        STUB_LOG: log,
-        ...exits,
-      },
-    });
-    const records = (prefix: string) =>
-      readdirSync(log)
-        .filter((f) => f.startsWith(prefix))
-        .sort()
-        .map((f) => readFileSync(join(log, f), 'utf8').split('\0').slice(0, -1));
-    const calls = records('node.').map(([node, localId, cudaVisibleDevices, ...args]) => ({ node, localId, cudaVisibleDevices, args }));
-    return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls, srunOptions: records('srun.'), submitDir: join(root, 'checkout') };
+    return attempts.map((job, i) => attempt(script, job, root, join(root, `log-${i}`)));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+function attempt(script: string, job: DryRunJob, root: string, log: string): DryRun {
+  mkdirSync(log);
+  const bin = join(root, 'bin');
+  const checkout = join(root, 'checkout');
+  const gpus = nodeGpus(job.gpuNumbering, Number(job.gpusPerNode.slice(job.gpusPerNode.lastIndexOf(':') + 1)));
+  const exits = Object.fromEntries(Object.entries(job.exitCodes ?? {}).map(([command, code]) => [`STUB_EXIT_${command}`, String(code)]));
+  const result = spawnSync('bash', [script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: {
+      ...job.env,
+      ...(job.noJoinFile ? { STUB_NO_JOIN: job.noJoinFile } : {}),
+      PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+      HOME: root,
+      TMPDIR: join(root, 'scratch'),
+      SLURM_SUBMIT_DIR: checkout,
+      SLURM_JOB_ID: '4242',
+      SLURM_JOB_NODELIST: job.nodes.join(','),
+      SLURM_JOB_NUM_NODES: String(job.nodes.length),
+      SLURM_NTASKS_PER_NODE: String(job.tasksPerNode),
+      SLURM_GPUS_PER_NODE: job.gpusPerNode,
+      SLURM_CPUS_PER_TASK: String(job.cpusPerTask),
+      ...(job.restartCount === undefined ? {} : { SLURM_RESTART_COUNT: String(job.restartCount) }),
+      SLURMD_NODENAME: job.nodes[0],
+      CUDA_VISIBLE_DEVICES: gpus.job.join(','),
+      STUB_NODES: job.nodes.join(' '),
+      STUB_JOB_GPUS: gpus.job.join(' '),
+      STUB_LOG: log,
+      STUB_TOKEN: STUB_RUN_TOKEN,
+      ...exits,
+    },
+  });
+  const records = (prefix: string) =>
+    readdirSync(log)
+      .filter((f) => f.startsWith(prefix))
+      .sort()
+      .map((f) => readFileSync(join(log, f), 'utf8').split('\0').slice(0, -1));
+  const calls = records('node.').map(([node, localId, cudaVisibleDevices, ...args]) => ({ node, localId, cudaVisibleDevices, args }));
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls, srunOptions: records('srun.'), submitDir: checkout, modes: modesUnder(checkout) };
+}
+
+/** The permission bits of every folder and file under `dir`, by path relative to it. */
+function modesUnder(dir: string): Map<string, number> {
+  const modes = new Map<string, number>();
+  const walk = (path: string) => {
+    for (const entry of readdirSync(path, { withFileTypes: true })) {
+      const full = join(path, entry.name);
+      modes.set(relative(dir, full), statSync(full).mode & 0o7777);
+      if (entry.isDirectory()) walk(full);
+    }
+  };
+  walk(dir);
+  return modes;
 }
 
 /** The `#SBATCH` options of a batch script, by name (`--nodes` → '2'). */
