@@ -163,3 +163,16 @@ export function effectiveValue(inv: ParsedInvocation, specs: ReadonlyMap<string,
   const fallback = specs.get(inv.command)?.flags.get(flag)?.defaultValue;
   return fallback === undefined ? undefined : String(fallback);
 }
+
+/**
+ * Every value a command line gives a flag that takes one (`--name v` or `--name=v`), after `--`
+ * too, read from the words alone: for checks that must hold whatever flags the CLI declares.
+ */
+export function rawFlagValues(argv: readonly string[], name: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === name && i + 1 < argv.length) values.push(argv[++i]);
+    else if (argv[i].startsWith(`${name}=`)) values.push(argv[i].slice(name.length + 1));
+  }
+  return values;
+}

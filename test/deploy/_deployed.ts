@@ -1,12 +1,14 @@
 import { dirname, resolve } from 'node:path';
 import { list, optionalRecord, record, repoPath, text, texts } from './_deploy-files';
-import { isCliEntry, shellWords } from './_shell-words';
+import { findShellInvocations, isCliEntry, shellWords } from './_shell-words';
 
-/** A volume mounted into a container: where, whether read-only, and what backs it (`volume:runs`, `file:/abs/path`, `pvc:facefill-data`, ...). */
+/** A volume mounted into a container: where, whether read-only, and what backs it (`volume:runs`, `file:/abs/path`, `pvc:facefill-data`, `secret:facefill-credentials`, ...). */
 export interface Mount {
   target: string;
   readOnly: boolean;
   source: string;
+  /** Kubernetes only: the pod's volume, as written (its secret items and modes). */
+  volume?: Record<string, unknown>;
 }
 
 /** One facefill container of a compose file or a Kubernetes workload, with what the file declares around it. */
@@ -19,8 +21,10 @@ export interface DeployedProcess {
   /** Names other containers reach it by (compose service name and hostname). */
   hostnames: string[];
   image: string;
-  /** The facefill words after the CLI entry (image ENTRYPOINT/CMD applied). */
+  /** The facefill words after the CLI entry (image ENTRYPOINT/CMD applied; in a `sh -c` script, its facefill command line). */
   argv: string[];
+  /** Every word the container runs (image ENTRYPOINT/CMD applied), the shell and its script included. */
+  words: string[];
   /** Ports declared for it: compose `ports` (container side) and `expose`; Kubernetes containerPorts. */
   declaredPorts: number[];
   mounts: Mount[];
@@ -40,6 +44,25 @@ export interface ImageDefaults {
 export function facefillArgv(words: readonly string[]): string[] | undefined {
   const at = words.findIndex(isCliEntry);
   return at < 0 ? undefined : words.slice(at + 1);
+}
+
+/**
+ * The facefill argv of a container's command: after the CLI entry, or, for a shell script
+ * (`sh -c '...'`), of the one facefill command line in it. Undefined when it runs no facefill.
+ */
+export function containerFacefillArgv(words: readonly string[], where: string): string[] | undefined {
+  const script = containerScript(words);
+  if (script !== undefined) {
+    const found = findShellInvocations(script, where);
+    if (found.length > 1) throw new Error(`${where}: its script runs facefill ${found.length} times; one container, one facefill process`);
+    return found[0] ? [...found[0].argv] : undefined;
+  }
+  return facefillArgv(words);
+}
+
+/** The script a container runs with `sh -c` (or bash), or undefined. */
+export function containerScript(words: readonly string[]): string | undefined {
+  return words.length === 3 && /(^|\/)(ba)?sh$/.test(words[0]) && words[1] === '-c' ? words[2] : undefined;
 }
 
 function words(value: unknown, where: string): string[] | undefined {
@@ -62,7 +85,7 @@ export function composeProcesses(file: string, doc: unknown, imageOf: (image: st
     if (!defaults) continue;
     const entry = words(service.entrypoint, `${where} entrypoint`);
     const all = entry ? [...entry, ...(words(service.command, `${where} command`) ?? [])] : [...defaults.entrypoint, ...(words(service.command, `${where} command`) ?? defaults.cmd)];
-    const argv = facefillArgv(all);
+    const argv = containerFacefillArgv(all, where);
     if (!argv) throw new Error(`${where}: runs ${all.join(' ')}, not facefill`);
     const ports = list(service.ports, `${where} ports`).map((p, i) => composeContainerPort(p, `${where} ports[${i}]`));
     const expose = texts(service.expose, `${where} expose`).map((p) => Number(p.split('/')[0]));
@@ -74,6 +97,7 @@ export function composeProcesses(file: string, doc: unknown, imageOf: (image: st
       hostnames: [name, ...hostname],
       image,
       argv,
+      words: all,
       declaredPorts: [...new Set([...ports, ...expose])],
       mounts: list(service.volumes, `${where} volumes`).map((v, i) => composeMount(file, v, `${where} volumes[${i}]`)),
       container: service,
@@ -125,10 +149,10 @@ export function k8sProcesses(file: string, objects: readonly Record<string, unkn
     const workload = `${text(obj.kind, 'kind')}/${text(meta.name, 'metadata.name')}`;
     const pod = podTemplate(obj, `${repoPath(file)} ${workload}`);
     if (!pod) continue;
-    const volumes = new Map<string, string>();
+    const volumes = new Map<string, Record<string, unknown>>();
     for (const [i, v] of list(pod.spec.volumes, `${workload} volumes`).entries()) {
       const vol = record(v, `${workload} volumes[${i}]`);
-      volumes.set(text(vol.name, `${workload} volumes[${i}].name`), k8sVolumeSource(vol));
+      volumes.set(text(vol.name, `${workload} volumes[${i}].name`), vol);
     }
     for (const [i, c] of list(pod.spec.containers, `${workload} containers`).entries()) {
       const container = record(c, `${workload} containers[${i}]`);
@@ -139,7 +163,7 @@ export function k8sProcesses(file: string, objects: readonly Record<string, unkn
       const command = words(container.command, `${where} command`);
       const args = words(container.args, `${where} args`);
       const all = command ? [...command, ...(args ?? [])] : [...defaults.entrypoint, ...(args ?? defaults.cmd)];
-      const argv = facefillArgv(all);
+      const argv = containerFacefillArgv(all, where);
       if (!argv) throw new Error(`${where}: runs ${all.join(' ')}, not facefill`);
       out.push({
         platform: 'k8s',
@@ -148,13 +172,14 @@ export function k8sProcesses(file: string, objects: readonly Record<string, unkn
         hostnames: [],
         image,
         argv,
+        words: all,
         declaredPorts: list(container.ports, `${where} ports`).map((p, j) => Number(text(record(p, `${where} ports[${j}]`).containerPort, `${where} ports[${j}].containerPort`))),
         mounts: list(container.volumeMounts, `${where} volumeMounts`).map((m, j) => {
           const mount = record(m, `${where} volumeMounts[${j}]`);
           const name = text(mount.name, `${where} volumeMounts[${j}].name`);
-          const source = volumes.get(name);
-          if (source === undefined) throw new Error(`${where}: volumeMount ${name} names no volume of the pod`);
-          return { target: text(mount.mountPath, `${where} mountPath`), readOnly: mount.readOnly === true, source };
+          const volume = volumes.get(name);
+          if (volume === undefined) throw new Error(`${where}: volumeMount ${name} names no volume of the pod`);
+          return { target: text(mount.mountPath, `${where} mountPath`), readOnly: mount.readOnly === true, source: k8sVolumeSource(volume), volume };
         }),
         container,
         pod: { ...pod, owner: obj },
@@ -167,6 +192,7 @@ export function k8sProcesses(file: string, objects: readonly Record<string, unkn
 function k8sVolumeSource(vol: Record<string, unknown>): string {
   if (vol.persistentVolumeClaim) return `pvc:${text(record(vol.persistentVolumeClaim, 'pvc').claimName, 'claimName')}`;
   if (vol.configMap) return `configMap:${text(record(vol.configMap, 'configMap').name, 'configMap name')}`;
+  if (vol.secret) return `secret:${text(record(vol.secret, 'secret').secretName, 'secretName')}`;
   if (vol.emptyDir) return 'emptyDir';
   return `other:${Object.keys(vol).filter((k) => k !== 'name').join(',')}`;
 }

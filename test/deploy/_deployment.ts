@@ -10,7 +10,7 @@ const IMAGE_FILES: Readonly<Record<string, string>> = { 'facefill-gpu': DEPLOY.d
 export const K8S_KUSTOMIZATION = join(DEPLOY.k8s, 'kustomization.yaml');
 
 /** Manifests applied on their own, deliberately left out of kustomization.yaml. */
-export const K8S_OPTIONAL: readonly string[] = ['ingest-job.yaml'];
+export const K8S_OPTIONAL: readonly string[] = ['ingest-job.yaml', 'status-job.yaml'];
 
 /** Everything read from deploy/: the Dockerfiles' stages, the compose file, the Kubernetes objects, and the facefill containers they run. */
 export interface Deployment {

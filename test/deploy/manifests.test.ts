@@ -6,12 +6,14 @@ import test, { type ExecutionContext } from 'ava';
 import { program } from '../../src/cli';
 import { configFromFlags } from '../../src/commands/config-options';
 import { resolveConfig } from '../../src/shared/config';
-import { effectiveValue, type Invocation, isDeferred, type ParsedInvocation, parseInvocation, readCommandSpecs } from './_cli-spec';
+import { effectiveValue, type Invocation, isDeferred, type ParsedInvocation, parseInvocation, rawFlagValues, readCommandSpecs } from './_cli-spec';
 import { DEPLOY, list, parseYamlDocuments, readText, readYamlDocuments, record, repoPath, REPO_ROOT, text, texts, yamlFilesIn } from './_deploy-files';
 import { deployment, K8S_KUSTOMIZATION, K8S_OPTIONAL, lastExecForm, nameOf, objectsOfKind, runtimeStage } from './_deployment';
-import { type DeployedProcess, facefillArgv, type Mount, podTemplate } from './_deployed';
+import { type DeployedProcess, facefillArgv, podTemplate } from './_deployed';
 import { instructionsOf } from './_dockerfile';
+import { documentedInvocations } from './_documented';
 import { hostPort, listeningPorts } from './_facefill-ports';
+import { composeJoinOrigin, k8sJoinOrigin, mountOf } from './_join-origin';
 import { launchedWorkers } from './_launched-workers';
 import { podFailureAction, retryBudget } from './_pod-failure-policy';
 import { findShellInvocations } from './_shell-words';
@@ -46,6 +48,22 @@ function processesOf(p: { origin: string; argv: readonly string[] }, detected?: 
   const inv = parsed(p);
   return inv.command === 'workers' ? launchedWorkers(inv, specs, detected).map(parsed) : [inv];
 }
+/**
+ * The address a worker dials: its --coordinator, else the --address its join file was made for
+ * (by the compose credentials service, or for Kubernetes by the commands deploy/README.md shows).
+ */
+function dialledAddress(p: DeployedProcess, inv: ParsedInvocation): string {
+  const given = inv.values.get('--coordinator')?.at(-1);
+  if (given !== undefined) return given;
+  const join = inv.values.get('--join')?.at(-1) ?? rawFlagValues(p.argv, '--join').at(-1);
+  if (join === undefined) throw new Error(`${inv.origin}: neither --coordinator nor --join`);
+  const origin = p.platform === 'compose' ? composeJoinOrigin(deployment().composeProcs, p, join) : k8sJoinOrigin(readText(README), p, join);
+  const address = origin && rawFlagValues(origin.argv, '--address').at(-1);
+  if (address === undefined) throw new Error(`${inv.origin}: its join file ${join} comes from no \`facefill credentials --address\``);
+  return address;
+}
+const README = join(REPO_ROOT, 'deploy/README.md');
+
 /** Every port the processes of a deployed command line listen on. */
 const portsOf = (p: { origin: string; argv: readonly string[] }): number[] => [...new Set(processesOf(p).flatMap((i) => [...listeningPorts(i, specs).values()]))].sort();
 
@@ -77,7 +95,7 @@ test('the Kubernetes objects have apiVersion, kind and a name, no namespace, and
     t.is(record(obj.metadata, where).namespace, undefined, `${where}: namespace-agnostic manifests set no namespace`);
   }
   const kinds = k8sObjects.map(({ obj }) => `${String(obj.apiVersion)} ${String(obj.kind)}`).sort();
-  for (const expected of ['v1 ConfigMap', 'v1 PersistentVolumeClaim', 'apps/v1 Deployment', 'v1 Service', 'batch/v1 Job', 'policy/v1 PodDisruptionBudget']) {
+  for (const expected of ['v1 ConfigMap', 'v1 PersistentVolumeClaim', 'apps/v1 Deployment', 'v1 Service', 'batch/v1 Job', 'policy/v1 PodDisruptionBudget', 'networking.k8s.io/v1 NetworkPolicy']) {
     t.true(kinds.includes(expected), `missing ${expected}; found ${kinds.join(', ')}`);
   }
   const kustomization = record(readYamlDocuments(K8S_KUSTOMIZATION)[0], 'kustomization.yaml');
@@ -89,7 +107,7 @@ test('the Kubernetes objects have apiVersion, kind and a name, no namespace, and
   t.deepEqual([...listed].sort(), expected.sort(), 'kustomization.yaml lists every manifest but the optional ones');
 });
 
-test('every facefill command line in the Dockerfiles, compose file, manifests and Slurm script names a real command and only its flags', (t) => {
+test('every facefill command line in the Dockerfiles, compose file, manifests, Slurm script and deploy/README.md\'s shell blocks names a real command and only its flags', (t) => {
   const { dockerfiles, composeProcs, k8sProcs } = deployment();
   const found: Invocation[] = [];
   for (const [file, stages] of dockerfiles) {
@@ -102,6 +120,9 @@ test('every facefill command line in the Dockerfiles, compose file, manifests an
   found.push(...composeProcs, ...k8sProcs);
   const slurm = findShellInvocations(readText(DEPLOY.sbatch), repoPath(DEPLOY.sbatch));
   found.push(...slurm);
+  const documented = documentedInvocations(readText(README), repoPath(README));
+  t.true(documented.some((d) => d.argv[0] === 'credentials'), 'deploy/README.md shows how to make the credentials');
+  found.push(...documented);
   const problems = found.flatMap((inv) => parseInvocation(inv, specs).problems);
   t.deepEqual(problems, []);
   // The extraction itself must see the commands each platform runs (workers directly, or through facefill workers).
@@ -124,9 +145,9 @@ test('compose: each facefill service declares exactly its ports; workers reach t
   const workers = services.flatMap((p) => processesOf(p).map((inv) => ({ p, inv })));
   t.is(Number(flag(parsed(coordinator), '--workers')), workers.length, 'the coordinator waits for as many workers as the worker services start');
   for (const { p, inv } of workers) {
-    const target = hostPort(flag(inv, '--coordinator'), inv.origin);
-    t.true(coordinator.hostnames.includes(target.host), `${inv.origin}: --coordinator ${target.host} is not the coordinator service`);
-    t.is(target.port, Number(flag(parsed(coordinator), '--port')), `${inv.origin}: --coordinator port`);
+    const target = hostPort(dialledAddress(p, inv), inv.origin);
+    t.true(coordinator.hostnames.includes(target.host), `${inv.origin}: it dials ${target.host}, not the coordinator service`);
+    t.is(target.port, Number(flag(parsed(coordinator), '--port')), `${inv.origin}: the coordinator's port`);
     t.true(p.hostnames.includes(flag(inv, '--host')), `${inv.origin}: --host must be a name the other workers resolve to it`);
   }
   const gpuIds: string[] = [];
@@ -213,9 +234,9 @@ test('Kubernetes: containerPorts are what each container listens on, Services an
   }
   for (const w of byCommand(k8sProcs, 'worker')) {
     const inv = parsed(w);
-    const target = hostPort(flag(inv, '--coordinator'), w.origin);
+    const target = hostPort(dialledAddress(w, inv), w.origin);
     const service = objectsNamed('Service').find((s) => nameOf(s) === target.host.split('.')[0]);
-    t.truthy(service, `${w.origin}: --coordinator names no Service`);
+    t.truthy(service, `${w.origin}: it dials ${target.host}, which is no Service`);
     const servicePort = list(record(service?.spec, 'spec').ports, 'ports').map((sp) => record(sp, 'port')).find((sp) => Number(sp.port) === target.port);
     t.truthy(servicePort, `${w.origin}: Service has no port ${target.port}`);
     t.is(resolveContainerPort(coordinator, servicePort?.targetPort ?? servicePort?.port), Number(flag(parsed(coordinator), '--port')), `${w.origin}: the Service port reaches the coordinator's --port`);
@@ -352,15 +373,9 @@ function readMounted(p: DeployedProcess, path: string): string {
   throw new Error(`${p.origin}: ${path} comes from ${mount.source}, which this test cannot read`);
 }
 
-function mountOf(p: DeployedProcess, path: string): Mount | undefined {
-  return p.mounts
-    .filter((m) => path === m.target || path.startsWith(`${m.target.replace(/\/$/, '')}/`))
-    .sort((a, b) => b.target.length - a.target.length)[0];
-}
-
 test('every path a facefill container reads or writes is on a volume, writable where it writes; the dataset ingested is the one the coordinator reads', (t) => {
   const { compose, composeProcs, k8sProcs } = deployment();
-  const reads = ['--data', '--config', '--source'];
+  const reads = ['--data', '--config', '--source', '--credentials', '--join'];
   const writes = ['--out', '--work-dir'];
   for (const p of [...composeProcs, ...k8sProcs]) {
     for (const inv of processesOf(p)) {
@@ -483,7 +498,7 @@ for (const [numbering, gpusPerNode] of [
     t.true(has(coordinator, '--exit-when-done'), 'the job ends with the run');
     const launchers = invs.filter((x) => x.inv.command === 'workers');
     t.deepEqual(launchers.map((l) => l.call.node).sort(), [...job.nodes].sort(), 'one facefill workers per node');
-    t.true(invs.every((x) => x.inv.command === 'coordinator' || x.inv.command === 'workers'), `only the coordinator and facefill workers: ${invs.map((x) => x.inv.command).join(', ')}`);
+    t.true(invs.every((x) => ['credentials', 'coordinator', 'workers'].includes(x.inv.command)), `only the credentials, the coordinator and facefill workers: ${invs.map((x) => x.inv.command).join(', ')}`);
     let started = 0;
     for (const { call, inv } of launchers) {
       const node = call.node;
