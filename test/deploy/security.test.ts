@@ -459,4 +459,8 @@ test('Slurm: the workers wait for the join file a bounded time, and not at all o
   const failed = dryRunSbatch(DEPLOY.sbatch, headerJob({ noJoinFile: 'exits', exitCodes: { coordinator: 2 } }));
   t.is(failed.status, 2, `the job ends with the status of a coordinator that exited before writing it: ${failed.stderr}`);
   t.deepEqual(failed.calls.map((c) => c.args[1]), ['credentials', 'coordinator'], 'no workers started');
+  // A requeue finds the join file of the earlier attempt: not the sign that this coordinator is up.
+  const [, stale] = dryRunAttempts(DEPLOY.sbatch, [headerJob(), headerJob({ restartCount: 1, noJoinFile: 'hangs', env: { JOIN_TIMEOUT: '2' } })]);
+  t.is(stale.status, 1, `a requeued coordinator that never writes its join file: ${stale.stderr}`);
+  t.deepEqual(stale.calls.map((c) => c.args[1]), ['coordinator'], 'no workers started on the earlier attempt\'s join file');
 });
