@@ -76,19 +76,15 @@ export function isDeferred(value: string): boolean {
   return value.includes('$');
 }
 
-/** Flags `facefill workers` sets on every worker itself: a worker flag after `--` must not repeat them. */
-export const LAUNCHER_SET_FLAGS: readonly string[] = ['--coordinator', '--gpu', '--metrics-port'];
+/** Flags `facefill workers` sets on every worker itself (its own security flags among them): a worker flag after `--` must not repeat them. */
+export const LAUNCHER_SET_FLAGS: readonly string[] = ['--join', '--coordinator', '--insecure', '--tls-cert', '--tls-key', '--gpu', '--metrics-port'];
 
 /**
  * Checks one command line against the CLI: a real command, only its flags, values its parsers
  * accept, every mandatory flag present, nothing repeated that cannot be. Returns the problems
  * (each naming the origin) and, when there are none, the parsed invocation.
  */
-export function parseInvocation(
-  inv: Invocation,
-  specs: ReadonlyMap<string, CommandSpec>,
-  options: { skipMandatory?: readonly string[] } = {},
-): { problems: string[]; parsed?: ParsedInvocation } {
+export function parseInvocation(inv: Invocation, specs: ReadonlyMap<string, CommandSpec>): { problems: string[]; parsed?: ParsedInvocation } {
   const problems: string[] = [];
   const bad = (message: string) => problems.push(`${inv.origin}: ${message}`);
   const [command, ...rest] = inv.argv;
@@ -142,12 +138,11 @@ export function parseInvocation(
     if (seen.length > 0 && !flag.repeatable) bad(`${flag.name} is given twice`);
     values.set(flag.name, [...seen, value]);
   }
-  const skip = new Set(options.skipMandatory ?? []);
   for (const flag of new Set(spec.flags.values())) {
-    if (flag.mandatory && !values.has(flag.name) && !skip.has(flag.name)) bad(`facefill ${command} needs ${flag.name}`);
+    if (flag.mandatory && !values.has(flag.name)) bad(`facefill ${command} needs ${flag.name}`);
   }
   if (passthrough.length > 0 && command === 'workers') {
-    const inner = parseInvocation({ origin: `${inv.origin} (worker flags after --)`, argv: ['worker', ...passthrough] }, specs, { skipMandatory: ['--coordinator'] });
+    const inner = parseInvocation({ origin: `${inv.origin} (worker flags after --)`, argv: ['worker', ...passthrough] }, specs);
     problems.push(...inner.problems);
     for (const name of LAUNCHER_SET_FLAGS) {
       if (inner.parsed?.values.has(name)) bad(`${name} after -- would override the one facefill workers sets on each worker`);

@@ -498,7 +498,7 @@ for (const [numbering, gpusPerNode] of [
     t.true(has(coordinator, '--exit-when-done'), 'the job ends with the run');
     const launchers = invs.filter((x) => x.inv.command === 'workers');
     t.deepEqual(launchers.map((l) => l.call.node).sort(), [...job.nodes].sort(), 'one facefill workers per node');
-    t.true(invs.every((x) => ['credentials', 'coordinator', 'workers'].includes(x.inv.command)), `only the credentials, the coordinator and facefill workers: ${invs.map((x) => x.inv.command).join(', ')}`);
+    t.true(invs.every((x) => x.inv.command === 'coordinator' || x.inv.command === 'workers'), `only the coordinator and facefill workers: ${invs.map((x) => x.inv.command).join(', ')}`);
     let started = 0;
     for (const { call, inv } of launchers) {
       const node = call.node;
@@ -584,12 +584,14 @@ test('the checks catch what the CLI would refuse, and find command lines where a
   t.regex(problems('worker', '--coordinator', 'c:7700', '--dataport', '7701').join(), /has no flag --dataport/);
   t.regex(problems('worker', '--coordinator=c:7700', '--backend=cuda').join(), /--backend cuda/);
   t.regex(problems('worker', '--coordinator=c:7700', '--data-port=77o1').join(), /whole number/);
-  t.regex(problems('worker', '--data-port=7701').join(), /needs --coordinator/);
+  t.regex(problems('credentials', '--out', 'c').join(), /needs --address/);
+  t.deepEqual(problems('credentials', '--out', 'c', '--address', 'a:7700', '--san', 'b', '--san', 'c'), [], '--san is repeatable');
   t.regex(problems('coordinator', '--data', 'd', '--workers', '2', '--exit-when-done=yes').join(), /switch/);
   t.regex(problems('coordinator', '--data', 'd', '--workers', '2', '--port', '1', '--port', '2').join(), /twice/);
   t.deepEqual(problems('coordinator', '--data', 'd', '--workers', '2', '--set', 'a.b=1', '--set', 'c.d=2'), []);
   t.regex(problems('workers', '--coordinator', 'c:7700', '--gpus', 'all', '--', '--data-port', '7701', '--metrics-port', '9500').join(), /would override/);
   t.regex(problems('workers', '--coordinator', 'c:7700', '--gpus', 'all', '--', '--bogus').join(), /has no flag --bogus/);
+  t.regex(problems('workers', '--join', 'j.json', '--gpus', 'all', '--', '--join', 'k.json').join(), /--join after -- would override/);
   t.deepEqual(problems('--help'), []);
   const found = (script: string) => findShellInvocations(script, 's').map((i) => i.argv.join(' '));
   t.deepEqual(found('useradd --gid facefill --shell /bin/false facefill && chown facefill:facefill /x'), []);
