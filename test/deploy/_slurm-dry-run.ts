@@ -25,6 +25,8 @@ export interface DryRun {
   submitDir: string;
   /** Every folder and file under the checkout once the script ended, by its path relative to the checkout, with its permission bits. */
   modes: ReadonlyMap<string, number>;
+  /** The text of every file under the checkout once the script ended, by its path relative to the checkout. */
+  texts: ReadonlyMap<string, string>;
 }
 
 /**
@@ -97,23 +99,32 @@ export const STUB_RUN_TOKEN = 'stub-run-token-5f3a9c';
 
 // Records where and how it was started (in start order: the log's names begin with the time),
 // then leaves what the real command would for the script to find: `facefill credentials` its
-// --out folder with a token and join.json, the coordinator <--out>/join.json; or, with STUB_NO_JOIN=hangs, a coordinator
-// that never writes it and runs until it is killed (=exits: one that ends without it). Then it
-// exits with STUB_EXIT_<facefill command>, or 0.
+// --out folder; the coordinator its --credentials folder when missing (a new token each time),
+// then <--out>/join.json; or, with STUB_NO_JOIN=hangs, a coordinator that never writes it and
+// runs until it is killed (=exits: one that ends without it). Then it exits with
+// STUB_EXIT_<facefill command>, or 0.
 const NODE = `#!/bin/bash
 printf '%s\\0' "\${SLURMD_NODENAME:-}" "\${SLURM_LOCALID:-}" "\${CUDA_VISIBLE_DEVICES-unset}" "$@" > "$(mktemp "$STUB_LOG/node.$(date +%s%N).XXXXXX")"
 out=
+credentials=
 prev=
 for arg in "\${@:3}"; do
   [[ "$prev" == --out ]] && out=$arg
   [[ "$arg" == --out=* ]] && out=\${arg#--out=}
+  [[ "$prev" == --credentials ]] && credentials=$arg
+  [[ "$arg" == --credentials=* ]] && credentials=\${arg#--credentials=}
   prev=$arg
 done
+make_credentials() {
+  mkdir -p "$1" && printf '%s-%s' "$STUB_TOKEN" "$(date +%s%N)" > "$1/token"
+}
 case "\${2:-}" in
-  credentials) mkdir -p "$out" && printf '%s' "$STUB_TOKEN" > "$out/token" && printf '{"token":"%s"}' "$STUB_TOKEN" > "$out/join.json" ;;
+  credentials) make_credentials "$out" && printf '{"token":"%s"}' "$(cat "$out/token")" > "$out/join.json" ;;
   coordinator)
+    credentials=\${credentials:-$out/credentials}
+    [[ -e "$credentials/token" ]] || make_credentials "$credentials"
     case "\${STUB_NO_JOIN:-}" in
-      '') printf '{"token":"%s"}' "$STUB_TOKEN" > "$out/join.json" ;;
+      '') printf '{"token":"%s"}' "$(cat "$credentials/token")" > "$out/join.json" ;;
       hangs) exec sleep 60 ;;
     esac ;;
 esac
@@ -187,21 +198,23 @@ function attempt(script: string, job: DryRunJob, root: string, log: string): Dry
       .sort()
       .map((f) => readFileSync(join(log, f), 'utf8').split('\0').slice(0, -1));
   const calls = records('node.').map(([node, localId, cudaVisibleDevices, ...args]) => ({ node, localId, cudaVisibleDevices, args }));
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls, srunOptions: records('srun.'), submitDir: checkout, modes: modesUnder(checkout) };
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls, srunOptions: records('srun.'), submitDir: checkout, ...filesUnder(checkout) };
 }
 
-/** The permission bits of every folder and file under `dir`, by path relative to it. */
-function modesUnder(dir: string): Map<string, number> {
+/** The permission bits of every folder and file under `dir`, and the text of every file, by path relative to it. */
+function filesUnder(dir: string): { modes: Map<string, number>; texts: Map<string, string> } {
   const modes = new Map<string, number>();
+  const texts = new Map<string, string>();
   const walk = (path: string) => {
     for (const entry of readdirSync(path, { withFileTypes: true })) {
       const full = join(path, entry.name);
       modes.set(relative(dir, full), statSync(full).mode & 0o7777);
       if (entry.isDirectory()) walk(full);
+      else texts.set(relative(dir, full), readFileSync(full, 'utf8'));
     }
   };
   walk(dir);
-  return modes;
+  return { modes, texts };
 }
 
 /** The `#SBATCH` options of a batch script, by name (`--nodes` → '2'). */

@@ -1,10 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, posix, relative } from 'node:path';
+import { dirname, join, posix, relative } from 'node:path';
 import test from 'ava';
 import { parseAllDocuments } from 'yaml';
 import { configFromFlags } from '../../src/commands/config-options';
+import { readCredentials } from '../../src/shared/security/credentials-store';
+import { readJoinFile } from '../../src/shared/security/join-file';
 import { type Invocation, rawFlagValues } from './_cli-spec';
 import { DEPLOY, list, optionalRecord, parseYamlDocuments, readText, record, repoPath, REPO_ROOT, text, yamlFilesIn } from './_deploy-files';
 import { type DeployedProcess } from './_deployed';
@@ -214,6 +216,73 @@ test('Kubernetes: the Secret is the one the README has the user make, with `face
   t.deepEqual(objectsOfKind(deployment(), 'Secret').map(nameOf), []);
 });
 
+test('the join file each coordinator writes beside its run names it: --advertise is the compose service, the Kubernetes Service', (t) => {
+  const { composeProcs, k8sProcs } = deployment();
+  const [composeCoordinator] = byCommand(composeProcs, 'coordinator');
+  t.true(composeCoordinator.hostnames.includes(flagOf(composeCoordinator.argv, '--advertise') ?? ''), `${composeCoordinator.origin}: --advertise`);
+  const [k8sCoordinator] = byCommand(k8sProcs, 'coordinator');
+  const service = objectsOfKind(deployment(), 'Service').find((s) => nameOf(s) === flagOf(k8sCoordinator.argv, '--advertise'));
+  const selector = record(record(service?.spec, `${k8sCoordinator.origin}: --advertise names no Service`).selector, 'selector');
+  const labels = record(k8sCoordinator.pod?.metadata.labels, 'labels');
+  t.true(Object.entries(selector).every(([k, v]) => labels[k] === v), `${k8sCoordinator.origin}: the Service --advertise names selects the coordinator`);
+});
+
+/**
+ * Lays out a Secret volume as the kubelet's atomic writer does: the files in a timestamped
+ * folder, `..data` a link to it, and each projected path a link through `..data`; each file with
+ * the mode `secretFile` models for the pod (0440 for 0400 with fsGroup; the owner here is this
+ * process's user, not root). Returns the mount point.
+ */
+function kubeletSecretVolume(at: string, source: string, volume: Record<string, unknown>, podContext: Record<string, unknown> | undefined, where: string): string {
+  const stamp = '..2025_01_01_00_00_00.000000000';
+  mkdirSync(join(at, stamp), { recursive: true });
+  const keys = projectedKeys(volume, where);
+  const paths = keys.has('*') ? new Map(readdirSync(source).map((f) => [f, f])) : keys;
+  for (const [path, key] of paths) {
+    writeFileSync(join(at, stamp, path), readFileSync(join(source, key)));
+    chmodSync(join(at, stamp, path), secretFile(volume, path, podContext, where).mode);
+    symlinkSync(posix.join('..data', path), join(at, path));
+  }
+  symlinkSync(stamp, join(at, '..data'));
+  chmodSync(join(at, stamp), 0o555);
+  return at;
+}
+
+test('Kubernetes: the credentials the README makes, mounted as these Secret volumes lay them out, are accepted by the coordinator and by every worker and client (and the same files at 0644 are not)', async (t) => {
+  const { k8sProcs } = deployment();
+  const readme = readText(README);
+  const reader = k8sProcs.find((p) => flagOf(p.argv, '--join') !== undefined);
+  const made = reader && k8sJoinOrigin(readme, reader, flagOf(reader.argv, '--join') ?? '');
+  t.truthy(made, 'deploy/README.md shows the facefill credentials command behind the Secret');
+  if (!made) return;
+  const root = mkdtempSync(join(tmpdir(), 'facefill-secret-'));
+  try {
+    // The documented command line, run with the built CLI into a scratch folder.
+    const out = join(root, 'credentials');
+    const argv = made.argv.map((w, i) => (made.argv[i - 1] === '--out' ? out : w.startsWith('--out=') ? `--out=${out}` : w));
+    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'dist/src/cli.js'), ...argv], { encoding: 'utf8', env: { ...process.env, FACEFILL_LOG_LEVEL: 'warn' } });
+    t.is(r.status, 0, r.stderr);
+    let n = 0;
+    for (const p of k8sProcs) {
+      const podContext = optionalRecord(p.pod?.spec.securityContext, `${p.origin} pod securityContext`);
+      for (const m of p.mounts.filter((x) => x.source.startsWith('secret:'))) {
+        const mounted = kubeletSecretVolume(join(root, `mount-${n++}`), out, m.volume ?? {}, podContext, p.origin);
+        const credentials = flagOf(p.argv, '--credentials');
+        const joinFile = flagOf(p.argv, '--join');
+        if (credentials === m.target) await t.notThrowsAsync(readCredentials(mounted), `${p.origin}: the coordinator reads ${m.target}`);
+        else if (joinFile?.startsWith(`${m.target}/`)) await t.notThrowsAsync(readJoinFile(join(mounted, posix.relative(m.target, joinFile))), `${p.origin}: it reads ${joinFile}`);
+        else t.fail(`${p.origin}: ${m.target} is mounted but read by no flag`);
+      }
+    }
+    t.true(n >= 3, `${n} Secret mounts checked`);
+    // The mode check is live: a Secret left at Kubernetes' default 0644 is refused.
+    const loose = kubeletSecretVolume(join(root, 'loose'), out, { secret: { secretName: 's', items: [{ key: 'join.json', path: 'join.json' }] } }, {}, 'case');
+    await t.throwsAsync(readJoinFile(join(loose, 'join.json')), { message: /mode 0644/ });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 /** A facefill pod of the manifests as NetworkPolicies see it, in the application namespace. */
 function policyPod(p: DeployedProcess): PolicyPod {
   const labels = record(p.pod?.metadata.labels ?? {}, `${p.origin} labels`) as Record<string, string>;
@@ -356,39 +425,43 @@ test('compose: a one-off service makes the credentials; the coordinator reads th
   t.true([undefined, 'no'].includes(maker.container.restart as string | undefined), `${maker.origin}: a one-off`);
 });
 
-test('compose: the credentials service makes the credentials once and keeps them (a restarted coordinator resumes with the same token), refreshing the workers\' copy of join.json', (t) => {
+test('compose: the credentials service, run twice with the real CLI, makes the credentials once and keeps them (a restarted coordinator resumes with the same token), and gives the workers a join file they accept', async (t) => {
   const { composeProcs } = deployment();
   const [maker] = byCommand(composeProcs, 'credentials');
+  const [coordinator] = byCommand(composeProcs, 'coordinator');
   const script = maker.words[2];
   t.is(maker.words.length, 3, `${maker.origin}: sh -c '<script>'`);
   t.false(/(^|[^$])\$(?!\$)/.test(script), `${maker.origin}: compose substitutes $ in a command; write $$ or none`);
-  // Run the script twice on this machine: its volumes become folders, node a stub that records and makes the folder.
+  // Its volumes become folders here; it runs in the checkout, where dist/src/cli.js is, as in the image's /app.
   const root = mkdtempSync(join(tmpdir(), 'facefill-compose-credentials-'));
+  const here = (p: DeployedProcess, path: string) => {
+    const location = volumeLocation(p, path) ?? '';
+    const m = maker.mounts.find((x) => location.startsWith(`${x.source}:`));
+    if (!m) throw new Error(`${p.origin}: ${path} is on no volume of ${maker.name}`);
+    return join(root, m.target, location.slice(m.source.length + 1));
+  };
   try {
     let local = script;
     for (const m of maker.mounts) {
-      mkdirSync(join(root, m.target), { recursive: true });
+      mkdirSync(join(root, m.target), { recursive: true, mode: 0o700 });
       local = local.replace(new RegExp(`(?<![\\w/.])${m.target.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=/|\\s|$)`, 'g'), join(root, m.target));
     }
-    mkdirSync(join(root, 'bin'));
-    writeFileSync(
-      join(root, 'bin', 'node'),
-      `#!/bin/sh\necho "$*" >> "${join(root, 'calls')}"\nout=; prev=\nfor a in "$@"; do [ "$prev" = --out ] && out=$a; prev=$a; done\nmkdir -p "$out" && echo "{\\"n\\":$(wc -l < "${join(root, 'calls')}")}" > "$out/join.json"\n`,
-    );
-    chmodSync(join(root, 'bin', 'node'), 0o755);
-    const runScript = () => spawnSync('/bin/sh', ['-c', local], { encoding: 'utf8', env: { PATH: `${join(root, 'bin')}:/usr/bin:/bin` } });
-    // Where the workers' join file is, in those folders.
     const worker = composeProcs.find(isWorker);
-    const copy = volumeLocation(worker ?? maker, flagOf(worker?.argv ?? [], '--join') ?? '') ?? '';
-    const copyMount = maker.mounts.find((m) => copy.startsWith(`${m.source}:`));
-    t.truthy(copyMount, 'the workers\' join file is on a volume of the credentials service');
-    const copyPath = join(root, copyMount?.target ?? '', copy.slice((copyMount?.source.length ?? 0) + 1));
+    const copy = here(worker ?? maker, flagOf(worker?.argv ?? [], '--join') ?? '');
+    const token = join(here(coordinator, flagOf(coordinator.argv, '--credentials') ?? ''), 'token');
+    const tokens: string[] = [];
     for (const attempt of [1, 2]) {
-      const r = runScript();
+      const r = spawnSync('/bin/sh', ['-c', local], { cwd: REPO_ROOT, encoding: 'utf8', env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, FACEFILL_LOG_LEVEL: 'warn' } });
       t.is(r.status, 0, `attempt ${attempt}: ${r.stderr}`);
-      t.is(readFileSync(join(root, 'calls'), 'utf8').trim().split('\n').length, 1, `attempt ${attempt}: facefill credentials ran once in all`);
-      t.deepEqual(JSON.parse(readFileSync(copyPath, 'utf8')), { n: 1 }, `attempt ${attempt}: the workers get the first credentials' join.json`);
+      tokens.push(readFileSync(token, 'utf8'));
+      // What a worker does with it: the real reader, mode check included.
+      const info = await readJoinFile(copy);
+      t.is(info.token, tokens[0].trim(), `attempt ${attempt}: the workers' join file carries the coordinator's token`);
+      t.is(info.address, flagOf(maker.argv, '--address') ?? '(none)', `attempt ${attempt}`);
     }
+    t.is(tokens[1], tokens[0], 'the second `up` keeps the credentials: same token');
+    // And what the coordinator does with its folder.
+    await t.notThrowsAsync(readCredentials(dirname(token)));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -416,38 +489,38 @@ function headerJob(over: Partial<DryRunJob> = {}): DryRunJob {
   };
 }
 
-test('Slurm: the first start makes the credentials in the run folder, a requeue keeps them; the coordinator reads them, the workers get its join file and this job\'s first node; the run folder is private', (t) => {
-  // The requeued job runs on other nodes: the join file names the first start's node.
+test('Slurm: the run\'s credentials live in the run folder and a requeue keeps them; the coordinator reads them and names this node in its join file; the workers get that file and this job\'s first node; the run folder is private', (t) => {
+  // The requeued job runs on other nodes, in the same run folder.
   const jobs = [headerJob(), headerJob({ restartCount: 1, nodes: ['gpu-c01', 'gpu-c02'] })];
-  const [first, requeued] = dryRunAttempts(DEPLOY.sbatch, jobs);
-  for (const [name, run, job, makes] of [['first start', first, jobs[0], true], ['requeued', requeued, jobs[1], false]] as const) {
+  const runs = dryRunAttempts(DEPLOY.sbatch, jobs);
+  const tokens: (string | undefined)[] = [];
+  for (const [i, run] of runs.entries()) {
+    const name = i === 0 ? 'first start' : 'requeued';
+    const job = jobs[i];
     t.is(run.status, 0, `${name}: ${run.stdout}\n${run.stderr}`);
     const calls = run.calls.map((c) => ({ c, argv: c.args.slice(1) }));
     const coordinator = calls.find((x) => x.argv[0] === 'coordinator');
-    const makers = calls.filter((x) => x.argv[0] === 'credentials');
     t.truthy(coordinator, name);
     if (!coordinator) continue;
+    const port = flagOf(coordinator.argv, '--port');
     const runDir = flagOf(coordinator.argv, '--out') ?? '';
     const credentials = flagOf(coordinator.argv, '--credentials') ?? '';
     t.true(credentials.startsWith(`${runDir}/`), `${name}: the credentials are in the run folder, which a requeue keeps: ${credentials}`);
-    t.is(makers.length, makes ? 1 : 0, `${name}: facefill credentials ${makes ? 'once' : 'not again: --resume goes on with the same token'}`);
-    for (const m of makers) {
-      t.is(m.c.localId, '', `${name}: in the batch script`);
-      t.is(flagOf(m.argv, '--out'), credentials, `${name}: the folder the coordinator reads`);
-      t.is(flagOf(m.argv, '--address'), `${m.c.node}:${flagOf(coordinator.argv, '--port')}`, `${name}: the coordinator's address`);
-      t.true(calls.indexOf(m) < calls.indexOf(coordinator), `${name}: before the coordinator starts`);
-    }
+    t.is(flagOf(coordinator.argv, '--advertise'), job.nodes[0], `${name}: the join file names this attempt's first node`);
+    tokens.push(run.texts.get(relative(run.submitDir, posix.join(credentials, 'token'))));
     const launchers = calls.filter((x) => x.argv[0] === 'workers');
-    t.true(launchers.length > 0, name);
+    t.is(launchers.length, job.nodes.length, name);
     for (const w of launchers) {
       t.is(flagOf(w.argv, '--join'), posix.join(runDir, 'join.json'), `${w.c.node}: --join is the file the coordinator writes`);
-      t.is(flagOf(w.argv, '--coordinator'), `${job.nodes[0]}:${flagOf(coordinator.argv, '--port')}`, `${w.c.node}: this job's coordinator, whatever node the join file names`);
+      t.is(flagOf(w.argv, '--coordinator'), `${job.nodes[0]}:${port}`, `${w.c.node}: this job's coordinator`);
       t.is(flagOf(w.argv, '--credentials'), undefined, `${w.c.node}: the workers never see the credentials folder`);
     }
     const rel = relative(run.submitDir, runDir);
     t.is(run.modes.get(rel), 0o700, `${name}: ${rel} is the user's alone (umask 077)`);
     t.is(run.modes.get(relative(run.submitDir, credentials)), 0o700, `${name}: the credentials folder too`);
   }
+  t.truthy(tokens[0], 'the first start made the credentials');
+  t.is(tokens[1], tokens[0], 'the requeued coordinator (--resume) goes on with the same token');
 });
 
 test('Slurm: the workers wait for the join file a bounded time, and not at all once the coordinator is gone', (t) => {
@@ -455,10 +528,10 @@ test('Slurm: the workers wait for the join file a bounded time, and not at all o
   const hung = dryRunSbatch(DEPLOY.sbatch, headerJob({ noJoinFile: 'hangs', env: { JOIN_TIMEOUT: '2' } }));
   t.is(hung.status, 1, `a coordinator that never writes the join file is stopped and the job fails: ${hung.stderr}`);
   t.true(Date.now() - started < 30_000, 'within JOIN_TIMEOUT, and the coordinator was stopped (a stub left running would hold the dry run 60 s)');
-  t.deepEqual(hung.calls.map((c) => c.args[1]), ['credentials', 'coordinator'], 'no workers started');
+  t.deepEqual(hung.calls.map((c) => c.args[1]), ['coordinator'], 'no workers started');
   const failed = dryRunSbatch(DEPLOY.sbatch, headerJob({ noJoinFile: 'exits', exitCodes: { coordinator: 2 } }));
   t.is(failed.status, 2, `the job ends with the status of a coordinator that exited before writing it: ${failed.stderr}`);
-  t.deepEqual(failed.calls.map((c) => c.args[1]), ['credentials', 'coordinator'], 'no workers started');
+  t.deepEqual(failed.calls.map((c) => c.args[1]), ['coordinator'], 'no workers started');
   // A requeue finds the join file of the earlier attempt: not the sign that this coordinator is up.
   const [, stale] = dryRunAttempts(DEPLOY.sbatch, [headerJob(), headerJob({ restartCount: 1, noJoinFile: 'hangs', env: { JOIN_TIMEOUT: '2' } })]);
   t.is(stale.status, 1, `a requeued coordinator that never writes its join file: ${stale.stderr}`);
