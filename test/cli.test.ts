@@ -23,8 +23,15 @@ test('a flag the CLI does not know, or a bad flag value, exits 2 (usage), not 1 
 });
 
 test('a value the command refuses exits 2, and help exits 0', async (t) => {
-  const negative = await cli(['workers', '--coordinator', '127.0.0.1:1', '--cpu', '1', '--max-restarts', '-1']);
+  const negative = await cli(['workers', '--insecure', '--coordinator', '127.0.0.1:1', '--cpu', '1', '--max-restarts', '-1']);
   t.is(negative.code, 2, negative.stderr);
   t.regex(negative.stderr, /--max-restarts -1: expected 0 or more/);
+  // A worker with no way to prove it belongs to a run is a usage error (not restarted), named.
+  const unjoined = await cli(['worker', '--coordinator', '127.0.0.1:1']);
+  t.is(unjoined.code, 2, unjoined.stderr);
+  t.regex(unjoined.stderr, /no join file: pass --join <file>/);
+  const missingJoin = await cli(['worker', '--join', '/nonexistent/join.json']);
+  t.is(missingJoin.code, 2, missingJoin.stderr);
+  t.regex(missingJoin.stderr, /cannot open join file \/nonexistent\/join\.json: it does not exist/);
   t.is((await cli(['workers', '--help'])).code, 0);
 });
