@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Push } from 'zeromq';
 import { IpcDirectory } from '../../../src/shared/collective/ipc-directory';
 import { newRingKeys, type RingKeys } from '../../../src/shared/collective/ring-keys';
@@ -74,3 +75,9 @@ export const zmqRingFactory =
   (o: ZmqRingOptions): RingFactory =>
   (n, log) =>
     zmqRing(o, n, log);
+
+/** Polls `check` until it holds or `timeoutMs` passes (generous: tests share a loaded CPU); its last answer. */
+export async function eventually(check: () => boolean, timeoutMs = 10_000): Promise<boolean> {
+  for (const until = performance.now() + timeoutMs; performance.now() < until && !check(); ) await sleep(20);
+  return check();
+}

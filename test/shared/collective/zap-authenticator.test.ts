@@ -3,6 +3,7 @@ import { curveKeyPair, Dealer, type Event, Pull, Push } from 'zeromq';
 import { decodeRingKey } from '../../../src/shared/collective/ring-keys';
 import { ZapAuthenticator } from '../../../src/shared/collective/zap-authenticator';
 import { capturedLog } from './_transport-suite';
+import { eventually } from './_zmq-ring';
 
 // Serial: they watch the process's one handler start and stop.
 const zap = ZapAuthenticator.shared;
@@ -26,14 +27,6 @@ async function receiveText(pull: Pull, timeoutMs: number): Promise<string | null
   } catch {
     return null;
   }
-}
-
-async function eventually(check: () => boolean, timeoutMs = 10_000): Promise<boolean> {
-  for (const until = performance.now() + timeoutMs; performance.now() < until; ) {
-    if (check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return check();
 }
 
 test.serial('a CURVE socket admits only the listed key; handshakes before the list is set wait for it instead of failing', async (t) => {
