@@ -16,7 +16,7 @@ import { decodeRingKey } from './ring-keys';
  * the rendezvous's answer reached this worker. libzmq 4.3 does not reconnect after a refused
  * handshake, so a request for a domain whose allow-list is not set yet is held and answered
  * when it is set ({@link ZapDomain.admit}); a held handshake that outlasts the handshake
- * interval is closed and retried by the client, as any timed-out handshake.
+ * interval is closed by libzmq and retried by the client, as any timed-out handshake.
  */
 export class ZapAuthenticator {
   /** The process's handler: libzmq allows one per context. */
@@ -40,10 +40,11 @@ export class ZapAuthenticator {
   /**
    * Registers a fresh ZAP domain for one CURVE server socket (set it as the socket's
    * `zapDomain`), starting the handler if it is not running. Its requests are held until
-   * {@link ZapDomain.admit}; refusals are reported to `log`.
+   * {@link ZapDomain.admit}, each at most `handshakeMs` (the socket's ZMQ_HANDSHAKE_IVL, after
+   * which libzmq has closed that connection); refusals are reported to `log`.
    */
-  async domain(log: Logger): Promise<ZapDomain> {
-    const state: DomainState = { name: `facefill-ring-${++this.count}`, allowed: null, held: [], log };
+  async domain(log: Logger, handshakeMs: number): Promise<ZapDomain> {
+    const state: DomainState = { name: `facefill-ring-${++this.count}`, allowed: null, held: [], handshakeMs, log };
     this.domains.set(state.name, state);
     const handle: ZapDomain = {
       name: state.name,
@@ -112,9 +113,14 @@ export class ZapAuthenticator {
         // A message that is not a ZAP request from libzmq cannot be answered; it is ignored.
         if (request === null) continue;
         const state = this.domains.get(request.domain);
-        if (state !== undefined && state.allowed === null && request.clientKey !== null && state.held.length < MAX_HELD) {
-          state.held.push(request);
-          continue;
+        if (state !== undefined && state.allowed === null && request.clientKey !== null) {
+          // A client whose held handshake timed out connects again: its old request is dead,
+          // and must not take a place that its new one needs.
+          state.held = state.held.filter((r) => request.receivedMs - r.receivedMs < state.handshakeMs);
+          if (state.held.length < MAX_HELD) {
+            state.held.push(request);
+            continue;
+          }
         }
         this.reply(request, state === undefined ? `unknown ZAP domain '${request.domain}'` : this.verdict(state, request));
       }
@@ -159,7 +165,7 @@ export interface ZapDomain {
 
 /** The address libzmq sends ZAP requests to (RFC 27). */
 const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
-/** Requests held per domain before its allow-list is set; more are refused, so waiting costs bounded memory. */
+/** Live requests held per domain before its allow-list is set; more are refused, so waiting costs bounded memory. */
 const MAX_HELD = 16;
 const EMPTY = Buffer.alloc(0);
 
@@ -167,6 +173,7 @@ interface DomainState {
   readonly name: string;
   allowed: Buffer[] | null;
   held: ZapRequest[];
+  readonly handshakeMs: number;
   readonly log: Logger;
 }
 
@@ -178,6 +185,8 @@ interface ZapRequest {
   mechanism: string;
   /** The CURVE client's long-term public key, or null for another mechanism or malformed credentials. */
   clientKey: Buffer | null;
+  /** When it arrived (performance.now()). */
+  receivedMs: number;
 }
 
 // A ZAP request as a ROUTER receives it: routing id, empty delimiter, version, request id,
@@ -193,6 +202,7 @@ function parseRequest(frames: Buffer[]): ZapRequest | null {
     address: address.toString(),
     mechanism: mechanism.toString(),
     clientKey: curve ? credentials[0] : null,
+    receivedMs: performance.now(),
   };
 }
 

@@ -72,6 +72,13 @@ export interface ZmqListener {
   close(): void;
 }
 
+/**
+ * How long a connection may take to complete its handshake (ZMQ_HANDSHAKE_IVL, libzmq's
+ * default): a left neighbour that connects before this rank's place waits this long in the
+ * ZAP handler, then reconnects and waits again.
+ */
+const HANDSHAKE_MS = 30_000;
+
 /** Bytes a CURVE MESSAGE command adds to a frame (name 8, nonce 8, MAC 16, flags 1), which ZMQ_MAXMSGSIZE counts. */
 const CURVE_FRAME_OVERHEAD = 33;
 
@@ -145,11 +152,11 @@ export class ZmqTransport implements Transport {
       decodeRingKey(keys.secretKey, 'the ring secret key');
     }
     const log = o.log ?? createLogger('collective');
-    const zap = keys ? await ZapAuthenticator.shared.domain(log) : null;
+    const zap = keys ? await ZapAuthenticator.shared.domain(log, HANDSHAKE_MS) : null;
     // libzmq copies a socket's options into a listener when it binds, so all are set here.
     const frameBound = Math.max(maxMessageBytes, MAX_HEADER_BYTES) + (keys ? CURVE_FRAME_OVERHEAD : 0);
     // zapEnforceDomain: without it libzmq admits every client while no ZAP handler is bound.
-    const curve = keys && zap ? { curveServer: true, curveSecretKey: keys.secretKey, zapDomain: zap.name, zapEnforceDomain: true } : {};
+    const curve = keys && zap ? { curveServer: true, curveSecretKey: keys.secretKey, zapDomain: zap.name, zapEnforceDomain: true, handshakeInterval: HANDSHAKE_MS } : {};
     let pull: Pull | null = null;
     const endpoints: string[] = [];
     try {

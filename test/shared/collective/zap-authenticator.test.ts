@@ -31,7 +31,7 @@ async function receiveText(pull: Pull, timeoutMs: number): Promise<string | null
 
 test.serial('a CURVE socket admits only the listed key; handshakes before the list is set wait for it instead of failing', async (t) => {
   const { log, records } = capturedLog();
-  const domain = await zap.domain(log);
+  const domain = await zap.domain(log, 30_000);
   t.true(zap.running);
   const server = curveKeyPair();
   const pull = new Pull({ linger: 0, curveServer: true, curveSecretKey: server.secretKey, zapDomain: domain.name, zapEnforceDomain: true });
@@ -76,7 +76,7 @@ async function rawZap() {
 }
 
 test.serial('the handler answers 400 to an unknown domain or mechanism, ignores malformed requests, and bounds held ones', async (t) => {
-  const domain = await zap.domain(capturedLog().log);
+  const domain = await zap.domain(capturedLog().log, 30_000);
   const { dealer, request, reply } = await rawZap();
   const listed = curveKeyPair().publicKey;
   const key = decodeRingKey(listed, 'k');
@@ -105,8 +105,8 @@ test.serial('the handler answers 400 to an unknown domain or mechanism, ignores 
 });
 
 test.serial('a released domain refuses its held requests; the last release stops the handler and a new domain starts it again', async (t) => {
-  const first = await zap.domain(capturedLog().log);
-  const second = await zap.domain(capturedLog().log);
+  const first = await zap.domain(capturedLog().log, 30_000);
+  const second = await zap.domain(capturedLog().log, 30_000);
   const { dealer, request, reply } = await rawZap();
   try {
     const held = await request(first.name, 'CURVE', Buffer.alloc(32, 7));
@@ -125,7 +125,7 @@ test.serial('a released domain refuses its held requests; the last release stops
   }
   t.true(await eventually(() => !zap.running));
   // Started again at once: the old socket's address is free by then.
-  const again = await zap.domain(capturedLog().log);
+  const again = await zap.domain(capturedLog().log, 30_000);
   t.true(zap.running);
   const raw = await rawZap();
   const key = curveKeyPair().publicKey;
@@ -135,4 +135,26 @@ test.serial('a released domain refuses its held requests; the last release stops
   raw.dealer.close();
   again.release();
   t.true(await eventually(() => !zap.running));
+});
+
+test.serial('a client whose held handshake timed out reconnects, and is admitted once the list is set, however many times it waited', async (t) => {
+  // A short handshake interval, so the client's held handshakes time out and it retries many
+  // times, more than the 16 requests a domain holds.
+  const handshakeMs = 100;
+  const domain = await zap.domain(capturedLog().log, handshakeMs);
+  const server = curveKeyPair();
+  const pull = new Pull({ linger: 0, curveServer: true, curveSecretKey: server.secretKey, zapDomain: domain.name, zapEnforceDomain: true, handshakeInterval: handshakeMs });
+  await pull.bind('tcp://127.0.0.1:*');
+  const keys = curveKeyPair();
+  const c = client(pull.lastEndpoint ?? '', server.publicKey, keys, 'after many retries');
+  try {
+    t.true(await eventually(() => c.events.filter((e) => e === 'connect').length > 20, 30_000), `client events: ${c.events.join(', ')}`);
+    t.false(c.events.includes('handshake'));
+    domain.admit([keys.publicKey]);
+    t.is(await receiveText(pull, 10_000), 'after many retries');
+  } finally {
+    c.push.close();
+    pull.close();
+    domain.release();
+  }
 });
