@@ -1,18 +1,18 @@
 // One benchmark rank in its own process, driven by bench/allreduce.bench.ts over IPC: it opens
-// a ZeroMQ ring transport and a separate PULL socket for the point-to-point baseline, then
-// times what it is asked to.
+// two ZeroMQ ring transports, plaintext and CURVE, and a separate PULL socket for the
+// point-to-point baseline, then times what it is asked to.
 import { Pull, Push } from 'zeromq';
-import { createAllReduce } from '../src/shared/collective/ring-allreduce';
-import { ZmqTransport } from '../src/shared/collective/zmq-transport';
-import type { GradientReducer } from '../src/shared/train/api';
+import { DEFAULT_CHUNK_BYTES, ringAllReduce } from '../src/shared/collective/ring-allreduce';
+import { newRingKeys } from '../src/shared/collective/ring-keys';
+import { type ZmqListener, ZmqTransport } from '../src/shared/collective/zmq-transport';
 import { createLogger } from '../src/shared/log';
 import { medianSeconds } from './_table';
 
 /** What the parent asks. */
 export type ToBenchRank =
-  | { kind: 'open'; rank: number; worldSize: number }
-  | { kind: 'connect'; right: string; rightP2p: string }
-  | { kind: 'allreduce'; bytes: number; reps: number }
+  | { kind: 'open' }
+  | { kind: 'connect'; rank: number; worldSize: number; left: Opened; right: Opened }
+  | { kind: 'allreduce'; curve: boolean; bytes: number; reps: number }
   | { kind: 'p2p-receive'; reps: number }
   | { kind: 'p2p-send'; bytes: number; reps: number }
   | { kind: 'ring-stream'; bytes: number; reps: number }
@@ -24,14 +24,22 @@ export type ToBenchRank =
  * last receipt.
  */
 export type FromBenchRank =
-  | { kind: 'opened'; ring: string; p2p: string }
+  | ({ kind: 'opened' } & Opened)
   | { kind: 'done'; seconds: number }
   | { kind: 'at'; epochMs: number }
   | { kind: 'span'; startMs: number; endMs: number }
   | { kind: 'error'; message: string };
 
-let transport: ZmqTransport | null = null;
-let reduce: GradientReducer | null = null;
+/** Where a rank listens: its plaintext and CURVE ring endpoints, its public key, and its point-to-point endpoint. */
+export interface Opened {
+  ring: string;
+  curveRing: string;
+  publicKey: string;
+  p2p: string;
+}
+
+let listeners: { plain: ZmqListener; curve: ZmqListener } | null = null;
+let rings: { plain: ZmqTransport; curve: ZmqTransport } | null = null;
 const p2p = new Pull({ linger: 0 });
 const p2pOut = new Push({ linger: 0 });
 const epochMs = () => performance.timeOrigin + performance.now();
@@ -39,23 +47,34 @@ let step = 0;
 
 async function handle(m: ToBenchRank): Promise<FromBenchRank> {
   switch (m.kind) {
-    case 'open':
-      transport = await ZmqTransport.bind({ rank: m.rank, worldSize: m.worldSize, bind: 'tcp://127.0.0.1:*', log: createLogger('bench', 'error') });
-      reduce = createAllReduce({ transport, run: 'bench', timeoutMs: 60_000 });
-      await p2p.bind('tcp://127.0.0.1:*');
-      return { kind: 'opened', ring: transport.endpoints[0], p2p: p2p.lastEndpoint ?? '' };
-    case 'connect':
-      // The point-to-point link is connected now, so its timing will not include the handshake.
-      transport?.connect(m.right);
-      p2pOut.connect(m.rightP2p);
+    case 'open': {
+      const log = createLogger('bench', 'error');
+      const bind = 'tcp://127.0.0.1:*';
+      const plain = await ZmqTransport.listen({ bind, maxMessageBytes: DEFAULT_CHUNK_BYTES, log });
+      const curve = await ZmqTransport.listen({ bind, keys: newRingKeys(), maxMessageBytes: DEFAULT_CHUNK_BYTES, log });
+      listeners = { plain, curve };
+      await p2p.bind(bind);
+      return { kind: 'opened', ring: plain.endpoints[0], curveRing: curve.endpoints[0], publicKey: curve.publicKey ?? '', p2p: p2p.lastEndpoint ?? '' };
+    }
+    case 'connect': {
+      if (!listeners) throw new Error('connect before open');
+      // Every link is connected now, so no timing includes a handshake.
+      const plain = listeners.plain.place(m.rank, m.worldSize);
+      const curve = listeners.curve.place(m.rank, m.worldSize, { leftPublicKey: m.left.publicKey });
+      plain.connect(m.right.ring);
+      curve.connect(m.right.curveRing, m.right.publicKey);
+      rings = { plain, curve };
+      p2pOut.connect(m.right.p2p);
       return { kind: 'done', seconds: 0 };
+    }
     case 'allreduce': {
-      if (!transport || !reduce) throw new Error('allreduce before open');
+      if (!rings) throw new Error('allreduce before connect');
+      const transport = m.curve ? rings.curve : rings.plain;
       const data = new Float32Array(m.bytes / 4).fill(transport.rank);
       const want = (transport.worldSize - 1) / 2;
-      const run = reduce;
       const seconds = await medianSeconds(m.reps, async () => {
-        const out = await run(data, 'G', step++);
+        // In place, as a trainer reduces; the mean of ranks all holding (N-1)/2 stays (N-1)/2.
+        const out = await ringAllReduce(data, { step: step++, phase: 'G' }, { transport, run: 'bench', timeoutMs: 60_000, inPlace: true });
         if (out[0] !== want || out[out.length - 1] !== want) throw new Error(`all-reduce gave ${out[0]}, expected ${want}`);
       });
       return { kind: 'done', seconds };
@@ -83,7 +102,7 @@ async function handle(m: ToBenchRank): Promise<FromBenchRank> {
       return { kind: 'span', startMs, endMs: epochMs() };
     }
     case 'exit':
-      await transport?.close();
+      await Promise.all([rings?.plain.close(), rings?.curve.close()]);
       p2p.close();
       p2pOut.close();
       process.exit(0);

@@ -20,8 +20,8 @@ export interface Frame {
   payload: Float32Array;
 }
 
-// A real header is about 50 bytes; a bigger one is refused before it is parsed.
-const MAX_HEADER_BYTES = 1024;
+/** The largest header frame a receiver parses; a real one is about 50 bytes. */
+export const MAX_HEADER_BYTES = 1024;
 const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 const FrameHeaderSchema = z.object({
