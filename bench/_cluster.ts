@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { freePort } from '../test/_free-port';
 
@@ -136,16 +136,23 @@ export interface ClusterSpec {
 /** A coordinator and its workers, started from the CLI: the coordinator can be started again with --resume. */
 export class Cluster {
   readonly out: string;
+  /** The workers' join file. */
+  readonly joinFile: string;
   readonly workers: Proc[];
   private coordinators: Proc[] = [];
 
   constructor(private readonly spec: ClusterSpec) {
     this.out = join(spec.root, spec.name);
+    // Secure, as by default: the run's credentials made first (where the coordinator looks for
+    // them), so that the workers started beside it have their join file.
+    const credentials = join(this.out, 'credentials');
+    execFileSync(process.execPath, [CLI, 'credentials', '--out', credentials, '--address', spec.placement.address], { stdio: 'ignore' });
+    this.joinFile = join(credentials, 'join.json');
     this.startCoordinator(false);
     this.workers = Array.from({ length: spec.workers }, (_, i) => {
       const at = spec.placement.worker(i);
       const host = at.host ? ['--host', at.host] : [];
-      const args = ['worker', '--coordinator', spec.placement.address, '--work-dir', `${this.out}-w${i}`, '--register-timeout', '60', '--metrics-port', '0', ...host];
+      const args = ['worker', '--join', this.joinFile, '--work-dir', `${this.out}-w${i}`, '--register-timeout', '60', '--metrics-port', '0', ...host];
       return startCli(`w${i}`, args, { netns: at.netns });
     });
   }

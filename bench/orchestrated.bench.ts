@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { ingest } from '../src/shared/data/ingest';
 import { SyntheticSource } from '../src/shared/data/synthetic-source';
 import { freePort } from '../test/_free-port';
+import { makeRunCredentials } from '../test/_run-credentials';
 import type { Bench, BenchTable } from './_table';
 
 const CLI = resolve(__dirname, '../src/cli.js');
@@ -56,9 +57,10 @@ export const orchestratedBench: Bench = {
     const cluster = async (workers: number) => {
       const port = await freePort();
       const out = join(root, `cluster-${runs++}`);
+      const { joinFile } = await makeRunCredentials(out, `127.0.0.1:${port}`);
       const coordinator = cli(['coordinator', '--config', config, '--data', data, '--workers', String(workers), '--port', String(port), '--bind', '127.0.0.1', '--out', out, '--exit-when-done', '--no-progress', '--metrics-port', '0']);
       const ranks = Array.from({ length: workers }, (_, i) =>
-        cli(['worker', '--coordinator', `127.0.0.1:${port}`, '--data', data, '--work-dir', join(out, `w${i}`), '--metrics-port', '0']),
+        cli(['worker', '--join', joinFile, '--data', data, '--work-dir', join(out, `w${i}`), '--metrics-port', '0']),
       );
       const [rank0] = await Promise.all(ranks);
       await coordinator;

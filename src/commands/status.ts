@@ -19,7 +19,7 @@ export function formatStatus(s: RunStatus__Output): string {
   const r = s.lastReport;
   const c = s.collapse;
   const lines = [
-    `run ${s.runId}: ${s.state}, step ${s.step}/${s.steps}, ${num(s.imagesPerSecond, 1)} img/s, ring generation ${s.generation}`,
+    `run ${s.runId}: ${s.state}, step ${s.step}/${s.steps}, ${num(s.imagesPerSecond, 1)} img/s, ring generation ${s.generation} (${s.ringEncryption === 'none' ? 'plaintext' : 'CURVE-encrypted'} ring)`,
     r
       ? `losses at step ${s.lastReportStep}: G ${num(r.gLoss)} (adversarial ${num(r.gAdversarialLoss)}, L2 ${num(r.gL2Loss)}), D real ${num(r.dLossReal)} fake ${num(r.dLossFake)}, D score real ${num(r.dScoreReal)} fake ${num(r.dScoreFake)}`
       : 'losses: no step reported yet',

@@ -113,6 +113,8 @@ export interface RunView {
   probe: ProbeResult | null;
   /** The recent recoveries, oldest first. */
   recoveries: RecoveryView[];
+  /** `cluster.ringEncryption` of the run. */
+  ringEncryption: 'curve' | 'none';
 }
 
 /** The mode-collapse detector's state as `status` shows it. */

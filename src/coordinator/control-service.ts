@@ -241,6 +241,7 @@ function toRunStatus(v: RunView): RunStatus {
     latestCheckpoint: v.latestCheckpoint,
     collapse: { ...v.collapse, diversityRatio: v.collapse.diversityRatio ?? undefined },
     probe: v.probe ?? undefined,
+    ringEncryption: v.ringEncryption,
   };
 }
 

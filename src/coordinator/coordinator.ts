@@ -146,6 +146,12 @@ export class Coordinator implements ControlPlane {
     const { phase, world } = this.life;
     // The run is over: a worker that comes now has nothing to do and must not be restarted (exit 3).
     if (phase === 'finished' || phase === 'failed') throw new RunStoppedError(`run ${this.runId} has ${phase}${phase === 'failed' ? `: ${this.life.error}` : ''}`);
+    const encrypted = this.runConfig.cluster.ringEncryption === 'curve';
+    if (encrypted !== (registration.ringPublicKey !== '')) {
+      throw new ProtocolViolationError(
+        `register: run ${this.runId}'s ring is ${encrypted ? 'encrypted (cluster.ringEncryption curve): a worker must offer its ring key' : 'not encrypted (cluster.ringEncryption none): a worker must offer no ring key'}`,
+      );
+    }
     const excluded = this.excluded.get(placeOf(registration));
     if (excluded) throw new RunStoppedError(`${describe(registration)} is left out of run ${this.runId}: ${excluded}`);
     if (phase === 'running') {
@@ -257,6 +263,7 @@ export class Coordinator implements ControlPlane {
       error: this.life.error,
       latestCheckpoint: this.merger.latest ? relative(this.o.outDir, this.merger.latest.dir) : '',
       recoveries: this.life.recoveries.map(recoveryView),
+      ringEncryption: this.runConfig.cluster.ringEncryption,
     };
   }
 

@@ -1,13 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import { selectBackend } from '../shared/backend/select';
-import { ZmqTransport } from '../shared/collective';
-import { type BackendName, type RunConfig, validateConfig } from '../shared/config';
+import { IpcDirectory, newRingKeys, ZmqTransport } from '../shared/collective';
+import { type BackendName, MAX_CHUNK_BYTES, type RunConfig, validateConfig } from '../shared/config';
 import type { ClientSecurity } from '../shared/control/channel-security';
 import { ControlClient } from '../shared/control/client';
 import { ConfigInvalidError, ControlCallError, GrpcStatus, ProtocolViolationError, RunStoppedError } from '../shared/errors';
@@ -77,6 +74,10 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
   metrics?.training.setBackend(backend.name);
   const client = new ControlClient(o.coordinator, o.security);
   const carried: Carried = { runId: '', session: null, data: null, generations: 0 };
+  // The ring's socket files, in a directory only this user may enter; removed when the worker ends.
+  const ipc = IpcDirectory.create();
+  let listens = 0;
+  const sockets = { ipc, socketName: () => `ring-${++listens}.sock` };
   let state: SessionState = startSession();
   let last: { outcome: WorkerOutcome } | null = null;
   let registerTimeoutMs = o.registerTimeoutMs;
@@ -91,7 +92,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
     for (;;) {
       let ring: JoinedRing;
       try {
-        ring = await joinRing(o, client, host, backend.name, carried, registerTimeoutMs);
+        ring = await joinRing(o, client, { host, backend: backend.name, sockets, known: config }, carried, registerTimeoutMs);
       } catch (err) {
         const action = apply(joinFailure(err));
         if (action.kind === 'exit') throw ended(state, err);
@@ -120,15 +121,32 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
   } finally {
     carried.session?.dispose();
     client.close();
+    ipc.close();
   }
 }
 
-// Registers for the next ring (binding this worker's ring sockets first, so it can say where
-// it listens) and places it in the ring the coordinator forms.
-async function joinRing(o: WorkerOptions, client: ControlClient, host: string, backend: string, carried: Carried, timeoutMs: number): Promise<JoinedRing> {
+/** What a worker knows when it joins a ring: where it listens, and the run's config from its last ring (null before the first). */
+interface JoinContext {
+  host: string;
+  backend: string;
+  sockets: { ipc: IpcDirectory; socketName: () => string };
+  known: RunConfig | null;
+}
+
+// Registers for the next ring (binding this worker's ring sockets first, so it can say where it
+// listens, on its advertised address only, and with a fresh CURVE keypair when the run's ring is
+// encrypted) and places it in the ring the coordinator forms.
+async function joinRing(o: WorkerOptions, client: ControlClient, at: JoinContext, carried: Carried, timeoutMs: number): Promise<JoinedRing> {
   if (o.signal?.aborted) throw new RunStoppedError(`stopped before joining a ring: ${String(o.signal.reason)}`);
+  const { host, backend, known } = at;
+  // The security mode and the frame bound are fixed when a socket binds: before its first ring a
+  // worker asks the coordinator how the run's ring is secured, and bounds frames by the largest chunk.
+  const encryption = known?.cluster.ringEncryption ?? (await ringEncryptionOf(client, timeoutMs));
+  if (encryption === 'none' && known === null) o.log.warn('cluster.ringEncryption is none: the ring is plaintext, and anyone who reaches a ring port can read or inject gradients');
   const listener = await ZmqTransport.listen({
-    bind: [`tcp://0.0.0.0:${o.dataPort}`, `ipc://${join(tmpdir(), `facefill-${process.pid}-${randomBytes(3).toString('hex')}.sock`)}`],
+    bind: [`tcp://${host}:${o.dataPort}`, at.sockets.ipc.endpoint(at.sockets.socketName())],
+    keys: encryption === 'curve' ? newRingKeys() : null,
+    maxMessageBytes: known?.cluster.chunkBytes ?? MAX_CHUNK_BYTES,
     log: o.log,
   });
   const [tcpBound, ipcEndpoint] = listener.endpoints;
@@ -136,13 +154,23 @@ async function joinRing(o: WorkerOptions, client: ControlClient, host: string, b
   try {
     o.log.info({ coordinator: o.coordinator, dataEndpoint, committedStep: carried.session?.committedStep ?? -1 }, `registering with ${o.coordinator}`);
     const registered = client.register(
-      { host, gpu: o.gpu, backend, dataEndpoint, ipcEndpoint, pid: process.pid, runId: carried.runId, committedStep: carried.session ? carried.session.committedStep : -1 },
+      {
+        host,
+        gpu: o.gpu,
+        backend,
+        dataEndpoint,
+        ipcEndpoint,
+        pid: process.pid,
+        runId: carried.runId,
+        committedStep: carried.session ? carried.session.committedStep : -1,
+        ringPublicKey: listener.publicKey ?? '',
+      },
       timeoutMs,
     );
     const reply = await (o.signal ? Promise.race([registered, aborted(o.signal)]) : registered);
     const config = validateConfig(JSON.parse(reply.configJson) as unknown, `the config of run ${reply.runId}`);
-    const { right } = reply;
-    if (!right || !reply.shardPlan) throw new ProtocolViolationError(`run ${reply.runId}: the coordinator's reply lacks the ring or the shard plan`);
+    const { left, right } = reply;
+    if (!left || !right || !reply.shardPlan) throw new ProtocolViolationError(`run ${reply.runId}: the coordinator's reply lacks the ring or the shard plan`);
     if (carried.runId !== '' && carried.runId !== reply.runId) {
       // Another run: a state of the old one means nothing there.
       carried.session?.dispose();
@@ -150,8 +178,9 @@ async function joinRing(o: WorkerOptions, client: ControlClient, host: string, b
     }
     carried.runId = reply.runId;
     const sameHost = right.host === host && config.cluster.sameHostTransport === 'ipc' && right.ipcEndpoint !== '';
-    const transport = listener.place(reply.rank, reply.worldSize);
-    transport.connect(sameHost ? right.ipcEndpoint : right.dataEndpoint);
+    const keyed = listener.publicKey !== null;
+    const transport = listener.place(reply.rank, reply.worldSize, keyed ? { leftPublicKey: left.ringPublicKey } : {});
+    transport.connect(sameHost ? right.ipcEndpoint : right.dataEndpoint, keyed ? right.ringPublicKey : undefined);
     o.log.info({ runId: reply.runId, generation: reply.generation, rank: reply.rank, worldSize: reply.worldSize, startStep: reply.startStep }, `rank ${reply.rank} of ${reply.worldSize} in ring generation ${reply.generation} of run ${reply.runId}`);
     return { reply, config, transport };
   } catch (err) {
@@ -185,6 +214,13 @@ function ended(s: SessionState, cause: unknown): Error {
 async function aborted(signal: AbortSignal): Promise<never> {
   if (!signal.aborted) await once(signal, 'abort');
   throw new RunStoppedError(`stopped before the run began: ${String(signal.reason)}`);
+}
+
+// How the run's ring is secured, as the coordinator says: a worker binds its first ring socket for it.
+async function ringEncryptionOf(client: ControlClient, timeoutMs: number): Promise<RunConfig['cluster']['ringEncryption']> {
+  const { ringEncryption } = await client.status(timeoutMs);
+  if (ringEncryption !== 'curve' && ringEncryption !== 'none') throw new ProtocolViolationError(`the coordinator names no ring encryption this worker knows ('${ringEncryption}')`);
+  return ringEncryption;
 }
 
 /** The address of this host's interface that routes to the coordinator (no packet is sent). */

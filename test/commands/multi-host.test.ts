@@ -7,6 +7,7 @@ import { readRunState } from '../../src/coordinator/run-state';
 import { ingest } from '../../src/shared/data/ingest';
 import { SyntheticSource } from '../../src/shared/data/synthetic-source';
 import { writeClusterConfig } from '../_cluster-config';
+import { makeRunCredentials } from '../_run-credentials';
 
 // Three "hosts" on one machine: network namespaces joined by a bridge, each with its own
 // address. The coordinator runs on one, a worker on each of the others, so the ring and the
@@ -89,9 +90,11 @@ test.serial('a coordinator and 2 workers on 3 hosts train over tcp; each worker 
   writeClusterConfig(config, { train: { steps: 8, checkpointEvery: 4, logEvery: 2 }, cluster: { heartbeatTimeoutSeconds: 10 } });
   const out = join(root, 'run');
   const [c, a, b] = HOSTS;
+  // Credentials made for the coordinator's address on its host: the workers reach it across the bridge.
+  const { joinFile } = await makeRunCredentials(out, `${c.ip}:7700`);
   const coordinator = onHost(c.ns, ['coordinator', '--config', config, '--data', data, '--workers', '2', '--port', '7700', '--out', out, '--exit-when-done', '--no-progress']);
   // No --data: the workers have no shared filesystem and download the dataset.
-  const workers = [a, b].map((h) => onHost(h.ns, ['worker', '--coordinator', `${c.ip}:7700`, '--work-dir', join(root, h.ns)]));
+  const workers = [a, b].map((h) => onHost(h.ns, ['worker', '--join', joinFile, '--work-dir', join(root, h.ns)]));
   try {
     for (const [i, w] of workers.entries()) t.is(await w.exited, 0, `worker ${i}: ${w.output()}`);
     t.is(await coordinator.exited, 0, coordinator.output());

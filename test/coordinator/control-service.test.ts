@@ -58,6 +58,7 @@ const VIEW: RunView = {
   collapse: { collapsed: false, score: 0, reason: '', diversityRatio: null, events: 0 },
   probe: null,
   recoveries: [{ cause: 'worker_lost', generation: GENERATION, step: -1, lostSteps: 0, reason: 'rank 2 (c gpu 0) was lost', seconds: 0 }],
+  ringEncryption: 'curve',
 };
 
 // What every call of the fake plane answers: regroup for an older generation, stop from step 10 on.

@@ -51,6 +51,8 @@ const tmp = (p: string) => mkdtempSync(join(tmpdir(), `facefill-coord-${p}-`));
 const config = tinyConfig({ data: { batchSize: 4 }, train: { steps: 4, checkpointEvery: 2 }, cluster: { heartbeatSeconds: 0.2 } });
 const log = createLogger('test', 'silent');
 const SEAL_KEY = sealKey(newRunToken());
+/** A worker's ring public key (the coordinator passes keys on; it does not use them). */
+const RING_KEY = 'rq:A+jHM]6fH^4gTz1-3&L]0(9A*1/vB8O!p[%Ic';
 let data: string;
 let dataset: DatasetPlan;
 /** The digest every rank reports at a checkpoint {@link upload} sends: the sha256 of those weights. */
@@ -74,7 +76,7 @@ const withCluster = (cluster: Partial<ClusterConfig>, base: RunConfig = config):
 
 /** Worker process `i` on host h (GPU i, pid i), new to the run unless `over` says what state it holds. */
 const reg = (i: number, over: Partial<Registration> = {}): Registration => ({
-  ringPublicKey: '',
+  ringPublicKey: RING_KEY,
   host: 'h',
   gpu: i,
   backend: 'cpu',
@@ -324,6 +326,8 @@ test('hostile control messages are refused by name and change nothing', async (t
   t.throws(() => c.watch({ runId: c.runId, generation: 0, rank: 5, session: c.sessionOf(0, 0) }, stranger), { instanceOf: PermissionDeniedError, message: /rank 5/ });
   t.deepEqual(stranger.pushed, [], 'a rank not in the ring hears nothing');
   await t.throwsAsync(c.register(reg(2)), { instanceOf: RendezvousClosedError, message: /already trains with its 2 workers \(--workers\)/ });
+  // The run's ring is encrypted: a worker that offers no ring key could only talk plaintext to its neighbours.
+  await t.throwsAsync(c.register(reg(0, { ringPublicKey: '' })), { instanceOf: ProtocolViolationError, message: /ring is encrypted \(cluster.ringEncryption curve\)/ });
   // Only files of the plan are served: no path out of the dataset folder.
   const escape = async () => {
     for await (const p of c.datasetPieces(c.runId, '../../../../etc/passwd')) void p;

@@ -10,6 +10,7 @@ import { freePort } from '../_free-port';
 import { ALERTS_FILE, PROMETHEUS_CONFIG, readAlertRules } from '../deploy/_rules-file';
 import { testWithTool } from '../deploy/_tools';
 import { loadDashboard, panelQueries, substitute, variableQuery } from './_dashboard';
+import { makeRunCredentials } from '../_run-credentials';
 import { FACEFILL_METRIC_NAMES } from './_exported-metrics';
 import { labelValuesSelector, metricNames, vectorSelectors } from './_promql';
 
@@ -100,10 +101,11 @@ testWithTool(
       ].join('\n'),
     );
 
+    const { joinFile } = await makeRunCredentials(join(root, 'out'), `127.0.0.1:${control}`);
     const began = performance.now();
     const procs = [
       start(process.execPath, [CLI, 'coordinator', '--config', runConfig(join(root, 'run.json')), '--data', data, '--workers', '2', '--port', String(control), '--bind', '127.0.0.1', '--out', join(root, 'out'), '--metrics-port', String(coordinatorMetrics), '--no-progress']),
-      ...[w0, w1].map((port, i) => start(process.execPath, [CLI, 'worker', '--coordinator', `127.0.0.1:${control}`, '--work-dir', join(root, `w${i}`), '--register-timeout', '60', '--metrics-port', String(port)])),
+      ...[w0, w1].map((port, i) => start(process.execPath, [CLI, 'worker', '--join', joinFile, '--work-dir', join(root, `w${i}`), '--register-timeout', '60', '--metrics-port', String(port)])),
       start(prometheusBin, [`--config.file=${join(root, 'prometheus.yml')}`, `--storage.tsdb.path=${join(root, 'tsdb')}`, `--web.listen-address=127.0.0.1:${web}`, '--log.level=warn']),
     ];
     const api = async <T>(path: string): Promise<T> => {
