@@ -8,6 +8,7 @@ import { ingest } from '../../src/shared/data/ingest';
 import { SyntheticSource } from '../../src/shared/data/synthetic-source';
 import { checkpointWeights, maxAbsDiff } from '../shared/train/_tiny';
 import { type Cluster, cli, startCluster, until, within } from './_processes';
+import { pushIntruders } from './_ring-intruder';
 
 // Faults on loopback, as a user would meet them: processes killed, stopped, started late; a
 // coordinator killed and started again; a NaN. The run survives each and finishes.
@@ -139,6 +140,33 @@ test.serial('NaN in one rank\'s gradient: the step is skipped on every rank and 
     t.regex(c.ranks[1].output(), /this rank's discriminator loss|gradient is not finite/);
     for (const step of ['000010', '000020']) t.true((await checkpointWeights(join(c.out, 'checkpoints', `step-${step}`))).every(Number.isFinite));
   } finally {
+    c.kill();
+  }
+});
+
+test.serial('an outsider pushing this ring\'s frames of 1e30s (plaintext, and over CURVE with its own key) at both workers: nothing is summed, the run matches one process within 1e-4', async (t) => {
+  // The ring over tcp, where an outsider on the network reaches it.
+  const c = await startCluster({ root, data, name: 'intruder', workers: 2, config: splitFree(30, { cluster: { sameHostTransport: 'tcp' } }) });
+  const stop = new AbortController();
+  try {
+    await reached(c, 2);
+    const state = await readRunState(c.out);
+    const targets = state.members.map((m) => ({ endpoint: m.dataEndpoint, publicKey: m.ringPublicKey }));
+    t.true(targets.every((m) => m.publicKey.length === 40), 'the ring is CURVE by default');
+    const flood = pushIntruders(targets, `${state.runId}/g${state.generation}`, 1, stop.signal);
+    const ends = await Promise.all(c.ranks.map((w, i) => within(w, 180_000, `worker ${i}`)));
+    stop.abort();
+    await flood;
+    for (const [i, end] of ends.entries()) t.is(end.code, 0, c.ranks[i].output());
+    const drift = maxAbsDiff(await checkpointWeights(c.out), await reference('intruder', c.config));
+    t.true(drift < 1e-4, `the run's weights differ from one process's by ${drift}`);
+    t.is((await readRunState(c.out)).generation, state.generation, 'the ring never broke');
+    for (const w of c.ranks) {
+      t.notRegex(w.output(), /skipped/, 'no step saw a non-finite value');
+      t.regex(w.output(), /refus|ZAP|handshake/i, 'the refused handshakes are logged');
+    }
+  } finally {
+    stop.abort();
     c.kill();
   }
 });
