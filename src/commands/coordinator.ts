@@ -58,6 +58,7 @@ export async function runCoordinator(o: CoordinatorCommandOptions): Promise<RunV
   const registry = createRegistry();
   const collapseMetrics = new CollapseMetrics(registry);
   const recoveryMetrics = new RecoveryMetrics(registry);
+  if (config.cluster.ringEncryption === 'none') log.warn('cluster.ringEncryption is none: the workers\' ring is plaintext; only for a fabric no one else can reach');
   const listenHost = o.listen.slice(0, o.listen.lastIndexOf(':'));
   const { security, trust } = await coordinatorSecurity(o.security, { out: o.out, bind: listenHost, advertise: o.advertise, log });
   const coordinator = new Coordinator({
