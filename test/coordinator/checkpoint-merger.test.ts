@@ -64,6 +64,14 @@ async function agree(m: CheckpointMerger, step: number, sha256: string): Promise
   for (const rank of [0, 1]) await m.recordDigest(step, rank, sha256, true);
 }
 
+/** Saves the checkpoint of `step`, has every rank agree on it and uploads it: merged. */
+async function merged(m: CheckpointMerger, step: number): Promise<{ dir: string; sha256: string }> {
+  const ckpt = await saved(step);
+  await agree(m, step, ckpt.sha256);
+  await m.receiveUpload(upload(ckpt.dir, step), accept, true);
+  return ckpt;
+}
+
 /** Every file under the run's checkpoints folder with its sha256: what a refused upload must leave as it was. */
 function published(out: string): Record<string, string> {
   const root = join(out, 'checkpoints');
@@ -126,9 +134,7 @@ test('an upload is published once every rank agrees and its weights are the agre
 
 test('the swap attack: a merged step uploaded again, with other bytes and matching digests, is refused and the published files stay as they were', async (t) => {
   const { m, out } = merger();
-  const real = await saved(2);
-  await agree(m, 2, real.sha256);
-  await m.receiveUpload(upload(real.dir, 2), accept, true);
+  await merged(m, 2);
   const before = published(out);
   const forged = await saved(2, 99);
   // Even a new ring whose every rank vouches for the forged weights changes nothing: the step is merged.
@@ -146,9 +152,7 @@ test('the swap attack: a merged step uploaded again, with other bytes and matchi
 
 test("an upload whose header names a new step but whose files are a merged step's is refused: the published step is untouched", async (t) => {
   const { m, out } = merger();
-  const real = await saved(2);
-  await agree(m, 2, real.sha256);
-  await m.receiveUpload(upload(real.dir, 2), accept, true);
+  await merged(m, 2);
   const before = published(out);
   const forged = await saved(2, 99);
   await t.throwsAsync(m.receiveUpload(upload(forged.dir, 4), accept, true), { instanceOf: ProtocolViolationError, message: /upload for step 4 holds a checkpoint of step 2/ });
@@ -306,9 +310,7 @@ test('a new ring generation stops the uploads of the one before and drops those 
 
 test('a step older than the latest merged one is refused; after a rollback, the steps past its target can be merged anew', async (t) => {
   const { m, out } = merger();
-  const two = await saved(2);
-  await agree(m, 2, two.sha256);
-  await m.receiveUpload(upload(two.dir, 2), accept, true);
+  const two = await merged(m, 2);
   const four = await saved(4);
   for (const rank of [0, 1]) await m.recordDigest(4, rank, four.sha256, false);
   await m.receiveUpload(upload(four.dir, 4), accept, false);
