@@ -1,5 +1,4 @@
 import * as grpc from '@grpc/grpc-js';
-// The one import of the coordinator from shared: the server's half of the security needs its token check.
 import { TOKEN_METADATA_KEY, tokenInterceptor } from '../security/token-interceptor';
 import type { PemPair } from '../security/certificates';
 import type { JoinInfo } from '../security/join-file';
