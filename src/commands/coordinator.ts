@@ -75,7 +75,7 @@ export async function runCoordinator(o: CoordinatorCommandOptions): Promise<RunV
   });
   registerRunMetrics(registry, () => coordinator.metricsSnapshot());
   const metrics = await serveMetrics(registry, o.metrics.host, o.metrics.port);
-  const server = await startControlServer(coordinator, o.listen, security).catch(async (err: unknown) => {
+  const server = await startControlServer(coordinator, o.listen, security, log).catch(async (err: unknown) => {
     await metrics.close();
     throw err;
   });

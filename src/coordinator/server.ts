@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { serverCredentials, type ServerSecurity } from '../shared/control/channel-security';
 import { MAX_MESSAGE_BYTES } from '../shared/control/field-limits';
 import { loadControlProto } from '../shared/control/proto';
+import type { Logger } from '../shared/log';
 import type { ControlPlane } from './api';
 import { controlServiceHandlers } from './control-service';
 
@@ -13,6 +14,22 @@ export interface ControlServer {
   close(graceMs?: number): Promise<void>;
 }
 
+/** At most one line per this many ms about calls refused for their token: a prober cannot flood the log. */
+const REFUSAL_LOG_EVERY_MS = 10_000;
+
+// Calls without the run token are worth an operator's eye (a misconfigured worker, or a prober), in a few lines.
+function refusalLog(log: Logger): (call: { method: string; peer: string }) => void {
+  let refused = 0;
+  let lastLogMs = -Infinity;
+  return ({ method, peer }) => {
+    refused++;
+    const now = performance.now();
+    if (now - lastLogMs < REFUSAL_LOG_EVERY_MS) return;
+    lastLogMs = now;
+    log.warn({ refused, method, peer }, `refused ${refused} call(s) without the run token so far (the latest: ${method} from ${peer})`);
+  };
+}
+
 /** Concurrent calls one connection may have open: a worker needs a handful (its live link, a heartbeat, a report, a transfer). */
 const MAX_STREAMS_PER_CONNECTION = 32;
 
@@ -20,9 +37,9 @@ const MAX_STREAMS_PER_CONNECTION = 32;
  * Serves `plane` over gRPC on `address` (host:port; port 0 picks a free one), over TLS with the
  * run token checked on every call unless `security` is insecure.
  */
-export async function startControlServer(plane: ControlPlane, address: string, security: ServerSecurity): Promise<ControlServer> {
+export async function startControlServer(plane: ControlPlane, address: string, security: ServerSecurity, log: Logger): Promise<ControlServer> {
   const v1 = loadControlProto();
-  const { credentials, interceptors } = serverCredentials(security);
+  const { credentials, interceptors } = serverCredentials(security, refusalLog(log));
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,

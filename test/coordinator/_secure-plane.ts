@@ -52,7 +52,7 @@ export async function startSecurePlane(): Promise<SecurePlane> {
   const registry = createRegistry();
   registerRunMetrics(registry, () => coordinator.metricsSnapshot());
   const { server } = credentials;
-  const control = await startControlServer(coordinator, '127.0.0.1:0', { kind: 'tls', certPem: server.certPem, keyPem: server.keyPem, token: credentials.token });
+  const control = await startControlServer(coordinator, '127.0.0.1:0', { kind: 'tls', certPem: server.certPem, keyPem: server.keyPem, token: credentials.token }, log);
   await coordinator.start();
   const address = `127.0.0.1:${control.port}`;
   const v1 = loadControlProto();

@@ -39,6 +39,8 @@ test('every RPC without TLS, with TLS but no token, or with a wrong token is ref
   }
   t.is(runState(await status(plane)), before);
   t.is((await status(plane)).state, 'rendezvous', 'no phantom rank joined, and no Shutdown went through');
+  const warned = plane.logged.filter((l) => /refused \d+ call\(s\) without the run token/.test(l));
+  t.is(warned.length, 1, 'the refusals are told to the operator, once per 10 s');
 });
 
 test('a caller with the token but another rank\'s session (or none) cannot speak for a rank: PERMISSION_DENIED, and the run is unchanged', async (t) => {

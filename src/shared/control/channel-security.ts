@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { TOKEN_METADATA_KEY, tokenInterceptor } from '../security/token-interceptor';
+import { type RefusedCall, TOKEN_METADATA_KEY, tokenInterceptor } from '../security/token-interceptor';
 import type { PemPair } from '../security/certificates';
 import type { JoinInfo } from '../security/join-file';
 
@@ -27,12 +27,12 @@ export type ClientSecurity =
       clientCert?: PemPair;
     };
 
-/** Server credentials and the interceptors to install with them (the token check when TLS). */
-export function serverCredentials(s: ServerSecurity): { credentials: grpc.ServerCredentials; interceptors: grpc.ServerInterceptor[] } {
+/** Server credentials and the interceptors to install with them (the token check when TLS, telling `onRefused` of each call it refuses). */
+export function serverCredentials(s: ServerSecurity, onRefused?: (call: RefusedCall) => void): { credentials: grpc.ServerCredentials; interceptors: grpc.ServerInterceptor[] } {
   if (s.kind === 'insecure') return { credentials: grpc.ServerCredentials.createInsecure(), interceptors: [] };
   const clientCa = s.clientCaPem === undefined ? null : Buffer.from(s.clientCaPem);
   const credentials = grpc.ServerCredentials.createSsl(clientCa, [{ cert_chain: Buffer.from(s.certPem), private_key: Buffer.from(s.keyPem) }], clientCa !== null);
-  return { credentials, interceptors: [tokenInterceptor(s.token)] };
+  return { credentials, interceptors: [tokenInterceptor(s.token, onRefused)] };
 }
 
 /**
