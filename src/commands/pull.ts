@@ -3,6 +3,7 @@ import { selectBackend } from '../shared/backend/select';
 import { ControlClient } from '../shared/control/client';
 import { writeFilePieces } from '../shared/control/file-transfer';
 import type { Logger } from '../shared/log';
+import { ensureFreeSpace } from '../shared/util/disk-space';
 import { sealKey, verifyCheckpointSeal } from '../shared/security/checkpoint-seal';
 import { loadGeneratorForInference } from '../shared/train/checkpoint';
 import type { CoordinatorLink } from './control-security';
@@ -31,6 +32,8 @@ export async function runPull(o: PullOptions): Promise<number> {
   const client = new ControlClient(address, security);
   try {
     await mkdir(o.out, { recursive: true });
+    // The checkpoint's size is not known before it arrives: at least leave the margin free.
+    await ensureFreeSpace(o.out, 0, `the pull into ${o.out}`);
     const files = await writeFilePieces(o.out, client.downloadCheckpoint(o.step, o.timeoutMs));
     if (security.kind === 'tls') await verifyCheckpointSeal(o.out, sealKey(security.token));
     else o.log.warn('--insecure: the checkpoint\'s seal is not checked (there is no run key)');
