@@ -3,9 +3,9 @@ import { selectBackend } from '../shared/backend/select';
 import { ControlClient } from '../shared/control/client';
 import { writeFilePieces } from '../shared/control/file-transfer';
 import type { Logger } from '../shared/log';
-import { ensureFreeSpace } from '../shared/util/disk-space';
 import { sealKey, verifyCheckpointSeal } from '../shared/security/checkpoint-seal';
 import { loadGeneratorForInference } from '../shared/train/checkpoint';
+import { ensureFreeSpace } from '../shared/util/disk-space';
 import type { CoordinatorLink } from './control-security';
 
 /** What `facefill pull` needs. */
