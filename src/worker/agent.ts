@@ -141,7 +141,7 @@ async function joinRing(o: WorkerOptions, client: ControlClient, at: JoinContext
   const { host, backend, known } = at;
   // The security mode and the frame bound are fixed when a socket binds: before its first ring a
   // worker asks the coordinator how the run's ring is secured, and bounds frames by the largest chunk.
-  const encryption = known?.cluster.ringEncryption ?? (await ringEncryptionOf(client, timeoutMs));
+  const encryption = known ? known.cluster.ringEncryption : await unlessAborted(ringEncryptionOf(client, timeoutMs), o.signal);
   if (encryption === 'none' && known === null) o.log.warn('cluster.ringEncryption is none: the ring is plaintext, and anyone who reaches a ring port can read or inject gradients');
   const listener = await ZmqTransport.listen({
     bind: [`tcp://${host}:${o.dataPort}`, at.sockets.ipc.endpoint(at.sockets.socketName())],
@@ -167,7 +167,7 @@ async function joinRing(o: WorkerOptions, client: ControlClient, at: JoinContext
       },
       timeoutMs,
     );
-    const reply = await (o.signal ? Promise.race([registered, aborted(o.signal)]) : registered);
+    const reply = await unlessAborted(registered, o.signal);
     const config = validateConfig(JSON.parse(reply.configJson) as unknown, `the config of run ${reply.runId}`);
     const { left, right } = reply;
     if (!left || !right || !reply.shardPlan) throw new ProtocolViolationError(`run ${reply.runId}: the coordinator's reply lacks the ring or the shard plan`);
@@ -210,10 +210,26 @@ function ended(s: SessionState, cause: unknown): Error {
   return new Error(`the worker ended in phase ${s.phase}`);
 }
 
-// Rejects when `signal` aborts: a worker waiting in the rendezvous stops at once.
-async function aborted(signal: AbortSignal): Promise<never> {
-  if (!signal.aborted) await once(signal, 'abort');
-  throw new RunStoppedError(`stopped before the run began: ${String(signal.reason)}`);
+// `work`, unless `signal` aborts first: a worker waiting for the coordinator or the rendezvous stops at once.
+async function unlessAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  const stopped = () => new RunStoppedError(`stopped before the run began: ${String(signal.reason)}`);
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    throw stopped();
+  }
+  // The abort listener goes with the wait, so that a worker's many joins do not pile listeners up.
+  const settled = new AbortController();
+  try {
+    return await Promise.race([
+      work,
+      once(signal, 'abort', { signal: settled.signal }).then((): never => {
+        throw stopped();
+      }),
+    ]);
+  } finally {
+    settled.abort();
+  }
 }
 
 // How the run's ring is secured, as the coordinator says: a worker binds its first ring socket for it.
