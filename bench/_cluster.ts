@@ -43,7 +43,7 @@ export interface Proc {
 export function startCli(name: string, args: string[], o: { level?: string; netns?: string } = {}): Proc {
   const argv = [CLI, ...args];
   const [command, commandArgs] = o.netns ? ['ip', ['netns', 'exec', o.netns, process.execPath, ...argv]] : [process.execPath, argv];
-  const child = spawn(command, commandArgs, { env: { ...process.env, FACEFILL_LOG_LEVEL: o.level ?? 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, commandArgs, { env: { ...process.env, FACEFILL_LOG_LEVEL: o.level ?? 'info', FACEFILL_LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: LogLine[] = [];
   const listeners = new Set<(l: LogLine) => void>();
   let text = '';

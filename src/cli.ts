@@ -21,7 +21,7 @@ import { parseSplitFractions } from './shared/data/split';
 import { ConfigInvalidError, FacefillError } from './shared/errors';
 import { ExitCode, exitCodeFor } from './shared/exit-codes';
 import { formatEvalTable } from './shared/eval/evaluate';
-import { createLogger } from './shared/log';
+import { createLogger, LOG_FORMATS, type LogFormat, logFormat } from './shared/log';
 
 // Wiring only: parse flags, call the command modules, turn typed errors into exit codes.
 /** The facefill command line (exported so tests and deploy checks can read its commands and flags). */
@@ -30,7 +30,12 @@ export const program = new Command('facefill')
   .showHelpAfterError()
   // Commander exits 1 on an unknown flag or a bad value; the contract says usage (2), so that
   // `facefill workers` does not restart a worker whose flags are wrong. Subcommands inherit it.
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? ExitCode.FINISHED : ExitCode.USAGE));
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? ExitCode.FINISHED : ExitCode.USAGE))
+  .addOption(new Option('--log-format <format>', 'log lines as JSON or readable text (default: text on a terminal, else JSON)').choices(LOG_FORMATS))
+  // Set for this process and inherited by the ones it starts (workers, the demo's), whose stderr is a pipe.
+  .hook('preAction', (cmd) => {
+    process.env.FACEFILL_LOG_FORMAT = (cmd.opts() as { logFormat?: LogFormat }).logFormat ?? logFormat();
+  });
 
 const backendOption = () => new Option('--backend <name>', 'tensor backend').choices(['auto', ...BACKENDS]).default('auto');
 
