@@ -47,7 +47,10 @@ export const trainStepBench: Bench = {
       title: `train step, batch ${BATCH}, backend ${backend.name} (median of 3 steps after a warm-up)`,
       columns: ['preset', 'params (M)', 's/step', 'img/s'],
       rows,
-      notes: [`ratio default / v3.3 img/s: ${((rows[0][3] as number) / (rows[1][3] as number)).toFixed(2)}x`],
+      notes: [
+        `ratio default / v3.3 img/s: ${((rows[0][3] as number) / (rows[1][3] as number)).toFixed(2)}x`,
+        `summary: backend=${backend.name} default_img_s=${(rows[0][3] as number).toFixed(2)} v33_img_s=${(rows[1][3] as number).toFixed(2)} default_over_v33=${((rows[0][3] as number) / (rows[1][3] as number)).toFixed(3)}`,
+      ],
     };
   },
 };

@@ -54,6 +54,7 @@ export const wasmKernelsBench: Bench = {
       notes: [
         `ratio stock wasm dX / ours, all shapes: ${(totals.stockInput / totals.oursInput).toFixed(2)}x`,
         `ratio cpu dW / ours (stock wasm has no dW kernel), all shapes: ${(totals.cpuFilter / totals.oursFilter).toFixed(0)}x`,
+        `summary: dx_stock_over_ours=${(totals.stockInput / totals.oursInput).toFixed(3)} dw_cpu_over_ours=${(totals.cpuFilter / totals.oursFilter).toFixed(1)}`,
       ],
     };
   },
