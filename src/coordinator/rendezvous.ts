@@ -1,3 +1,4 @@
+import type { DeviceKind } from '../shared/backend/api';
 import { RendezvousClosedError } from '../shared/errors';
 
 /** What a worker tells the coordinator when it joins a ring generation. */
@@ -6,6 +7,8 @@ export interface Registration {
   /** GPU ordinal on the host, -1 for a CPU worker. */
   gpu: number;
   backend: string;
+  /** What its backend computes on. */
+  device: DeviceKind;
   /** Where the worker receives all-reduce messages (tcp://host:port or ipc://path). */
   dataEndpoint: string;
   /** Where it also receives from a left neighbour on the same host (ipc://path), or ''. */

@@ -80,6 +80,7 @@ const reg = (i: number, over: Partial<Registration> = {}): Registration => ({
   host: 'h',
   gpu: i,
   backend: 'cpu',
+  device: 'cpu',
   dataEndpoint: `tcp://h:${5700 + i}`,
   ipcEndpoint: '',
   pid: i,

@@ -11,6 +11,7 @@ const reg = (host: string, gpu: number, over: Partial<Registration> = {}): Regis
   host,
   gpu,
   backend: 'wasm',
+  device: 'cpu',
   dataEndpoint: `tcp://${host}:${5700 + gpu}`,
   ipcEndpoint: '',
   pid: 100 + gpu,
