@@ -247,6 +247,7 @@ export class Coordinator implements ControlPlane {
       host: w.member.host,
       gpu: w.member.gpu,
       backend: w.member.backend,
+      device: w.member.device,
       state: w.state,
       step: Math.max(0, w.step),
       heartbeatAgeSeconds: w.heartbeatAgeMs / 1000,

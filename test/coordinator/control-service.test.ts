@@ -50,7 +50,7 @@ const VIEW: RunView = {
   generation: GENERATION,
   step: 3,
   steps: 10,
-  workers: [{ rank: 0, host: 'a', gpu: -1, backend: 'wasm', state: 'running', step: 3, heartbeatAgeSeconds: 0.5 }],
+  workers: [{ rank: 0, host: 'a', gpu: -1, backend: 'wasm', device: 'cpu', state: 'running', step: 3, heartbeatAgeSeconds: 0.5 }],
   lastReport: null,
   imagesPerSecond: 12.5,
   error: '',
@@ -291,6 +291,7 @@ test('status carries the generation, the recoveries and the last report across t
   t.is(status.lastReport?.dLossFake, undefined);
   t.is(status.collapse?.diversityRatio, undefined, 'no probe yet: absent');
   t.deepEqual(status.probe, view.probe);
+  t.deepEqual(status.workers.map((w) => [w.rank, w.backend, w.device]), [[0, 'wasm', 'cpu']]);
 });
 
 test('Watch streams the directives the coordinator pushes; the worker\'s disconnect reaches the coordinator', async (t) => {
