@@ -167,6 +167,13 @@ export class RendezvousClosedError extends RendezvousError {
   }
 }
 
+/** Thrown when a worker's backend or device differs from its ring's and `cluster.allowMixedBackends` is off: a ring runs at its slowest member's pace. */
+export class RendezvousBackendMismatchError extends RendezvousError {
+  constructor(message: string) {
+    super('RENDEZVOUS_BACKEND_MISMATCH', GrpcStatus.FAILED_PRECONDITION, message);
+  }
+}
+
 // ---- Protocol: a peer's message that breaks the control plane's rules.
 
 /** Family of errors about a message a peer sent: malformed, out of place, or not its to send. */

@@ -294,6 +294,20 @@ test('status carries the generation, the recoveries and the last report across t
   t.deepEqual(status.workers.map((w) => [w.rank, w.backend, w.device]), [[0, 'wasm', 'cpu']]);
 });
 
+test('a worker of another backend or device than its ring\'s is refused as a failed precondition naming it; the ring forms without it', async (t) => {
+  const plane = fakePlane();
+  const { client, stop } = await serve(plane);
+  t.teardown(stop);
+  const register = (r: RegisterRequest) => call<RegisterReply__Output>((cb) => client.Register(r, { deadline: Date.now() + 10_000 }, cb));
+  const gpu = { backend: 'tensorflow-gpu', device: 'gpu' };
+  const first = register(request('a', gpu));
+  const odd = await refusal(register(request('b', { pid: 2 })));
+  t.is(odd.code, grpc.status.FAILED_PRECONDITION);
+  t.regex(odd.message, /b gpu 0 pid 2 computes with wasm on cpu, but ring generation 3 computes with tensorflow-gpu on gpu .*cluster\.allowMixedBackends/);
+  const [a, c] = await Promise.all([first, register(request('c', { ...gpu, pid: 3 }))]);
+  t.deepEqual([a.worldSize, c.worldSize, c.peers.map((p) => p.host)], [2, 2, ['a', 'c']]);
+});
+
 test('Watch streams the directives the coordinator pushes; the worker\'s disconnect reaches the coordinator', async (t) => {
   const plane = fakePlane();
   const { client, stop } = await serve(plane);
