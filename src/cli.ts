@@ -159,7 +159,8 @@ withClientSecurity(
     .command('worker')
     .description('join a coordinator\'s run as one rank (one per GPU)'),
 )
-  .option('--gpu <i>', 'GPU ordinal this worker runs on (-1: CPU)', toInt, -1)
+  .option('--gpu <i>', 'GPU ordinal this worker runs on (-1: CPU); it exits 2 when tfjs-node-gpu cannot use that GPU', toInt, -1)
+  .option('--allow-cpu-fallback', 'with --gpu: compute on the CPU, with a warning, when tfjs-node-gpu cannot use the GPU (many times slower) instead of exiting')
   .addOption(backendOption())
   .option('--work-dir <dir>', 'downloaded datasets and rank 0\'s checkpoints', DEFAULT_WORK_DIR)
   .option('--data <dir>', 'a local copy of the dataset (shared filesystem), used when it is the run\'s')
@@ -169,10 +170,10 @@ withClientSecurity(
   .option('--metrics-port <n>', 'port of this worker\'s Prometheus /metrics (0: any free port)', toInt, DEFAULT_WORKER_METRICS_PORT)
   // Fault injection for the tests and the chaos bench: not for users.
   .addOption(new Option('--inject-nan-steps <steps>', 'make this worker\'s D gradient NaN at these 0-based steps').argParser(toIntList).hideHelp())
-  .action(async (o: ClientSecurityFlags & { gpu: number; backend: 'auto'; workDir: string; data?: string; host?: string; dataPort: number; registerTimeout: number; metricsPort: number; injectNanSteps?: number[] }) => {
+  .action(async (o: ClientSecurityFlags & { gpu: number; allowCpuFallback?: boolean; backend: 'auto'; workDir: string; data?: string; host?: string; dataPort: number; registerTimeout: number; metricsPort: number; injectNanSteps?: number[] }) => {
     const log = createLogger('worker');
     const link = await coordinatorLink(o, log);
-    await runWorkerCommand({ ...o, link, registerTimeoutSeconds: o.registerTimeout, nanGradientSteps: o.injectNanSteps ? new Set(o.injectNanSteps) : undefined, log });
+    await runWorkerCommand({ ...o, link, allowCpuFallback: o.allowCpuFallback === true, registerTimeoutSeconds: o.registerTimeout, nanGradientSteps: o.injectNanSteps ? new Set(o.injectNanSteps) : undefined, log });
   });
 
 withClientSecurity(
@@ -182,11 +183,12 @@ withClientSecurity(
 )
   .option('--gpus <list>', 'all, or GPU ordinals such as 0,1,3')
   .option('--cpu <n>', 'number of CPU workers instead of GPUs', toInt)
+  .option('--allow-cpu-fallback', 'pass --allow-cpu-fallback to every worker: a GPU worker computes on the CPU rather than exit when its GPU cannot be used')
   .option('--grace <seconds>', 'time a worker gets to stop before it is killed', toInt, DEFAULT_GRACE_MS / 1000)
   .option('--max-restarts <n>', 'restarts of a crashed worker (1 s, 2 s, 4 s … apart) before it is left down', toInt, DEFAULT_MAX_RESTARTS)
   .option('--metrics-port <n>', 'metrics port of the first worker; the others get the next ones', toInt, DEFAULT_WORKER_METRICS_PORT)
   .argument('[worker-flags...]', 'flags passed to every `facefill worker` (after --)')
-  .action(async (workerArgs: string[], o: ClientSecurityFlags & { gpus?: string; cpu?: number; grace: number; maxRestarts: number; metricsPort: number }) => {
+  .action(async (workerArgs: string[], o: ClientSecurityFlags & { gpus?: string; cpu?: number; allowCpuFallback?: boolean; grace: number; maxRestarts: number; metricsPort: number }) => {
     const log = createLogger('workers');
     // Checked here, once, so that a bad join file is a usage error rather than every worker's crash.
     await coordinatorLink(o, log);
@@ -194,6 +196,7 @@ withClientSecurity(
       security: { join: o.join, coordinator: o.coordinator, insecure: o.insecure, tlsCert: o.tlsCert, tlsKey: o.tlsKey },
       gpus: o.gpus,
       cpu: o.cpu,
+      allowCpuFallback: o.allowCpuFallback === true,
       workerArgs,
       graceMs: o.grace * 1000,
       maxRestarts: o.maxRestarts,

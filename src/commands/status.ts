@@ -34,8 +34,8 @@ export function formatStatus(s: RunStatus__Output): string {
     const resumed = rec.step < 0 ? 'ring forming' : `resumed at step ${rec.step}, ${rec.lostSteps} steps lost, ${num(rec.seconds, 1)} s`;
     lines.push(`recovery (${rec.cause}) to generation ${rec.generation}: ${resumed}: ${rec.reason}`);
   }
-  const header = ['rank', 'host', 'gpu', 'backend', 'state', 'step', 'heartbeat age'];
-  const rows = s.workers.map((w) => [String(w.rank), w.host, w.gpu < 0 ? 'cpu' : String(w.gpu), w.backend, w.state, String(w.step), `${num(w.heartbeatAgeSeconds, 1)} s`]);
+  const header = ['rank', 'host', 'gpu', 'backend', 'device', 'state', 'step', 'heartbeat age'];
+  const rows = s.workers.map((w) => [String(w.rank), w.host, w.gpu < 0 ? '-' : String(w.gpu), w.backend, w.device || '-', w.state, String(w.step), `${num(w.heartbeatAgeSeconds, 1)} s`]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd();
   lines.push('', line(header), ...rows.map(line));

@@ -1,5 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { selectComputeBackend } from '../shared/backend/compute-device';
+import { tfjsBackendProbe } from '../shared/backend/tfjs-probe';
 import type { BackendName } from '../shared/config';
 import type { Logger } from '../shared/log';
 import { createRegistry, serveMetrics } from '../shared/metrics/registry';
@@ -18,6 +20,8 @@ export interface WorkerCommandOptions {
   link: CoordinatorLink;
   gpu: number;
   backend: 'auto' | BackendName;
+  /** With a GPU: compute on the CPU (with a warning) rather than exit when tfjs-node-gpu cannot use it. */
+  allowCpuFallback: boolean;
   workDir: string;
   data?: string;
   host?: string;
@@ -30,8 +34,13 @@ export interface WorkerCommandOptions {
   log: Logger;
 }
 
-/** Runs `facefill worker`: one rank of the coordinator's run, until the run ends or fails. */
+/**
+ * Runs `facefill worker`: one rank of the coordinator's run, until the run ends or fails. A worker
+ * started for a GPU first makes sure it computes on it (see `selectComputeBackend`).
+ */
 export async function runWorkerCommand(o: WorkerCommandOptions): Promise<WorkerOutcome> {
+  // First of all, before anything listens or registers: a worker whose GPU cannot be used says so within seconds.
+  const backend = await selectComputeBackend({ preference: o.backend, gpu: o.gpu, allowCpuFallback: o.allowCpuFallback, probe: tfjsBackendProbe(o.log), log: o.log });
   // Every socket of the worker (ring, metrics) listens on the address it advertises, not on every interface.
   const host = o.host ?? (await localAddressTowards(o.link.address));
   const registry = createRegistry();
@@ -46,7 +55,7 @@ export async function runWorkerCommand(o: WorkerCommandOptions): Promise<WorkerO
     coordinator: o.link.address,
     security: o.link.security,
     gpu: o.gpu,
-    backend: o.backend,
+    backend,
     workDir: o.workDir,
     dataDir: o.data,
     host,

@@ -18,6 +18,8 @@ export interface WorkersCommandOptions {
   cpu?: number;
   /** Extra arguments appended to every `facefill worker` command line. */
   workerArgs: string[];
+  /** Passes `--allow-cpu-fallback` to every worker: a GPU worker computes on the CPU rather than exit when its GPU cannot be used. */
+  allowCpuFallback?: boolean;
   /** Time between SIGTERM and SIGKILL when stopping workers; {@link DEFAULT_GRACE_MS} by default. */
   graceMs?: number;
   /** Restarts per worker after a crash; {@link DEFAULT_MAX_RESTARTS} by default. */
@@ -49,7 +51,9 @@ export async function runWorkers(o: WorkersCommandOptions): Promise<ExitCode> {
   const detected = 'gpus' in request ? await detectGpus(o.log) : [];
   const slots = planWorkers(request, detected);
   const exits = await superviseWorkers(
-    slots.map((slot) => workerLaunch(slot, o.security, ['--metrics-port', String(o.metricsPort === 0 ? 0 : o.metricsPort + slot.local), ...o.workerArgs])),
+    slots.map((slot) =>
+      workerLaunch(slot, o.security, ['--metrics-port', String(o.metricsPort === 0 ? 0 : o.metricsPort + slot.local), ...(o.allowCpuFallback ? ['--allow-cpu-fallback'] : []), ...o.workerArgs]),
+    ),
     { graceMs: o.graceMs ?? DEFAULT_GRACE_MS, restarts, log: o.log },
   );
   const code = supervisorExitCode(exits);

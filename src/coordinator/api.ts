@@ -78,6 +78,8 @@ export interface WorkerView {
   host: string;
   gpu: number;
   backend: string;
+  /** gpu or cpu: what its backend computes on. */
+  device: string;
   state: string;
   step: number;
   heartbeatAgeSeconds: number;

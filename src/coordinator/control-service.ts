@@ -5,6 +5,8 @@ import type { WatchRequest__Output } from '../generated/facefill/v1/WatchRequest
 import type { RegisterReply } from '../generated/facefill/v1/RegisterReply';
 import type { RegisterRequest__Output } from '../generated/facefill/v1/RegisterRequest';
 import type { RunStatus } from '../generated/facefill/v1/RunStatus';
+import { DEVICE_KINDS, type DeviceKind } from '../shared/backend/api';
+import { BACKENDS } from '../shared/config';
 import { boundedText, checkHost, checkLength, checkRingKey, checkSession, FIELD_LIMITS } from '../shared/control/field-limits';
 import { toStepProgress, toStepReportIn } from '../shared/control/wire';
 import { FacefillError, ProtocolViolationError, TransferStalledError } from '../shared/errors';
@@ -173,6 +175,11 @@ function toRegistration(r: RegisterRequest__Output): Registration {
   checkLength('register: data endpoint', r.dataEndpoint, FIELD_LIMITS.endpoint);
   checkLength('register: ipc endpoint', r.ipcEndpoint, FIELD_LIMITS.endpoint);
   checkLength('register: backend', r.backend, FIELD_LIMITS.backend);
+  // Both become metric labels and are compared across a ring: only the values a worker can have
+  // (quoted in the refusal, so that a control character cannot forge a log line).
+  if (!(BACKENDS as readonly string[]).includes(r.backend)) throw new ProtocolViolationError(`register: backend ${JSON.stringify(r.backend)} is not one of ${BACKENDS.join(', ')}`);
+  checkLength('register: device', r.device, FIELD_LIMITS.backend);
+  if (!isDeviceKind(r.device)) throw new ProtocolViolationError(`register: device ${JSON.stringify(r.device)} is not one of ${DEVICE_KINDS.join(', ')}`);
   checkLength('register: run id', r.runId, FIELD_LIMITS.runId);
   checkRingKey('register: ring public key', r.ringPublicKey);
   if (!/^(tcp:\/\/[^:]+:\d+|ipc:\/\/.+)$/.test(r.dataEndpoint)) {
@@ -185,6 +192,7 @@ function toRegistration(r: RegisterRequest__Output): Registration {
     host: r.host,
     gpu: r.gpu,
     backend: r.backend,
+    device: r.device,
     dataEndpoint: r.dataEndpoint,
     ipcEndpoint: r.ipcEndpoint,
     pid: r.pid,
@@ -193,6 +201,8 @@ function toRegistration(r: RegisterRequest__Output): Registration {
     ringPublicKey: r.ringPublicKey,
   };
 }
+
+const isDeviceKind = (value: string): value is DeviceKind => (DEVICE_KINDS as readonly string[]).includes(value);
 
 const toPeer = (m: Member) => ({ rank: m.rank, host: m.host, dataEndpoint: m.dataEndpoint, ipcEndpoint: m.ipcEndpoint, ringPublicKey: m.ringPublicKey });
 

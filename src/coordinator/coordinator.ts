@@ -96,7 +96,8 @@ export class Coordinator implements ControlPlane {
     this.now = o.now ?? Date.now;
     this.runConfig = config;
     this.plan = planOf(config, o.dataset);
-    this.formation = new RingFormation({ max: worldSize, min: () => this.runConfig.cluster.minWorkers, runId: () => this.baseRunId }, (joined, who) => {
+    const bounds = { max: worldSize, min: () => this.runConfig.cluster.minWorkers, runId: () => this.baseRunId, allowMixed: () => this.runConfig.cluster.allowMixedBackends };
+    this.formation = new RingFormation(bounds, (joined, who) => {
       this.dispatch({ kind: 'rendezvous-expired', joined, who, nowMs: this.now() });
       return this.life.phase === 'failed' ? 'fail' : 'go-on';
     });
@@ -154,6 +155,13 @@ export class Coordinator implements ControlPlane {
     }
     const excluded = this.excluded.get(placeOf(registration));
     if (excluded) throw new RunStoppedError(`${describe(registration)} is left out of run ${this.runId}: ${excluded}`);
+    // Before a newcomer regroups a training ring: a worker the ring would refuse must not disturb it.
+    try {
+      this.formation.current.checkKind(registration);
+    } catch (err) {
+      this.o.log.warn({ host: registration.host, gpu: registration.gpu, backend: registration.backend, device: registration.device }, `refused: ${(err as Error).message}`);
+      throw err;
+    }
     if (phase === 'running') {
       const member = world.find((m) => m.host === registration.host && m.pid === registration.pid);
       if (member) this.dispatch({ kind: 'ring-broken', reason: `rank ${member.rank} (${member.host} gpu ${member.gpu}) left the ring`, nowMs: this.now() });
@@ -247,6 +255,7 @@ export class Coordinator implements ControlPlane {
       host: w.member.host,
       gpu: w.member.gpu,
       backend: w.member.backend,
+      device: w.member.device,
       state: w.state,
       step: Math.max(0, w.step),
       heartbeatAgeSeconds: w.heartbeatAgeMs / 1000,

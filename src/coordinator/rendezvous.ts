@@ -1,4 +1,5 @@
-import { RendezvousClosedError } from '../shared/errors';
+import type { DeviceKind } from '../shared/backend/api';
+import { RendezvousBackendMismatchError, RendezvousClosedError } from '../shared/errors';
 
 /** What a worker tells the coordinator when it joins a ring generation. */
 export interface Registration {
@@ -6,6 +7,8 @@ export interface Registration {
   /** GPU ordinal on the host, -1 for a CPU worker. */
   gpu: number;
   backend: string;
+  /** What its backend computes on. */
+  device: DeviceKind;
   /** Where the worker receives all-reduce messages (tcp://host:port or ipc://path). */
   dataEndpoint: string;
   /** Where it also receives from a left neighbour on the same host (ipc://path), or ''. */
@@ -42,6 +45,8 @@ export interface RendezvousRules {
   min: number;
   /** The survivors of the ring before, by process: once all of them (and at least `min`) have joined, the ring forms. */
   expect: readonly Registration[];
+  /** Admit members of different backends or devices (`cluster.allowMixedBackends`); by default a ring's members share both. */
+  allowMixed?: boolean;
 }
 
 /**
@@ -52,7 +57,9 @@ export interface RendezvousRules {
  * one host are ring neighbours, rotated so that rank 0 is the worker holding the most advanced
  * training state of the run (it broadcasts that state to the others); the ring keeps its
  * neighbours. Joining with an endpoint already taken, or a complete or closed rendezvous, is a
- * {@link RendezvousClosedError} that changes nothing else. Pure apart from the promises it hands out.
+ * {@link RendezvousClosedError} that changes nothing else. Unless `allowMixed`, every member
+ * computes with one backend on one kind of device (see {@link checkKind}). Pure apart from the
+ * promises it hands out.
  */
 export class Rendezvous {
   private readonly joined: { registration: Registration; resolve: (a: Assignment) => void; reject: (e: Error) => void }[] = [];
@@ -72,6 +79,11 @@ export class Rendezvous {
 
   /** Joins; resolves with the worker's assignment once the ring forms. */
   join(registration: Registration): Promise<Assignment> {
+    try {
+      this.checkKind(registration);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     if (this.closedBecause !== null) return Promise.reject(new RendezvousClosedError(`the rendezvous is closed: ${this.closedBecause}`));
     if (this.members !== null) return Promise.reject(new RendezvousClosedError(`ring generation ${this.generation} already formed with ${this.members.length} workers`));
     const clash = this.joined.find((j) => j.registration.dataEndpoint === registration.dataEndpoint || sameProcess(j.registration, registration));
@@ -82,6 +94,22 @@ export class Rendezvous {
       this.joined.push({ registration, resolve, reject });
       if (this.ready()) this.form();
     });
+  }
+
+  /**
+   * Refuses a worker whose backend or device differs from the ring's, unless mixed rings are
+   * allowed. The ring's kind is its members' once formed, else that of the survivors it expects
+   * (the ring before), else that of the first worker to join; a refusal changes nothing.
+   * @throws RendezvousBackendMismatchError naming the worker, its kind and the ring's.
+   */
+  checkKind(registration: Registration): void {
+    if (this.rules.allowMixed) return;
+    const [setter, role] = this.kindSetter();
+    if (!setter || kindOf(setter) === kindOf(registration)) return;
+    throw new RendezvousBackendMismatchError(
+      `${describe(registration)} computes with ${kindOf(registration)}, but ring generation ${this.generation} computes with ${kindOf(setter)} (as ${describe(setter)}, ${role}): ` +
+        'a synchronous ring runs at its slowest member\'s pace. Start the worker with the ring\'s backend on the same kind of device, or set cluster.allowMixedBackends',
+    );
   }
 
   /** How many workers have joined so far. */
@@ -125,6 +153,13 @@ export class Rendezvous {
     for (const j of this.joined.splice(0)) j.reject(new RendezvousClosedError(`the rendezvous is closed: ${reason}`));
   }
 
+  // The member whose backend and device the ring's others must share, and why it is that one.
+  private kindSetter(): [Registration | undefined, string] {
+    if (this.members !== null) return [this.members[0], 'a member'];
+    if (this.rules.expect.length > 0) return [this.rules.expect[0], 'a member of the ring before'];
+    return [this.joined[0]?.registration, 'the first to join'];
+  }
+
   private ready(): boolean {
     const n = this.joined.length;
     if (n >= this.rules.max) return true;
@@ -159,6 +194,9 @@ function sameProcess(a: Registration, b: Registration): boolean {
 function compare(a: Registration, b: Registration): number {
   return a.host.localeCompare(b.host) || a.gpu - b.gpu || a.pid - b.pid || a.dataEndpoint.localeCompare(b.dataEndpoint);
 }
+
+/** A worker's backend and device in words, e.g. "tensorflow-gpu on gpu": what a ring's members share. */
+export const kindOf = (r: Pick<Registration, 'backend' | 'device'>): string => `${r.backend} on ${r.device}`;
 
 /** A worker in words: its host, GPU and process. */
 export const describe = (r: Registration): string => `${r.host} gpu ${r.gpu} pid ${r.pid}`;

@@ -15,7 +15,7 @@ export class RingFormation {
   private timers: NodeJS.Timeout[] = [];
 
   constructor(
-    private readonly bounds: { max: number; min: () => number; runId: () => string },
+    private readonly bounds: { max: number; min: () => number; runId: () => string; allowMixed: () => boolean },
     private readonly onDeadline: FormationDeadline,
   ) {
     this.rendezvous = this.create(0, []);
@@ -60,6 +60,6 @@ export class RingFormation {
   }
 
   private create(generation: number, expect: readonly Registration[]): Rendezvous {
-    return new Rendezvous(generation, { max: this.bounds.max, min: this.bounds.min(), expect }, this.bounds.runId());
+    return new Rendezvous(generation, { max: this.bounds.max, min: this.bounds.min(), expect, allowMixed: this.bounds.allowMixed() }, this.bounds.runId());
   }
 }

@@ -107,6 +107,20 @@ export class BackendUnavailableError extends FacefillError {
   }
 }
 
+/**
+ * Thrown when a worker started for a GPU (`--gpu I`) would not compute on it: tfjs-node-gpu did
+ * not load (the process fell to another backend) or loaded without a GPU device. `gpu` is the
+ * ordinal; the message names it and the likely cause (see `diagnoseGpuLoad`).
+ */
+export class GpuUnavailableError extends FacefillError {
+  constructor(
+    readonly gpu: number,
+    message: string,
+  ) {
+    super('GPU_UNAVAILABLE', GrpcStatus.FAILED_PRECONDITION, message);
+  }
+}
+
 /** Thrown when writing `neededBytes` more would leave less free disk space than the margin a host must keep. */
 export class DiskSpaceLowError extends FacefillError {
   constructor(message: string) {
@@ -150,6 +164,13 @@ export class RendezvousTimeoutError extends RendezvousError {
 export class RendezvousClosedError extends RendezvousError {
   constructor(message: string) {
     super('RENDEZVOUS_CLOSED', GrpcStatus.FAILED_PRECONDITION, message);
+  }
+}
+
+/** Thrown when a worker's backend or device differs from its ring's and `cluster.allowMixedBackends` is off: a ring runs at its slowest member's pace. */
+export class RendezvousBackendMismatchError extends RendezvousError {
+  constructor(message: string) {
+    super('RENDEZVOUS_BACKEND_MISMATCH', GrpcStatus.FAILED_PRECONDITION, message);
   }
 }
 

@@ -1,4 +1,4 @@
-import { ConfigInvalidError, CredentialsError, MaskFileError, RunStoppedError } from './errors';
+import { ConfigInvalidError, CredentialsError, GpuUnavailableError, MaskFileError, RunStoppedError } from './errors';
 
 /**
  * The exit codes of facefill commands, a contract with whatever starts them: `facefill workers`
@@ -13,7 +13,11 @@ export const ExitCode = {
    * a new process may succeed, and a worker rejoins the run at its next ring generation.
    */
   FAILED: 1,
-  /** Invalid config or usage (a flag, config value or input the command refuses). Not restartable: the same command line fails the same way. */
+  /**
+   * Invalid config or usage (a flag, config value or input the command refuses), or a host that
+   * cannot run it as asked (a `--gpu` worker whose GPU tfjs-node-gpu cannot use). Not
+   * restartable: the same command line fails the same way until the flags or the host change.
+   */
   USAGE: 2,
   /**
    * The run was stopped or failed as a whole (the coordinator said stop, the monitor stopped a
@@ -40,7 +44,8 @@ export function exitCodeMeaning(code: number): string | undefined {
 /** The exit code for the error that ended a command. */
 export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof RunStoppedError) return ExitCode.RUN_STOPPED;
-  if (err instanceof ConfigInvalidError || err instanceof MaskFileError || err instanceof CredentialsError) return ExitCode.USAGE;
+  // A GPU the worker cannot use stays unusable until someone fixes the host (its CUDA libraries, its driver).
+  if (err instanceof ConfigInvalidError || err instanceof MaskFileError || err instanceof CredentialsError || err instanceof GpuUnavailableError) return ExitCode.USAGE;
   return ExitCode.FAILED;
 }
 

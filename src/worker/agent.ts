@@ -2,9 +2,9 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
-import { selectBackend } from '../shared/backend/select';
+import type { ComputeBackend } from '../shared/backend/api';
 import { IpcDirectory, newRingKeys, ZmqTransport } from '../shared/collective';
-import { type BackendName, MAX_CHUNK_BYTES, type RunConfig, validateConfig } from '../shared/config';
+import { MAX_CHUNK_BYTES, type RunConfig, validateConfig } from '../shared/config';
 import type { ClientSecurity } from '../shared/control/channel-security';
 import { ControlClient } from '../shared/control/client';
 import { ConfigInvalidError, ControlCallError, GrpcStatus, ProtocolViolationError, RunStoppedError } from '../shared/errors';
@@ -23,7 +23,8 @@ export interface WorkerOptions {
   security: ClientSecurity;
   /** GPU ordinal this worker runs on (as CUDA_VISIBLE_DEVICES names it), -1 on CPU. */
   gpu: number;
-  backend: 'auto' | BackendName;
+  /** The tensor backend, already active, and the device it computes on (see `selectComputeBackend`). */
+  backend: ComputeBackend;
   /** Downloaded datasets (reused across runs) and rank 0's checkpoints go here. */
   workDir: string;
   /** A local copy of the dataset (shared filesystem), used when it is the run's. */
@@ -67,7 +68,7 @@ const BACKOFF = { backoffMs: 250, maxBackoffMs: 2_000 };
  * stopped, or failed with an error naming the cause.
  */
 export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
-  const backend = await selectBackend(o.backend, o.log);
+  const { backend } = o;
   const host = o.host ?? (await localAddressTowards(o.coordinator));
   // Registered once: a metric family belongs to the process, whichever ring it is in.
   const metrics = o.registry ? { training: new TrainingMetrics(o.registry), collective: new CollectiveMetrics(o.registry) } : null;
@@ -92,7 +93,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
     for (;;) {
       let ring: JoinedRing;
       try {
-        ring = await joinRing(o, client, { host, backend: backend.name, sockets, known: config }, carried, registerTimeoutMs);
+        ring = await joinRing(o, client, { host, backend: backend.name, device: backend.device, sockets, known: config }, carried, registerTimeoutMs);
       } catch (err) {
         const action = apply(joinFailure(err));
         if (action.kind === 'exit') throw ended(state, err);
@@ -129,6 +130,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerOutcome> {
 interface JoinContext {
   host: string;
   backend: string;
+  device: string;
   sockets: { ipc: IpcDirectory; socketName: () => string };
   known: RunConfig | null;
 }
@@ -158,6 +160,7 @@ async function joinRing(o: WorkerOptions, client: ControlClient, at: JoinContext
         host,
         gpu: o.gpu,
         backend,
+        device: at.device,
         dataEndpoint,
         ipcEndpoint,
         pid: process.pid,

@@ -101,7 +101,7 @@ export async function outcome(p: Promise<unknown>): Promise<{ code: grpc.status;
 const deadline = (ms = 5_000) => ({ deadline: Date.now() + ms });
 
 /** A worker's registration on host `host`. */
-export const registration = (host: string, pid: number): RegisterRequest => ({ host, gpu: -1, backend: 'cpu', dataEndpoint: `tcp://${host}:${6000 + pid}`, ipcEndpoint: '', pid, runId: '', committedStep: -1, ringPublicKey: 'rq:A+jHM]6fH^4gTz1-3&L]0(9A*1/vB8O!p[%Ic' });
+export const registration = (host: string, pid: number): RegisterRequest => ({ host, gpu: -1, backend: 'cpu', device: 'cpu', dataEndpoint: `tcp://${host}:${6000 + pid}`, ipcEndpoint: '', pid, runId: '', committedStep: -1, ringPublicKey: 'rq:A+jHM]6fH^4gTz1-3&L]0(9A*1/vB8O!p[%Ic' });
 
 /** Registers the run's two workers; resolves with their replies, rank order. */
 export async function joinBoth(client: CoordinatorClient): Promise<RegisterReply__Output[]> {

@@ -29,7 +29,7 @@ const int = fc.oneof(fc.integer(), fc.constantFrom(-1, 0, 1, 2 ** 31 - 1, -(2 **
 const long = fc.oneof(fc.integer(), fc.constantFrom(-1, 0, 2 ** 53 - 1, -(2 ** 53)));
 const double = fc.oneof(fc.double(), fc.constantFrom(Number.NaN, Infinity, -Infinity, 1e308));
 
-const registerRequest = fc.record<RegisterRequest>({ host: text, gpu: int, backend: text, dataEndpoint: text, pid: int, ipcEndpoint: text, runId: text, committedStep: long, ringPublicKey: text });
+const registerRequest = fc.record<RegisterRequest>({ host: text, gpu: int, backend: fc.oneof(text, fc.constantFrom('wasm', 'tensorflow-gpu')), device: fc.oneof(text, fc.constantFrom('gpu', 'cpu')), dataEndpoint: text, pid: int, ipcEndpoint: text, runId: text, committedStep: long, ringPublicKey: text });
 const heartbeat = fc.record<HeartbeatRequest>({ runId: text, generation: long, rank: int, step: long, condition: fc.constantFrom('RUNNING', 'FINISHED', 'FAILED', 'LEFT'), error: text, silentPeer: int, session: text });
 const stepReport = fc.oneof(
   fc.record<StepReport>({ runId: text, generation: long, rank: int, stepsDone: long, session: text, checkpoint: fc.record({ sha256: text }) }),

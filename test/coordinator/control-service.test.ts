@@ -50,7 +50,7 @@ const VIEW: RunView = {
   generation: GENERATION,
   step: 3,
   steps: 10,
-  workers: [{ rank: 0, host: 'a', gpu: -1, backend: 'wasm', state: 'running', step: 3, heartbeatAgeSeconds: 0.5 }],
+  workers: [{ rank: 0, host: 'a', gpu: -1, backend: 'wasm', device: 'cpu', state: 'running', step: 3, heartbeatAgeSeconds: 0.5 }],
   lastReport: null,
   imagesPerSecond: 12.5,
   error: '',
@@ -149,7 +149,7 @@ async function refusal(p: Promise<unknown>): Promise<{ code: grpc.status; messag
   return { code: err.code, message: err.message };
 }
 
-const request = (host: string, over: RegisterRequest = {}): RegisterRequest => ({ host, gpu: 0, backend: 'wasm', dataEndpoint: `tcp://${host}:5701`, ipcEndpoint: '', pid: 1, runId: '', committedStep: -1, ...over });
+const request = (host: string, over: RegisterRequest = {}): RegisterRequest => ({ host, gpu: 0, backend: 'wasm', device: 'cpu', dataEndpoint: `tcp://${host}:5701`, ipcEndpoint: '', pid: 1, runId: '', committedStep: -1, ...over });
 
 test('register completes the rendezvous and carries ranks, ring, generation, config and plan across the wire', async (t) => {
   const plane = fakePlane();
@@ -168,7 +168,7 @@ test('register completes the rendezvous and carries ranks, ring, generation, con
   t.is(a.shardPlan?.globalBatch, 32);
   t.deepEqual([a.generation, a.startStep, a.checkpointStep, a.startupTimeoutMs], [GENERATION, 5, 4, 30_000]);
   const heard = plane.registrations.find((r) => r.host === 'b');
-  t.deepEqual(heard, { host: 'b', gpu: 0, backend: 'wasm', dataEndpoint: 'tcp://b:5701', ipcEndpoint: '', pid: 1, runId: RUN, committedStep: 2 ** 40, ringPublicKey: key });
+  t.deepEqual(heard, { host: 'b', gpu: 0, backend: 'wasm', device: 'cpu', dataEndpoint: 'tcp://b:5701', ipcEndpoint: '', pid: 1, runId: RUN, committedStep: 2 ** 40, ringPublicKey: key });
 });
 
 test('a ring that loads no merged checkpoint says 0 on the wire', async (t) => {
@@ -195,6 +195,12 @@ test('bad registrations are refused as invalid arguments naming the field', asyn
     [request('a\nfake log line'), /host is not a host name or address/],
     [request('a', { dataEndpoint: `tcp://a:${'1'.repeat(2000)}` }), /data endpoint is 2\d+ characters long; at most 1024/],
     [request('a', { backend: 'x'.repeat(100) }), /backend is 100 characters long/],
+    // Backend and device become metric labels: only the values a worker can have, quoted.
+    [request('a', { backend: 'tensorflow-tpu' }), /backend "tensorflow-tpu" is not one of tensorflow-gpu, tensorflow, wasm, cpu/],
+    [request('a', { device: 'tpu' }), /device "tpu" is not one of gpu, cpu/],
+    [request('a', { device: '' }), /device "" is not one of gpu, cpu/],
+    [request('a', { device: 'gpu\nfake log line' }), /device "gpu\\nfake log line" is not/],
+    [request('a', { device: 'g'.repeat(100) }), /device is 100 characters long/],
     [request('a', { ringPublicKey: 'not a key' }), /ring public key is not a Z85 CURVE public key/],
   ];
   for (const [r, message] of cases) {
@@ -285,6 +291,21 @@ test('status carries the generation, the recoveries and the last report across t
   t.is(status.lastReport?.dLossFake, undefined);
   t.is(status.collapse?.diversityRatio, undefined, 'no probe yet: absent');
   t.deepEqual(status.probe, view.probe);
+  t.deepEqual(status.workers.map((w) => [w.rank, w.backend, w.device]), [[0, 'wasm', 'cpu']]);
+});
+
+test('a worker of another backend or device than its ring\'s is refused as a failed precondition naming it; the ring forms without it', async (t) => {
+  const plane = fakePlane();
+  const { client, stop } = await serve(plane);
+  t.teardown(stop);
+  const register = (r: RegisterRequest) => call<RegisterReply__Output>((cb) => client.Register(r, { deadline: Date.now() + 10_000 }, cb));
+  const gpu = { backend: 'tensorflow-gpu', device: 'gpu' };
+  const first = register(request('a', gpu));
+  const odd = await refusal(register(request('b', { pid: 2 })));
+  t.is(odd.code, grpc.status.FAILED_PRECONDITION);
+  t.regex(odd.message, /b gpu 0 pid 2 computes with wasm on cpu, but ring generation 3 computes with tensorflow-gpu on gpu .*cluster\.allowMixedBackends/);
+  const [a, c] = await Promise.all([first, register(request('c', { ...gpu, pid: 3 }))]);
+  t.deepEqual([a.worldSize, c.worldSize, c.peers.map((p) => p.host)], [2, 2, ['a', 'c']]);
 });
 
 test('Watch streams the directives the coordinator pushes; the worker\'s disconnect reaches the coordinator', async (t) => {

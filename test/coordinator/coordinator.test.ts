@@ -13,7 +13,7 @@ import type { ClusterConfig, RunConfig } from '../../src/shared/config';
 import { readFilePieces } from '../../src/shared/control/file-transfer';
 import { ingest } from '../../src/shared/data/ingest';
 import { SyntheticSource } from '../../src/shared/data/synthetic-source';
-import { CheckpointError, PermissionDeniedError, ProtocolViolationError, RendezvousClosedError, RunMismatchError, RunStoppedError } from '../../src/shared/errors';
+import { CheckpointError, PermissionDeniedError, ProtocolViolationError, RendezvousBackendMismatchError, RendezvousClosedError, RunMismatchError, RunStoppedError } from '../../src/shared/errors';
 import { createLogger } from '../../src/shared/log';
 import { CollapseMetrics } from '../../src/shared/metrics/collapse-metrics';
 import { RecoveryMetrics } from '../../src/shared/metrics/recovery-metrics';
@@ -80,6 +80,7 @@ const reg = (i: number, over: Partial<Registration> = {}): Registration => ({
   host: 'h',
   gpu: i,
   backend: 'cpu',
+  device: 'cpu',
   dataEndpoint: `tcp://h:${5700 + i}`,
   ipcEndpoint: '',
   pid: i,
@@ -541,6 +542,55 @@ test('with minWorkers 1 a timed-out rendezvous trains with who came; a newcomer 
     [1, 2, 3, 3],
   ]);
   await t.throwsAsync(c.register(reg(3)), { instanceOf: RendezvousClosedError, message: /already trains with its 3 workers/ });
+});
+
+// ---- backends and devices
+
+test('a worker of another backend or device is refused by name while the ring trains: the ring is not regrouped and the run goes on', async (t) => {
+  const { c, assignments } = await running(t, { worldSize: 3 });
+  // A worker is lost: the ring of two survivors (both cpu) trains on, and has room for a newcomer.
+  const links = watchAll(c, assignments);
+  links[2].lose('the process died');
+  const survivors = await Promise.all([c.register(reg(0, { runId: c.runId, committedStep: 0 })), c.register(reg(1, { runId: c.runId, committedStep: 0 }))]);
+  const generation = c.generation;
+  t.deepEqual([c.status().state, survivors[0].worldSize], ['running', 2]);
+  const relinked = watchAll(c, survivors);
+
+  const gpuWorker = reg(5, { backend: 'tensorflow-gpu', device: 'gpu' });
+  await t.throwsAsync(c.register(gpuWorker), {
+    instanceOf: RendezvousBackendMismatchError,
+    message: /^h gpu 5 pid 5 computes with tensorflow-gpu on gpu, but ring generation \d+ computes with cpu on cpu \(as h gpu 0 pid 0, a member\)/,
+  });
+  t.deepEqual([c.status().state, c.generation], ['running', generation], 'the ring trains on');
+  for (const { link } of relinked) t.deepEqual(link.pushed, [], 'no regroup');
+  t.deepEqual(c.status().workers.map((w) => [w.rank, w.backend, w.device]), [
+    [0, 'cpu', 'cpu'],
+    [1, 'cpu', 'cpu'],
+  ]);
+  // A worker of the ring's kind is still taken in.
+  const newcomer = c.register(reg(2));
+  t.is(c.status().state, 'recovering');
+  await Promise.all([c.register(reg(0, { runId: c.runId, committedStep: 0 })), c.register(reg(1, { runId: c.runId, committedStep: 0 })), newcomer]);
+  t.is(c.status().workers.length, 3);
+});
+
+test('with cluster.allowMixedBackends the first ring takes workers of any backend and device, and status shows each one\'s', async (t) => {
+  const { c } = await started(t, { config: withCluster({ allowMixedBackends: true }) });
+  await Promise.all([c.register(reg(0, { backend: 'tensorflow-gpu', device: 'gpu' })), c.register(reg(1, { backend: 'wasm', device: 'cpu' }))]);
+  t.deepEqual(c.status().workers.map((w) => [w.rank, w.gpu, w.backend, w.device]), [
+    [0, 0, 'tensorflow-gpu', 'gpu'],
+    [1, 1, 'wasm', 'cpu'],
+  ]);
+  t.deepEqual(c.metricsSnapshot().workers.map((w) => `${w.rank}:${w.backend}/${w.device}`), ['0:tensorflow-gpu/gpu', '1:wasm/cpu']);
+});
+
+test('without it, the first ring refuses a worker unlike the first to join, and forms with the others', async (t) => {
+  const { c } = await started(t);
+  const first = c.register(reg(0, { backend: 'tensorflow-gpu', device: 'gpu' }));
+  await t.throwsAsync(c.register(reg(1, { backend: 'tensorflow-gpu', device: 'cpu' })), { instanceOf: RendezvousBackendMismatchError, message: /h gpu 1 pid 1 computes with tensorflow-gpu on cpu/ });
+  const [a, b] = await Promise.all([first, c.register(reg(2, { backend: 'tensorflow-gpu', device: 'gpu' }))]);
+  t.deepEqual([a.worldSize, b.members.map((m) => m.gpu)], [2, [0, 2]]);
+  t.is(c.status().state, 'running');
 });
 
 // ---- the collapse detector and rollbacks

@@ -2,7 +2,7 @@ import test from 'ava';
 import { type LivenessRules, Membership } from '../../src/coordinator/membership';
 import type { Member } from '../../src/coordinator/rendezvous';
 
-const members: Member[] = [0, 1, 2].map((rank) => ({ rank, host: `h${rank}`, gpu: 0, backend: 'wasm', dataEndpoint: `tcp://h${rank}:1`, ipcEndpoint: '', pid: rank, runId: 'run-1', committedStep: -1, ringPublicKey: '' }));
+const members: Member[] = [0, 1, 2].map((rank) => ({ rank, host: `h${rank}`, gpu: 0, backend: 'wasm', device: 'cpu', dataEndpoint: `tcp://h${rank}:1`, ipcEndpoint: '', pid: rank, runId: 'run-1', committedStep: -1, ringPublicKey: '' }));
 // Heartbeat bound 1 s; the stall bound long enough not to matter unless a test is about it.
 const rules: LivenessRules = { heartbeatTimeoutMs: 1000, stallMs: 60_000 };
 const membership = (r: Partial<LivenessRules> = {}) => new Membership(members, { ...rules, ...r }, 0);

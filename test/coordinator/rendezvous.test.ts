@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
-import { type Assignment, describe, heldStep, type Registration, Rendezvous, type RendezvousRules } from '../../src/coordinator/rendezvous';
-import { RendezvousClosedError } from '../../src/shared/errors';
+import { type Assignment, describe, heldStep, kindOf, type Registration, Rendezvous, type RendezvousRules } from '../../src/coordinator/rendezvous';
+import { RendezvousBackendMismatchError, RendezvousClosedError } from '../../src/shared/errors';
 import { isSettled } from '../_settled';
 
 const RUN = 'run-1';
@@ -11,6 +11,7 @@ const reg = (host: string, gpu: number, over: Partial<Registration> = {}): Regis
   host,
   gpu,
   backend: 'wasm',
+  device: 'cpu',
   dataEndpoint: `tcp://${host}:${5700 + gpu}`,
   ipcEndpoint: '',
   pid: 100 + gpu,
@@ -185,4 +186,45 @@ test('the joins pending when the next generation opens move to its rendezvous, a
   const [a, b] = await Promise.all([moved, next.join(reg('b', 0))]);
   t.deepEqual([a.generation, b.generation], [4, 4]);
   t.deepEqual(a.members.map(name), ['a0', 'b0']);
+});
+
+/** A worker on its GPU with tfjs-node-gpu. */
+const onGpu = (host: string, gpu: number, over: Partial<Registration> = {}): Registration => reg(host, gpu, { backend: 'tensorflow-gpu', device: 'gpu', ...over });
+
+test('the first to join sets the ring\'s backend and device: another backend, or tfjs-node-gpu on the CPU, is refused by name and takes no place', async (t) => {
+  const rdzv = rendezvous({ max: 2 });
+  const first = rdzv.join(onGpu('a', 0));
+  const wasm = await t.throwsAsync(rdzv.join(reg('b', 0)), { instanceOf: RendezvousBackendMismatchError });
+  t.is(
+    wasm.message,
+    "b gpu 0 pid 100 computes with wasm on cpu, but ring generation 3 computes with tensorflow-gpu on gpu (as a gpu 0 pid 100, the first to join): a synchronous ring runs at its slowest member's pace. Start the worker with the ring's backend on the same kind of device, or set cluster.allowMixedBackends",
+  );
+  await t.throwsAsync(rdzv.join(onGpu('b', 1, { device: 'cpu' })), { instanceOf: RendezvousBackendMismatchError, message: /^b gpu 1 pid 101 computes with tensorflow-gpu on cpu, but .* tensorflow-gpu on gpu/ });
+  t.is(rdzv.count, 1, 'the refused workers took no place');
+  const [a, c] = await Promise.all([first, rdzv.join(onGpu('c', 0))]);
+  t.deepEqual([a.worldSize, c.rank], [2, 1]);
+  // Once formed, the ring's members set the kind.
+  t.throws(() => rdzv.checkKind(reg('d', 0)), { instanceOf: RendezvousBackendMismatchError, message: /\(as a gpu 0 pid 100, a member\)/ });
+  t.notThrows(() => rdzv.checkKind(onGpu('d', 0)));
+});
+
+test('a regrouping ring keeps the kind of the ring before, whoever joins first; the first joiner that left hands the kind on', async (t) => {
+  const survivor = onGpu('a', 0, { runId: RUN, committedStep: 5 });
+  const regroup = rendezvous({ max: 3, min: 1, expect: [survivor] });
+  await t.throwsAsync(regroup.join(reg('z', 0)), { instanceOf: RendezvousBackendMismatchError, message: /\(as a gpu 0 pid 100, a member of the ring before\)/ });
+  t.is(regroup.count, 0);
+
+  const fresh = rendezvous({ max: 2 });
+  const leaving = reg('a', 0);
+  const left = fresh.join(leaving);
+  fresh.leave(leaving);
+  await t.throwsAsync(left, { instanceOf: RendezvousClosedError });
+  const [b, c] = await Promise.all([fresh.join(onGpu('b', 0)), fresh.join(onGpu('c', 0))]);
+  t.deepEqual([b.worldSize, c.worldSize], [2, 2]);
+});
+
+test('allowMixed admits any backend and device', async (t) => {
+  const rdzv = rendezvous({ max: 3, allowMixed: true });
+  const assignments = await Promise.all([onGpu('a', 0), reg('b', 0), onGpu('c', 0, { device: 'cpu' })].map((r) => rdzv.join(r)));
+  t.deepEqual(assignments[0].members.map(kindOf), ['tensorflow-gpu on gpu', 'wasm on cpu', 'tensorflow-gpu on cpu']);
 });

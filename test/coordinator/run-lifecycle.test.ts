@@ -8,7 +8,7 @@ import { decideRecovery, type Fault, type RecoveryContext } from '../../src/shar
 const config: RunConfig = { ...DEFAULT_CONFIG, cluster: { ...DEFAULT_CONFIG.cluster, minWorkers: 2, rejoinSeconds: 30 } };
 const context: RecoveryContext = { config, optimizer: config.optimizer, rollbacks: 0, healthyStep: 4 };
 
-const member = (rank: number, host = `h${rank}`): Member => ({ rank, host, gpu: 0, backend: 'wasm', dataEndpoint: `tcp://${host}:1`, ipcEndpoint: '', pid: 10 + rank, runId: 'run-1', committedStep: 5, ringPublicKey: '' });
+const member = (rank: number, host = `h${rank}`): Member => ({ rank, host, gpu: 0, backend: 'wasm', device: 'cpu', dataEndpoint: `tcp://${host}:1`, ipcEndpoint: '', pid: 10 + rank, runId: 'run-1', committedStep: 5, ringPublicKey: '' });
 const members = [0, 1, 2].map((rank) => member(rank));
 
 /** Feeds `events` from `from`; returns the last transition. */

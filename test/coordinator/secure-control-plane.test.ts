@@ -74,10 +74,10 @@ test('a second Register with an endpoint already taken is refused by name, and t
   const plane = await startSecurePlane();
   t.teardown(() => plane.close());
   const client = plane.client();
-  const first = call((cb) => client.Register({ host: 'member', gpu: -1, backend: 'cpu', dataEndpoint: 'tcp://member:7000', ipcEndpoint: '', pid: 1, runId: '', committedStep: -1, ringPublicKey: 'rq:A+jHM]6fH^4gTz1-3&L]0(9A*1/vB8O!p[%Ic' }, { deadline: Date.now() + 10_000 }, cb));
+  const first = call((cb) => client.Register({ host: 'member', gpu: -1, backend: 'cpu', device: 'cpu', dataEndpoint: 'tcp://member:7000', ipcEndpoint: '', pid: 1, runId: '', committedStep: -1, ringPublicKey: 'rq:A+jHM]6fH^4gTz1-3&L]0(9A*1/vB8O!p[%Ic' }, { deadline: Date.now() + 10_000 }, cb));
   first.catch(() => undefined);
   await new Promise((r) => setTimeout(r, 200));
-  const dup = await outcome(call((cb) => client.Register({ host: 'other', gpu: -1, backend: 'cpu', dataEndpoint: 'tcp://member:7000', ipcEndpoint: '', pid: 2, runId: '', committedStep: -1, ringPublicKey: 'rq:A+jHM]6fH^4gTz1-3&L]0(9A*1/vB8O!p[%Ic' }, { deadline: Date.now() + 5_000 }, cb)));
+  const dup = await outcome(call((cb) => client.Register({ host: 'other', gpu: -1, backend: 'cpu', device: 'cpu', dataEndpoint: 'tcp://member:7000', ipcEndpoint: '', pid: 2, runId: '', committedStep: -1, ringPublicKey: 'rq:A+jHM]6fH^4gTz1-3&L]0(9A*1/vB8O!p[%Ic' }, { deadline: Date.now() + 5_000 }, cb)));
   t.is(dup.code, grpc.status.FAILED_PRECONDITION);
   t.regex(dup.details, /tcp:\/\/member:7000.*has already joined/);
   t.is((await status(plane)).state, 'rendezvous', 'the run waits on');

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { CheckpointError, ConfigInvalidError, ControlCallError, GrpcStatus, MaskFileError, RunStoppedError } from '../../src/shared/errors';
+import { CheckpointError, ConfigInvalidError, ControlCallError, GpuUnavailableError, GrpcStatus, MaskFileError, RunStoppedError } from '../../src/shared/errors';
 import { ExitCode, exitCodeFor, exitCodeMeaning, isRestartable } from '../../src/shared/exit-codes';
 
 test('the codes of the contract', (t) => {
@@ -10,6 +10,8 @@ test('a stopped run exits 3, a bad config or usage 2, and any other error 1', (t
   t.is(exitCodeFor(new RunStoppedError('rank 1 stopped: the coordinator stopped the run: rank 0 failed')), 3);
   t.is(exitCodeFor(new ConfigInvalidError('--gpus x: expected all or ordinals')), 2);
   t.is(exitCodeFor(new MaskFileError('hat.png', 'no hole')), 2);
+  // A GPU the worker cannot use fails every restart the same way until the host is fixed: not restarted.
+  t.is(exitCodeFor(new GpuUnavailableError(0, 'GPU 0 cannot be used: tfjs-node-gpu loaded but TensorFlow registered no GPU device')), 2);
   // A lost coordinator or a bad checkpoint is the process's own failure: another one may do better.
   t.is(exitCodeFor(new ControlCallError('coordinator 10.0.0.1:7700: register failed: UNAVAILABLE', GrpcStatus.UNAVAILABLE)), 1);
   t.is(exitCodeFor(new CheckpointError('step-000010 is incomplete')), 1);

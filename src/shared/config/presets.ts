@@ -66,6 +66,7 @@ export const DEFAULT_CONFIG: RunConfig = {
     rejoinSeconds: 60,
     stallSeconds: 300,
     reconnectSeconds: 120,
+    allowMixedBackends: false,
   },
   monitor: {
     probeEvery: 50,

@@ -142,6 +142,12 @@ export const ClusterSchema = z.strictObject({
   stallSeconds: z.number().min(1).max(86_400),
   /** How long a worker that lost the coordinator keeps trying to reach it (a restarted coordinator finds it). */
   reconnectSeconds: z.number().min(0).max(86_400),
+  /**
+   * Admit workers of another backend or device than the ring's (say, a wasm worker into a ring
+   * of GPUs). Off by default: a synchronous ring runs at its slowest member's pace, so one such
+   * worker slows every rank; the coordinator refuses it by name.
+   */
+  allowMixedBackends: z.boolean(),
 });
 
 /**

@@ -9,6 +9,7 @@ export const RUN_METRIC_NAMES = [
   'facefill_workers',
   'facefill_worker_step',
   'facefill_worker_heartbeat_age_seconds',
+  'facefill_worker_info',
   'facefill_checkpoint_step',
   'facefill_checkpoint_age_seconds',
   'facefill_checkpoint_size_bytes',
@@ -21,7 +22,7 @@ export interface RunSnapshot {
   step: number;
   steps: number;
   imagesPerSecond: number;
-  workers: { rank: number; state: string; step: number; heartbeatAgeSeconds: number }[];
+  workers: { rank: number; backend: string; device: string; state: string; step: number; heartbeatAgeSeconds: number }[];
   /** The latest merged checkpoint, or null. */
   checkpoint: { step: number; ageSeconds: number; bytes: number } | null;
 }
@@ -31,8 +32,9 @@ const WORKER_STATES = ['running', 'stopped', 'failed'];
 
 /**
  * The coordinator's metrics of a run: its state, progress and throughput, the workers by state
- * with each one's step and heartbeat age (labelled by rank: bounded by the world size), and the
- * latest merged checkpoint. All are read from `snapshot` when Prometheus scrapes.
+ * with each one's step, heartbeat age and backend and device (labelled by rank: bounded by the
+ * world size; backend and device are the few values the coordinator admits), and the latest
+ * merged checkpoint. All are read from `snapshot` when Prometheus scrapes.
  */
 export function registerRunMetrics(registry: Registry, snapshot: () => RunSnapshot): void {
   const on = { registers: [registry] };
@@ -57,6 +59,17 @@ export function registerRunMetrics(registry: Registry, snapshot: () => RunSnapsh
   });
   labelled('facefill_worker_heartbeat_age_seconds', 'Seconds since each worker was last heard from.', 'rank', (g) => {
     for (const w of snapshot().workers) g.set({ rank: String(w.rank) }, w.heartbeatAgeSeconds);
+  });
+  // An info metric: the labels carry the facts, so a mixed ring (or a GPU worker on the CPU) shows in one query.
+  new Gauge<string>({
+    name: 'facefill_worker_info',
+    help: 'Each worker\'s tensor backend and the device it computes on (gpu or cpu), by rank (value 1).',
+    labelNames: ['rank', 'backend', 'device'],
+    ...on,
+    collect() {
+      this.reset();
+      for (const w of snapshot().workers) this.set({ rank: String(w.rank), backend: w.backend, device: w.device }, 1);
+    },
   });
   const checkpoint = (name: string, help: string, field: 'step' | 'ageSeconds' | 'bytes') =>
     gauge(name, help, (g) => {
