@@ -39,7 +39,7 @@ test.serial('coordinator + 2 worker processes on loopback: train, pull the merge
     t.is((await within(shown, 30_000, 'status')).code, 0, shown.output());
     t.regex(shown.output(), /^run \S+: finished, step 12\/12/m);
     t.regex(shown.output(), /^mode collapse: no/m);
-    t.is(shown.output().split('\n').filter((l) => /^[01] +127\.0\.0\.1 +cpu +\w+ +stopped +12 /.test(l)).length, 2, shown.output());
+    t.is(shown.output().split('\n').filter((l) => /^[01] +127\.0\.0\.1 +- +\w+ +cpu +stopped +12 /.test(l)).length, 2, shown.output());
 
     // The merged checkpoint of every save is there, and run.json tells the run's story.
     for (const step of ['000005', '000010', '000012']) t.true(existsSync(join(out, 'checkpoints', `step-${step}`, 'meta.json')), step);
