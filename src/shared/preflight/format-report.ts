@@ -28,7 +28,7 @@ function backendLines(r: DoctorReport): string[] {
     const state = b.loaded ? `loads${b.loadSeconds === null ? '' : ` in ${seconds(b.loadSeconds)}`}` : 'no';
     const extra: string[] = [];
     if (b.loaded && b.usesGpu === true) extra.push('on a GPU');
-    if (b.loaded && b.usesGpu === false && b.package !== null) extra.push('on the CPU (no GPU device)');
+    if (b.loaded && b.usesGpu === false && b.name === 'tensorflow-gpu') extra.push('on the CPU (TensorFlow found no GPU)');
     if (b.libtensorflow) extra.push(`libtensorflow ${b.libtensorflow}`);
     if (!b.loaded && b.reason) extra.push(b.reason);
     if (b.name === r.chosenBackend) extra.push('<- chosen');

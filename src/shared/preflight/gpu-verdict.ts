@@ -1,7 +1,7 @@
 import { MAX_BUILT_COMPUTE_CAPABILITY, MIN_DRIVER_VERSION } from './gpu-requirements';
 import { compareVersions } from './nvidia-smi';
-import type { BackendStatus, GpuInventory, GpuVerdict, LibraryStatus } from './report';
 import type { StepOutcome } from './probe-protocol';
+import type { BackendStatus, GpuInventory, GpuVerdict, LibraryStatus } from './report';
 import type { TensorflowGpuLog } from './tensorflow-log';
 
 /** What {@link judgeGpu} weighs: the host's GPUs and libraries, and how the tensorflow-gpu backend fared on the GPU. */
@@ -41,16 +41,22 @@ export function judgeGpu(index: number, e: GpuEvidence): GpuVerdict {
   if (missing.length > 0) problems.push(`CUDA/cuDNN libraries not found by the loader: ${missing.join(', ')} (CUDA 11.2 and cuDNN 8.1; see docs/gpu.md)`);
   if (gpus.nvidiaSmi === 'ok' && e.driverLibrary.path === null) problems.push(`${e.driverLibrary.soname} not found by the loader: the driver's library is not installed or not mounted`);
   const tf = e.tensorflowGpu;
+  const cc = gpus.devices.find((d) => d.index === index)?.computeCapability ?? null;
+  // A probe killed at its time limit on such a GPU is most likely compiling PTX (runBounded's words).
+  const jitHint = (why: string) =>
+    cc !== null && cc > MAX_BUILT_COMPUTE_CAPABILITY && /did not finish within/.test(why)
+      ? ` (compute capability ${cc}: the first start JIT-compiles PTX, which can take 30 minutes or more; run doctor again with a larger --timeout and a persistent CUDA cache, docs/gpu.md)`
+      : '';
   if (!tf.loaded) {
-    problems.push(`the tensorflow-gpu backend does not load: ${tf.reason ?? 'unknown reason'}`);
+    const why = tf.reason ?? 'unknown reason';
+    problems.push(`the tensorflow-gpu backend does not load: ${why}${jitHint(why)}`);
   } else if (tf.usesGpu === false) {
     const said = [...(e.gpuLog?.missingLibraries.map((l) => `could not load ${l}`) ?? []), ...(e.gpuLog?.refusals ?? [])];
     problems.push(`TensorFlow found no usable GPU and computes on the CPU${said.length > 0 ? `: ${said.slice(0, 3).join('; ')}` : ''}`);
   }
   if (tf.loaded && e.step && e.step.backend === 'tensorflow-gpu' && !e.step.ok) {
-    const cc = gpus.devices.find((d) => d.index === index)?.computeCapability ?? null;
-    const jit = cc !== null && cc > MAX_BUILT_COMPUTE_CAPABILITY ? ` (compute capability ${cc}: the first start JIT-compiles PTX, which can take 30 minutes or more; run doctor again with a larger --timeout and a persistent CUDA cache, docs/gpu.md)` : '';
-    problems.push(`the train step failed on GPU ${index}: ${e.step.error ?? 'unknown error'}${jit}`);
+    const why = e.step.error ?? 'unknown error';
+    problems.push(`the train step failed on GPU ${index}: ${why}${jitHint(why)}`);
   }
   return { index, usable: problems.length === 0, problems };
 }

@@ -3,8 +3,8 @@ import { dirname, join, resolve } from 'node:path';
 import { MIN_FREE_BYTES, MIN_FREE_FRACTION, type StatFs } from '../util/disk-space';
 import type { BackendProber } from './backend-survey';
 import { runBounded } from './bounded-run';
-import type { ProbeRequest } from './probe-child';
 import type { HostFacts } from './preflight';
+import type { ProbeRequest } from './probe-child';
 import type { DiskStatus, ZeromqStatus } from './report';
 
 /** The real host: this process's Node, environment and file systems; programs run under runBounded. */

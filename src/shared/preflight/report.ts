@@ -1,8 +1,8 @@
 import type { BackendName } from '../config';
-import type { GpuDevice } from './nvidia-smi';
 import type { RunStatus } from './bounded-run';
-import type { StepOutcome } from './probe-protocol';
 import type { ResolvedLibrary } from './library-resolution';
+import type { GpuDevice } from './nvidia-smi';
+import type { StepOutcome } from './probe-protocol';
 
 /*
  * What `facefill doctor` finds, field for field what `--json` prints; the table is made from

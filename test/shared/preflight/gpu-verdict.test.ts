@@ -61,3 +61,10 @@ test('a step that did not finish on a GPU above compute capability 8.0 points at
   t.regex(hopper.problems[0], /^the train step failed on GPU 1: the step did not finish.*compute capability 9: the first start JIT-compiles PTX/);
   t.notRegex(judgeGpu(0, evidence({ step })).problems[0], /JIT/);
 });
+
+test('a probe killed while loading on such a GPU (the context\'s JIT) gets the same hint; another failure does not', (t) => {
+  const killed = tfGpu({ loaded: false, reason: 'its probe ended before loading it: node did not finish within 120 s and was killed', usesGpu: null });
+  t.regex(judgeGpu(1, evidence({ tensorflowGpu: killed, step: null })).problems[0], /^the tensorflow-gpu backend does not load: its probe ended.*compute capability 9: the first start JIT-compiles PTX/);
+  const crashed = tfGpu({ loaded: false, reason: 'its probe ended before loading it: node was killed by SIGSEGV', usesGpu: null });
+  t.notRegex(judgeGpu(1, evidence({ tensorflowGpu: crashed, step: null })).problems[0], /JIT/);
+});

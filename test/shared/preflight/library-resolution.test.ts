@@ -1,6 +1,6 @@
 import test from 'ava';
-import { ldconfigArchFlag, parseLdconfigCache, resolveLibraries, splitLdLibraryPath } from '../../../src/shared/preflight/library-resolution';
 import { REQUIRED_CUDA_LIBRARIES } from '../../../src/shared/preflight/gpu-requirements';
+import { ldconfigArchFlag, parseLdconfigCache, resolveLibraries, splitLdLibraryPath } from '../../../src/shared/preflight/library-resolution';
 
 // `ldconfig -p` in an nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04 container with the driver
 // mounted, trimmed, with a 32-bit libcuda beside the 64-bit one and glibc's OS ABI and hwcap notes.
