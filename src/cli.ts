@@ -6,6 +6,7 @@ import { type ClientSecurityFlags, coordinatorLink } from './commands/control-se
 import { runCredentials } from './commands/credentials';
 import { DEFAULT_COORDINATOR_METRICS_PORT, runCoordinator } from './commands/coordinator';
 import { runDemo } from './commands/demo';
+import { DEFAULT_DOCTOR_TIMEOUT_SECONDS, requestedGpuFailure, runDoctor } from './commands/doctor';
 import { runEval } from './commands/eval';
 import { runIngest } from './commands/ingest';
 import { formatPresetTable, listPresets } from './commands/presets';
@@ -22,6 +23,7 @@ import { ConfigInvalidError, FacefillError } from './shared/errors';
 import { ExitCode, exitCodeFor } from './shared/exit-codes';
 import { formatEvalTable } from './shared/eval/evaluate';
 import { createLogger, LOG_FORMATS, type LogFormat, logFormat } from './shared/log';
+import { formatDoctorReport } from './shared/preflight/format-report';
 
 // Wiring only: parse flags, call the command modules, turn typed errors into exit codes.
 /** The facefill command line (exported so tests and deploy checks can read its commands and flags). */
@@ -260,6 +262,21 @@ program
   .action(async (o: { checkpoint: string; data: string; split: Split; masks: string; limit?: number; seed: number; grid?: string; json?: boolean; backend: 'auto' }) => {
     const report = await runEval({ ...o, log: createLogger('eval') });
     console.log(o.json ? JSON.stringify(report, null, 2) : formatEvalTable(report));
+  });
+
+program
+  .command('doctor')
+  .description('check this host for running a worker: Node, each tensor backend, GPUs, CUDA/cuDNN libraries, zeromq and CURVE, free disk, and a timed train step')
+  .option('--json', 'print the report as JSON')
+  .option('--gpu <i>', 'also judge this GPU (nvidia-smi ordinal) as `facefill workers` would start a worker on it; exit 1 when it cannot run one', toInt)
+  .addOption(backendOption())
+  .option('--work-dir <dir>', 'the worker\'s work directory, whose free disk is reported', DEFAULT_WORK_DIR)
+  .option('--timeout <seconds>', 'bound on each backend probe (its load and the train step); a GPU JIT-compiling PTX at its first start may need far more', toInt, DEFAULT_DOCTOR_TIMEOUT_SECONDS)
+  .action(async (o: { json?: boolean; gpu?: number; backend: 'auto' | (typeof BACKENDS)[number]; workDir: string; timeout: number }) => {
+    const report = await runDoctor({ preference: o.backend, gpu: o.gpu ?? null, workDir: o.workDir, timeoutSeconds: o.timeout });
+    console.log(o.json ? JSON.stringify(report, null, 2) : formatDoctorReport(report));
+    const failure = requestedGpuFailure(report);
+    if (failure) throw failure;
   });
 
 program

@@ -9,6 +9,8 @@ export interface NodeCall {
   /** SLURM_LOCALID of the task ('' outside srun: the batch script itself). */
   localId: string;
   cudaVisibleDevices: string;
+  /** The CUDA JIT cache settings it ran with (CUDA_CACHE_PATH, CUDA_CACHE_MAXSIZE, CUDA_CACHE_DISABLE; 'unset' for one not set). */
+  cudaCache: { path: string; maxSize: string; disable: string };
   /** The words after `node`: the script path, then facefill's argv. */
   args: string[];
 }
@@ -27,6 +29,10 @@ export interface DryRun {
   modes: ReadonlyMap<string, number>;
   /** The text of every file under the checkout once the script ended, by its path relative to the checkout. */
   texts: ReadonlyMap<string, string>;
+  /** NODE_SCRATCH, the node-local folder that outlives jobs (gone after the run). */
+  nodeScratch: string;
+  /** Every folder and file under NODE_SCRATCH once the script ended, by its path relative to it, with its permission bits. */
+  nodeScratchModes: ReadonlyMap<string, number>;
 }
 
 /**
@@ -104,7 +110,7 @@ export const STUB_RUN_TOKEN = 'stub-run-token-5f3a9c';
 // runs until it is killed (=exits: one that ends without it). Then it exits with
 // STUB_EXIT_<facefill command>, or 0.
 const NODE = `#!/bin/bash
-printf '%s\\0' "\${SLURMD_NODENAME:-}" "\${SLURM_LOCALID:-}" "\${CUDA_VISIBLE_DEVICES-unset}" "$@" > "$(mktemp "$STUB_LOG/node.$(date +%s%N).XXXXXX")"
+printf '%s\\0' "\${SLURMD_NODENAME:-}" "\${SLURM_LOCALID:-}" "\${CUDA_VISIBLE_DEVICES-unset}" "\${CUDA_CACHE_PATH-unset}" "\${CUDA_CACHE_MAXSIZE-unset}" "\${CUDA_CACHE_DISABLE-unset}" "$@" > "$(mktemp "$STUB_LOG/node.$(date +%s%N).XXXXXX")"
 out=
 credentials=
 prev=
@@ -149,7 +155,7 @@ export function dryRunAttempts(script: string, attempts: readonly DryRunJob[]): 
   try {
     const bin = join(root, 'bin');
     const checkout = join(root, 'checkout');
-    for (const dir of [bin, checkout, join(root, 'scratch')]) mkdirSync(dir);
+    for (const dir of [bin, checkout, join(root, 'scratch'), join(root, 'node-scratch')]) mkdirSync(dir);
     for (const [name, body] of [['scontrol', SCONTROL], ['srun', SRUN], ['node', NODE]] as const) {
       writeFileSync(join(bin, name), body);
       chmodSync(join(bin, name), 0o755);
@@ -175,6 +181,8 @@ function attempt(script: string, job: DryRunJob, root: string, log: string): Dry
       PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
       HOME: root,
       TMPDIR: join(root, 'scratch'),
+      // The node-local folder that outlives jobs (the CUDA cache's parent): here, not the real /tmp.
+      NODE_SCRATCH: join(root, 'node-scratch'),
       SLURM_SUBMIT_DIR: checkout,
       SLURM_JOB_ID: '4242',
       SLURM_JOB_NODELIST: job.nodes.join(','),
@@ -197,8 +205,19 @@ function attempt(script: string, job: DryRunJob, root: string, log: string): Dry
       .filter((f) => f.startsWith(prefix))
       .sort()
       .map((f) => readFileSync(join(log, f), 'utf8').split('\0').slice(0, -1));
-  const calls = records('node.').map(([node, localId, cudaVisibleDevices, ...args]) => ({ node, localId, cudaVisibleDevices, args }));
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls, srunOptions: records('srun.'), submitDir: checkout, ...filesUnder(checkout) };
+  const calls = records('node.').map(([node, localId, cudaVisibleDevices, path, maxSize, disable, ...args]) => ({ node, localId, cudaVisibleDevices, cudaCache: { path, maxSize, disable }, args }));
+  const nodeScratch = join(root, 'node-scratch');
+  return {
+    status: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    calls,
+    srunOptions: records('srun.'),
+    submitDir: checkout,
+    ...filesUnder(checkout),
+    nodeScratch,
+    nodeScratchModes: filesUnder(nodeScratch).modes,
+  };
 }
 
 /** The permission bits of every folder and file under `dir`, and the text of every file, by path relative to it. */
