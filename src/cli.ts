@@ -268,7 +268,7 @@ program
   .command('doctor')
   .description('check this host for running a worker: Node, each tensor backend, GPUs, CUDA/cuDNN libraries, zeromq and CURVE, free disk, and a timed train step')
   .option('--json', 'print the report as JSON')
-  .option('--gpu <i>', 'also judge this GPU (nvidia-smi ordinal) as `facefill workers` would start a worker on it; exit 1 when it cannot run one', toInt)
+  .option('--gpu <i>', 'also judge this GPU (nvidia-smi ordinal) as `facefill workers` would start a worker on it; exit 2 when it cannot run one', toInt)
   .addOption(backendOption())
   .option('--work-dir <dir>', 'the worker\'s work directory, whose free disk is reported', DEFAULT_WORK_DIR)
   .option('--timeout <seconds>', 'bound on each backend probe (its load and the train step); a GPU JIT-compiling PTX at its first start may need far more', toInt, DEFAULT_DOCTOR_TIMEOUT_SECONDS)

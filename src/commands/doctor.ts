@@ -1,6 +1,6 @@
 import type { BackendName } from '../shared/config';
 import { ConfigInvalidError } from '../shared/errors';
-import { GpuUnusableError } from '../shared/preflight/errors';
+import { GpuUnavailableError } from '../shared/errors';
 import { childProber, hostFacts } from '../shared/preflight/host-probes';
 import { probeEnvironment, runPreflight } from '../shared/preflight/preflight';
 import type { DoctorReport } from '../shared/preflight/report';
@@ -36,7 +36,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
  * The error `facefill doctor --gpu I` ends with when GPU I cannot run a worker (exit code 1),
  * or null when it can or none was asked for.
  */
-export function requestedGpuFailure(report: DoctorReport): GpuUnusableError | null {
+export function requestedGpuFailure(report: DoctorReport): GpuUnavailableError | null {
   const v = report.requestedGpu;
-  return v && !v.usable ? new GpuUnusableError(v.index, v.problems) : null;
+  return v && !v.usable ? new GpuUnavailableError(v.index, `GPU ${v.index} is unusable: ${v.problems.join('; ')}`) : null;
 }

@@ -28,9 +28,9 @@ test('facefill doctor --json on a host without a GPU: wasm chosen and its step t
   t.true(report.node.ok);
 });
 
-test('facefill doctor --gpu 0 on a host without a GPU exits 1 and names GPU 0 and why; a negative GPU is a usage error', async (t) => {
+test('facefill doctor --gpu 0 on a host without a GPU exits 2 (as a worker on it would) and names GPU 0 and why; a negative GPU is a usage error', async (t) => {
   const r = await cli(['doctor', '--gpu', '0']);
-  t.is(r.code, 1, r.stderr);
+  t.is(r.code, 2, r.stderr);
   t.regex(r.stderr, /^facefill: GPU 0 is unusable: nvidia-smi not found/m);
   t.regex(r.stdout, /^GPU 0 {7}UNUSABLE$/m);
   t.regex(r.stdout, /^backends {4}tensorflow-gpu/m);

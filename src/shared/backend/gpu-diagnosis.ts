@@ -1,3 +1,5 @@
+import { CUDA_VERSION, CUDNN_VERSION, LIBTENSORFLOW_VERSION, MIN_DRIVER_VERSION } from './gpu-requirements';
+
 /**
  * Why tfjs-node-gpu found no GPU, read from what TensorFlow printed while it loaded: pure, so
  * every cause is tested on real messages. libtensorflow does not fail when its CUDA libraries
@@ -5,14 +7,8 @@
  * on without a GPU device, so those lines are the only account of the cause there is.
  */
 
-/** What tfjs-node-gpu 4.22 needs of a host: its libtensorflow, and the CUDA stack that was built for. */
-export const TFJS_NODE_GPU_NEEDS = {
-  libtensorflow: '2.9.1',
-  cuda: '11.2',
-  cudnn: '8.1',
-  /** The oldest Linux driver CUDA 11.2 runs on. */
-  driver: '450.80.02',
-} as const;
+// What tfjs-node-gpu needs of a host, as the messages below say it.
+const TFJS_NODE_GPU_NEEDS = { libtensorflow: LIBTENSORFLOW_VERSION, cuda: CUDA_VERSION, cudnn: CUDNN_VERSION, driver: MIN_DRIVER_VERSION } as const;
 
 /** The likely cause of a GPU that tfjs-node-gpu did not use, most specific first. */
 export type GpuLoadCause =

@@ -1,4 +1,4 @@
-import { MAX_BUILT_COMPUTE_CAPABILITY, MIN_DRIVER_VERSION } from './gpu-requirements';
+import { MAX_BUILT_COMPUTE_CAPABILITY, MIN_DRIVER_VERSION } from '../backend/gpu-requirements';
 import { compareVersions } from './nvidia-smi';
 import type { StepOutcome } from './probe-protocol';
 import type { BackendStatus, GpuInventory, GpuVerdict, LibraryStatus } from './report';

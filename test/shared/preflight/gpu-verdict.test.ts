@@ -1,5 +1,5 @@
 import test from 'ava';
-import { REQUIRED_CUDA_LIBRARIES } from '../../../src/shared/preflight/gpu-requirements';
+import { REQUIRED_CUDA_LIBRARIES } from '../../../src/shared/backend/gpu-requirements';
 import { type GpuEvidence, judgeGpu } from '../../../src/shared/preflight/gpu-verdict';
 import type { BackendStatus, GpuInventory } from '../../../src/shared/preflight/report';
 import { parseTensorflowLog } from '../../../src/shared/preflight/tensorflow-log';

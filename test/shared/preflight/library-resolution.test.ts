@@ -1,5 +1,5 @@
 import test from 'ava';
-import { REQUIRED_CUDA_LIBRARIES } from '../../../src/shared/preflight/gpu-requirements';
+import { REQUIRED_CUDA_LIBRARIES } from '../../../src/shared/backend/gpu-requirements';
 import { ldconfigArchFlag, parseLdconfigCache, resolveLibraries, splitLdLibraryPath } from '../../../src/shared/preflight/library-resolution';
 
 // `ldconfig -p` in an nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04 container with the driver
