@@ -5,18 +5,11 @@ import test from 'ava';
 import { freePort } from '../_free-port';
 import { makeRunCredentials } from '../_run-credentials';
 import { cli, within } from './_processes';
+import { installed } from '../_installed';
 
 // This machine has no GPU and no tfjs-node-gpu: a worker started for GPU 0 must say so and exit,
 // not train on wasm. No coordinator is needed: the check comes before anything else.
 
-const installed = (pkg: string): boolean => {
-  try {
-    require.resolve(pkg);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const noGpuPackage = !installed('@tensorflow/tfjs-node-gpu');
 
 async function joinFile(): Promise<string> {

@@ -3,17 +3,10 @@ import test from 'ava';
 import pino from 'pino';
 import { selectBackend } from '../../../src/shared/backend/select';
 import { BackendUnavailableError } from '../../../src/shared/errors';
+import { installed } from '../../_installed';
 
 // Which backend `auto` can pick depends on the optional native packages installed: on a
 // GPU node tfjs-node-gpu is, here it is not. The expectations below follow what is installed.
-const installed = (pkg: string): boolean => {
-  try {
-    require.resolve(pkg);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const noNative = !installed('@tensorflow/tfjs-node-gpu') && !installed('@tensorflow/tfjs-node');
 
 interface LogRecord {
