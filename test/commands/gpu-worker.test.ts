@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { freePort } from '../_free-port';
+import { installed } from '../_installed';
 import { makeRunCredentials } from '../_run-credentials';
 import { cli, within } from './_processes';
-import { installed } from '../_installed';
 
 // This machine has no GPU and no tfjs-node-gpu: a worker started for GPU 0 must say so and exit,
 // not train on wasm. No coordinator is needed: the check comes before anything else.
