@@ -47,7 +47,9 @@ export async function startSecurePlane(): Promise<SecurePlane> {
   const logged: string[] = [];
   const log = pino({ level: 'debug' }, { write: (line: string) => void logged.push(line) });
   const outDir = join(root, 'run');
-  const config = tinyConfig({ data: { batchSize: 4 }, train: { steps: 4, checkpointEvery: 2 }, cluster: { heartbeatSeconds: 0.5, heartbeatTimeoutSeconds: 60 } });
+  // The registered workers never heartbeat: only the attacks under test may change the run, not
+  // a liveness verdict on a slow machine (a fuzz test takes a minute under load).
+  const config = tinyConfig({ data: { batchSize: 4 }, train: { steps: 4, checkpointEvery: 2 }, cluster: { heartbeatSeconds: 0.5, heartbeatTimeoutSeconds: 3_600 } });
   const coordinator = new Coordinator({ config, datasetDir: data, dataset: await planDataset(data), worldSize: 2, outDir, log, sealKey: sealKey(credentials.token) });
   const registry = createRegistry();
   registerRunMetrics(registry, () => coordinator.metricsSnapshot());
