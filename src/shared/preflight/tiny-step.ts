@@ -1,5 +1,6 @@
 import { DEFAULT_CONFIG, type RunConfig, validateConfig } from '../config';
 import type { FaceSet } from '../data/api';
+import { generatedFaceSet } from '../data/generated-face-set';
 import { drawSyntheticFace } from '../data/synthetic-face';
 import { buildDiscriminator, buildGenerator } from '../model';
 import { makeBatch } from '../train/batch';
@@ -68,12 +69,5 @@ export async function timeTinySteps(config: RunConfig = tinyStepConfig()): Promi
 function generatedFaces(count: number, size: number): FaceSet {
   const pixels = new Uint8Array(count * size * size);
   for (let i = 0; i < count; i++) pixels.set(drawSyntheticFace(0, i, size).pixels, i * size * size);
-  return {
-    size,
-    count,
-    pixels,
-    hashes: Array.from({ length: count }, (_, i) => i.toString(16).padStart(64, '0')),
-    labels: Array.from({ length: count }, () => ({ age: null, gender: null, race: null })),
-    names: Array.from({ length: count }, (_, i) => `doctor-${i}.png`),
-  };
+  return generatedFaceSet(pixels, count, size, 'doctor');
 }

@@ -1,6 +1,7 @@
 import type { RunConfig } from '../../../src/shared/config';
 import { DEFAULT_CONFIG, validateConfig } from '../../../src/shared/config';
 import type { FaceSet } from '../../../src/shared/data/api';
+import { generatedFaceSet } from '../../../src/shared/data/generated-face-set';
 import type { Batch } from '../../../src/shared/train/batch';
 import { loadCheckpoint } from '../../../src/shared/train/checkpoint';
 import { readWeights } from '../../../src/shared/train/replica-weights';
@@ -41,14 +42,7 @@ export function syntheticFaces(count: number, size: number, seed = 1): FaceSet {
       }
     }
   }
-  return {
-    size,
-    count,
-    pixels,
-    hashes: Array.from({ length: count }, (_, i) => i.toString(16).padStart(64, '0')),
-    labels: Array.from({ length: count }, () => ({ age: null, gender: null, race: null })),
-    names: Array.from({ length: count }, (_, i) => `synthetic-${i}.png`),
-  };
+  return generatedFaceSet(pixels, count, size, 'synthetic');
 }
 
 /** A batch of the given synthetic faces with a random rectangular hole each (independent of the data package). */
