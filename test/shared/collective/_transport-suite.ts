@@ -47,6 +47,29 @@ export function firstBitDifference(a: Float32Array, b: Float32Array): number {
   return -1;
 }
 
+/**
+ * The ring's result computed directly, as the reference the implementation must match bit for
+ * bit: segment k of N (the ring's split) is summed from rank k's values on, in ring order, in
+ * float32, then finished once by its owner (divided for a mean). World size 1 is the identity.
+ */
+export function ringReference(inputs: Float32Array[], reduction: 'sum' | 'mean'): Float32Array {
+  const n = inputs.length;
+  const length = inputs[0].length;
+  if (n === 1) return inputs[0].slice();
+  const out = new Float32Array(length);
+  for (let k = 0; k < n; k++) {
+    for (let i = Math.floor((k * length) / n); i < Math.floor(((k + 1) * length) / n); i++) {
+      let sum = inputs[k][i];
+      for (let j = 1; j < n; j++) sum = Math.fround(sum + inputs[(k + j) % n][i]);
+      out[i] = Math.fround(sum / (reduction === 'sum' ? 1 : n));
+    }
+  }
+  return out;
+}
+
+/** Floats of every magnitude from 1e-30 to 1e30 and both signs, so that the order of a sum changes its bits. */
+export const wideFloats = (rng: Rng, length: number): Float32Array => Float32Array.from({ length }, () => rng.normal() * 10 ** rng.int(-30, 30));
+
 /** Runs one all-reduce on every rank of `ring`. */
 export function allReduce(
   ring: Transport[],
@@ -97,6 +120,20 @@ export function transportSuite(test: TestFn, name: string, make: RingFactory, ma
       const worst = results[0].reduce((m, v, i) => Math.max(m, Math.abs(v - inputs.reduce((s, x) => s + x[i], 0) / n)), 0);
       t.true(worst < 1e-6, `off by ${worst}`);
     });
+  });
+
+  test(`${name}: floats of every magnitude give the bits of the ring-order reference, sum and mean, in chunks, on every rank`, async (t) => {
+    const rng = new Rng(31);
+    for (let n = 2; n <= Math.min(maxWorld, 5); n++) {
+      await withRing(n, async (h) => {
+        for (const [step, reduction] of (['sum', 'mean'] as const).entries()) {
+          const inputs = Array.from({ length: n }, () => wideFloats(rng, 3001));
+          const expected = ringReference(inputs, reduction);
+          const results = await allReduce(h.transports, inputs, step, { chunkBytes: 512, reduction });
+          for (const [rank, r] of results.entries()) t.is(firstBitDifference(r, expected), -1, `N=${n} ${reduction} rank ${rank}`);
+        }
+      });
+    }
   });
 
   test(`${name}: chunks smaller than a segment give the same bits as whole segments`, async (t) => {
