@@ -33,9 +33,31 @@ export interface ChunkTag extends CollectiveOp {
   chunk: number;
 }
 
-/** The chunk a rank waits for: its tag and its length in float32 values. */
-export interface ExpectedChunk extends ChunkTag {
+/**
+ * How a chunk's values travel: float32, or IEEE half precision (binary16, the ring's
+ * `compression: fp16`), whose bit patterns travel in a Uint16Array.
+ */
+export const WIRE_TYPES = ['f32', 'f16'] as const;
+
+/** One of {@link WIRE_TYPES}. */
+export type WireType = (typeof WIRE_TYPES)[number];
+
+/** The array each wire type's values travel in. */
+export interface WireArrays {
+  f32: Float32Array;
+  f16: Uint16Array;
+}
+
+/** A chunk's values as a transport carries them: float32 values, or half bit patterns. */
+export type WireValues = WireArrays[WireType];
+
+/** The wire type of a chunk's values, told by the array that holds them. */
+export const wireTypeOf = (values: WireValues): WireType => (values instanceof Float32Array ? 'f32' : 'f16');
+
+/** The chunk a rank waits for: its tag, the type of its values and its length in values. */
+export interface ExpectedChunk<T extends WireType = WireType> extends ChunkTag {
   length: number;
+  dtype: T;
 }
 
 /**
@@ -55,17 +77,20 @@ export interface ExpectedChunk extends ChunkTag {
 export interface Transport {
   readonly rank: number;
   readonly worldSize: number;
-  /** Queues one chunk for the right neighbour; rejects with CollectiveClosedError after `close`. */
-  send(tag: ChunkTag, payload: Float32Array): Promise<void>;
+  /**
+   * Queues one chunk for the right neighbour, its values' wire type told by the payload's array
+   * type; rejects with CollectiveClosedError after `close`.
+   */
+  send(tag: ChunkTag, payload: WireValues): Promise<void>;
   /**
    * Resolves with the payload (the caller's to keep) of the next message from the left
-   * neighbour, which must be the chunk `expect` describes. A message of another run, or of an
+   * neighbour, which must be the chunk `expect` describes (its wire type included). A message of another run, or of an
    * operation before `expect`'s, is a leftover of an aborted operation: it is dropped with a warning and the wait goes on.
    * Rejects with CollectiveMessageError when a message is malformed or is not the expected
    * chunk, CollectiveTimeoutError naming the left neighbour when nothing fitting arrives
    * within `timeoutMs`, and CollectiveClosedError when the transport is closed.
    */
-  receive(expect: ExpectedChunk, timeoutMs: number): Promise<Float32Array>;
+  receive<T extends WireType>(expect: ExpectedChunk<T>, timeoutMs: number): Promise<WireArrays[T]>;
   /** Releases the links; pending and later calls reject with CollectiveClosedError. Idempotent. */
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import { CollectiveClosedError } from '../errors';
 import { createLogger, type Logger } from '../log';
-import type { ChunkTag, ExpectedChunk, Transport } from './api';
-import { encodeFrame } from './frame';
+import type { ChunkTag, ExpectedChunk, Transport, WireArrays, WireType, WireValues } from './api';
+import { FrameEncoder } from './frame';
 import { receiveExpected } from './receive-expected';
 
 type Frames = readonly Buffer[];
@@ -45,6 +45,7 @@ class Inbox {
 /** One rank's links in a {@link MemoryRing}. */
 class MemoryTransport implements Transport {
   private closed = false;
+  private readonly encoder = new FrameEncoder();
 
   constructor(
     readonly rank: number,
@@ -54,16 +55,16 @@ class MemoryTransport implements Transport {
     private readonly log: Logger,
   ) {}
 
-  async send(tag: ChunkTag, payload: Float32Array): Promise<void> {
+  async send(tag: ChunkTag, payload: WireValues): Promise<void> {
     if (this.closed) throw this.closedError();
-    this.deliver(encodeFrame(tag, payload));
+    this.deliver(this.encoder.encode(tag, payload));
   }
 
-  async receive(expect: ExpectedChunk, timeoutMs: number): Promise<Float32Array> {
+  async receive<T extends WireType>(expect: ExpectedChunk<T>, timeoutMs: number): Promise<WireArrays[T]> {
     const from = (this.rank - 1 + this.worldSize) % this.worldSize;
     const payload = await receiveExpected((ms) => this.inbox.take(ms), expect, timeoutMs, { self: this.rank, from }, this.log);
     // Read from the sender's memory only now, then handed over as the receiver's own.
-    return payload.slice();
+    return payload.slice() as WireArrays[T];
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import { CollectiveMessageError, CollectiveTimeoutError } from '../errors';
 import type { Logger } from '../log';
-import { type CollectiveOp, type ExpectedChunk, PHASES } from './api';
+import { type CollectiveOp, type ExpectedChunk, PHASES, type WireArrays, type WireType } from './api';
 import { decodeFrame, type FrameHeader } from './frame';
 
 /**
@@ -31,7 +31,7 @@ export function judgeHeader(h: FrameHeader, expect: ExpectedChunk, peer: string)
   if (order(h) > order(expect)) {
     throw new CollectiveMessageError(`${peer} sent ${opName(h)} while this rank is at ${opName(expect)} of run '${expect.run}': ranks out of step`);
   }
-  const fields = ['round', 'chunk', 'length'] as const;
+  const fields = ['round', 'chunk', 'dtype', 'length'] as const;
   const off = fields.filter((f) => h[f] !== expect[f]).map((f) => `${f} ${h[f]} (expected ${expect[f]})`);
   if (off.length > 0) throw new CollectiveMessageError(`${peer} sent ${off.join(', ')} for ${opName(expect)} of run '${expect.run}'`);
   return 'accept';
@@ -44,13 +44,13 @@ export function judgeHeader(h: FrameHeader, expect: ExpectedChunk, peer: string)
  * wait. Throws CollectiveMessageError for a malformed or misfitting message and
  * CollectiveTimeoutError, naming the sender and the chunk, when the deadline passes.
  */
-export async function receiveExpected(
+export async function receiveExpected<T extends WireType>(
   next: (timeoutMs: number) => Promise<readonly Buffer[] | null>,
-  expect: ExpectedChunk,
+  expect: ExpectedChunk<T>,
   timeoutMs: number,
   ends: LinkEnds,
   log: Logger,
-): Promise<Float32Array> {
+): Promise<WireArrays[T]> {
   const peer = `rank ${ends.from}`;
   const deadline = performance.now() + timeoutMs;
   let dropped = 0;
@@ -65,7 +65,8 @@ export async function receiveExpected(
       );
     }
     const { header, payload } = decodeFrame(frames, peer);
-    if (judgeHeader(header, expect, peer) === 'accept') return payload;
+    // judgeHeader accepts only the expected wire type, which decodeFrame gave its array type.
+    if (judgeHeader(header, expect, peer) === 'accept') return payload as WireArrays[T];
     dropped++;
     log.warn({ from: ends.from, self: ends.self, got: header, expected: expect }, `dropped a stale message: ${peer} sent ${staleReason(header, expect)}`);
   }
@@ -75,6 +76,6 @@ export async function receiveExpected(
 const order = (op: CollectiveOp): number => op.step * PHASES.length + PHASES.indexOf(op.phase);
 const opName = (op: CollectiveOp): string => `step ${op.step} phase ${op.phase}`;
 const chunkName = (c: ExpectedChunk): string =>
-  `${opName(c)} round ${c.round} chunk ${c.chunk} (${c.length} values) of run '${c.run}'`;
+  `${opName(c)} round ${c.round} chunk ${c.chunk} (${c.length} ${c.dtype} values) of run '${c.run}'`;
 const staleReason = (h: FrameHeader, expect: ExpectedChunk): string =>
   h.run !== expect.run ? `run '${h.run}' (this ring runs '${expect.run}')` : `${opName(h)}, an operation before ${opName(expect)}`;

@@ -85,7 +85,7 @@ export async function ringAllReduce(data: Float32Array, op: CollectiveOp, o: Rin
     for (const [c, [a, b]] of chunksOf(sentIn(round + 1)).entries()) {
       if (failure) throw failure;
       // The transport hands over the payload's memory: it is reduced and forwarded in place.
-      const payload = await t.receive({ ...tag(round, c), length: b - a }, o.timeoutMs);
+      const payload = await t.receive({ ...tag(round, c), length: b - a, dtype: 'f32' }, o.timeoutMs);
       if (round < n - 1) {
         // In-place mode reads `data` here before the owner's division or an all-gather
         // overwrites the same segment.

@@ -32,7 +32,7 @@ export async function ringBroadcast(data: Float32Array, op: CollectiveOp, o: Rin
       post(c, data.subarray(a, b));
       continue;
     }
-    const payload = await t.receive({ ...tag(c), length: b - a }, o.timeoutMs);
+    const payload = await t.receive({ ...tag(c), length: b - a, dtype: 'f32' }, o.timeoutMs);
     data.set(payload, a);
     if (t.rank !== last) post(c, payload);
   }

@@ -2,8 +2,8 @@ import { Pull, Push } from 'zeromq';
 import { MAX_CHUNK_BYTES } from '../config/schema';
 import { CollectiveClosedError, ConfigInvalidError } from '../errors';
 import { createLogger, type Logger } from '../log';
-import type { ChunkTag, ExpectedChunk, Transport } from './api';
-import { encodeFrame, MAX_HEADER_BYTES } from './frame';
+import type { ChunkTag, ExpectedChunk, Transport, WireArrays, WireType, WireValues } from './api';
+import { FrameEncoder, MAX_HEADER_BYTES } from './frame';
 import { receiveExpected } from './receive-expected';
 import { decodeRingKey, type RingKeys } from './ring-keys';
 import { ZapAuthenticator, type ZapDomain } from './zap-authenticator';
@@ -113,6 +113,7 @@ export class ZmqTransport implements Transport {
   private closed = false;
   private connected = false;
   private readonly left: number;
+  private readonly encoder = new FrameEncoder();
 
   private constructor(
     readonly rank: number,
@@ -234,9 +235,9 @@ export class ZmqTransport implements Transport {
     this.push.connect(rightEndpoint);
   }
 
-  send(tag: ChunkTag, payload: Float32Array): Promise<void> {
+  send(tag: ChunkTag, payload: WireValues): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
-    const frames = encodeFrame(tag, payload);
+    const frames = this.encoder.encode(tag, payload);
     const sent = this.sending.then(() => this.push.send(frames)).catch((err: unknown) => {
       throw this.closed ? this.closedError() : err;
     });
@@ -244,7 +245,7 @@ export class ZmqTransport implements Transport {
     return sent;
   }
 
-  receive(expect: ExpectedChunk, timeoutMs: number): Promise<Float32Array> {
+  receive<T extends WireType>(expect: ExpectedChunk<T>, timeoutMs: number): Promise<WireArrays[T]> {
     return receiveExpected((ms) => this.next(ms), expect, timeoutMs, { self: this.rank, from: this.left }, this.log);
   }
 

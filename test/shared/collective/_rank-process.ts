@@ -16,7 +16,7 @@ export type ToRank =
   | { kind: 'open'; rank: number; worldSize: number; bind: string; timeoutMs?: number; keys?: RingKeys; leftPublicKey?: string; maxMessageBytes?: number }
   | { kind: 'connect'; right: string; rightPublicKey?: string }
   | { kind: 'reduce'; step: number; phase: 'D' | 'G'; data: Float32Array }
-  | { kind: 'receive'; expect: ExpectedChunk; timeoutMs: number }
+  | { kind: 'receive'; expect: ExpectedChunk<'f32'>; timeoutMs: number }
   | { kind: 'usage' }
   | { kind: 'close' }
   | { kind: 'exit' };

@@ -8,8 +8,8 @@ import { CollectiveMessageError } from '../../../src/shared/errors';
 // well-formed frame or refuses it by name: it never throws anything else, and never trusts a
 // length the bytes do not have.
 
-const tag = fc.record({ run: fc.string({ maxLength: 40 }), step: fc.nat(), phase: fc.constantFrom(...PHASES), round: fc.nat(64), chunk: fc.nat(64) });
-const payload = fc.float32Array({ maxLength: 64 });
+const tag = fc.record({ run: fc.string({ maxLength: 40 }), step: fc.maxSafeNat(), phase: fc.constantFrom(...PHASES), round: fc.nat(64), chunk: fc.nat(64) });
+const payload = fc.oneof(fc.float32Array({ maxLength: 64 }), fc.array(fc.integer({ min: 0, max: 0xffff }), { maxLength: 64 }).map((a) => Uint16Array.from(a)));
 const bytes = fc.uint8Array({ maxLength: 2_048 }).map((a) => Buffer.from(a));
 
 // A valid message with one byte of its header or payload changed, or a frame cut or added.
@@ -28,7 +28,9 @@ test('random and mutated messages decode to a consistent frame or a CollectiveMe
     fc.property(fc.oneof(fc.array(bytes, { maxLength: 4 }), mutated), (frames) => {
       try {
         const { header, payload: values } = decodeFrame(frames, 'rank 1');
-        return values.length === header.length && frames[1].length === header.length * 4;
+        const size = header.dtype === 'f32' ? 4 : 2;
+        const typed = header.dtype === 'f32' ? values instanceof Float32Array : values instanceof Uint16Array;
+        return typed && values.length === header.length && frames[1].length === header.length * size && Number.isSafeInteger(header.step) && PHASES.includes(header.phase);
       } catch (err) {
         refused++;
         return err instanceof CollectiveMessageError;
@@ -43,7 +45,8 @@ test('a well-formed message round-trips exactly', (t) => {
   fc.assert(
     fc.property(tag, payload, (tg, p) => {
       const { header, payload: back } = decodeFrame(encodeFrame(tg, p), 'rank 0');
-      return header.run === tg.run && header.step === tg.step && header.length === p.length && Buffer.compare(Buffer.from(back.buffer, back.byteOffset, back.byteLength), Buffer.from(p.buffer, p.byteOffset, p.byteLength)) === 0;
+      const same = (a: ArrayBufferView, b: ArrayBufferView) => Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+      return header.run === tg.run && header.step === tg.step && header.phase === tg.phase && header.round === tg.round && header.chunk === tg.chunk && header.length === p.length && back.constructor === p.constructor && same(back, p);
     }),
     { numRuns: 1_000 },
   );

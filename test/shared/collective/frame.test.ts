@@ -1,5 +1,5 @@
 import test from 'ava';
-import { decodeFrame, encodeFrame } from '../../../src/shared/collective/frame';
+import { decodeFrame, encodeFrame, FrameEncoder, MAX_RUN_BYTES } from '../../../src/shared/collective/frame';
 import { firstBitDifference } from './_transport-suite';
 
 const tag = { run: 'r', step: 7, phase: 'G', round: 3, chunk: 2 } as const;
@@ -8,8 +8,43 @@ test('a message round-trips every bit of its payload (NaN, -0, infinities, subno
   const payload = Float32Array.of(NaN, -0, Infinity, -Infinity, 1e-45, 3.4028234663852886e38, 0.1);
   new Uint32Array(payload.buffer)[0] = 0x7fc00abc; // a NaN with a payload
   const { header, payload: back } = decodeFrame(encodeFrame(tag, payload), 'rank 1');
-  t.deepEqual(header, { ...tag, length: payload.length });
-  t.is(firstBitDifference(back, payload), -1);
+  t.deepEqual(header, { ...tag, length: payload.length, dtype: 'f32' });
+  t.true(back instanceof Float32Array);
+  t.is(firstBitDifference(back as Float32Array, payload), -1);
+});
+
+test('half values travel as their bit patterns, told apart from float32 by the header', (t) => {
+  const halves = Uint16Array.of(0x3c00, 0x8001, 0x7c00, 0x7e01, 0);
+  const { header, payload } = decodeFrame(encodeFrame(tag, halves), 'rank 1');
+  t.is(header.dtype, 'f16');
+  t.is(header.length, 5);
+  t.true(payload instanceof Uint16Array);
+  t.deepEqual(Array.from(payload), Array.from(halves));
+});
+
+test('every step up to the largest safe integer, a non-ASCII run id and counts up to 2^32 - 1 round-trip', (t) => {
+  const encoder = new FrameEncoder();
+  for (const step of [0, 1, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 3, Number.MAX_SAFE_INTEGER]) {
+    const over = { run: 'rün/g2', step, phase: 'stats', round: 2 ** 32 - 1, chunk: 12345 } as const;
+    t.deepEqual(decodeFrame(encoder.encode(over, new Float32Array(1)), 'rank 0').header, { ...over, length: 1, dtype: 'f32' });
+  }
+});
+
+test('the encoder reuses its operation’s header bytes but gives every message a buffer of its own', (t) => {
+  const encoder = new FrameEncoder();
+  const [h0] = encoder.encode({ ...tag, chunk: 0 }, new Float32Array(2));
+  const [h1] = encoder.encode({ ...tag, chunk: 1 }, new Float32Array(3));
+  const [h2] = encoder.encode({ ...tag, step: 8, chunk: 0 }, new Float32Array(2));
+  t.false(h0.buffer === h1.buffer && h0.byteOffset === h1.byteOffset);
+  t.is(decodeFrame([h0, Buffer.alloc(8)], 'rank 1').header.chunk, 0);
+  t.is(decodeFrame([h1, Buffer.alloc(12)], 'rank 1').header.chunk, 1);
+  t.is(decodeFrame([h2, Buffer.alloc(8)], 'rank 1').header.step, 8);
+});
+
+test('a tag the header cannot carry is refused by name', (t) => {
+  t.throws(() => encodeFrame({ ...tag, run: 'x'.repeat(MAX_RUN_BYTES + 1) }, new Float32Array(1)), { instanceOf: RangeError, message: /run id of 513 UTF-8 bytes/ });
+  t.throws(() => encodeFrame({ ...tag, step: -1 }, new Float32Array(1)), { instanceOf: RangeError, message: /step -1/ });
+  t.throws(() => encodeFrame({ ...tag, chunk: 2 ** 32 }, new Float32Array(1)), { instanceOf: RangeError, message: /chunk 4294967296/ });
 });
 
 test('the payload frame is a view of the sender’s memory, not a copy', (t) => {
@@ -20,7 +55,7 @@ test('the payload frame is a view of the sender’s memory, not a copy', (t) => 
   t.is(body.length, 12);
 });
 
-test('a received payload is viewed in place when 4-byte aligned and copied only when not', (t) => {
+test('a received payload is viewed in place when aligned to its value size and copied only when not', (t) => {
   const [head, body] = encodeFrame(tag, Float32Array.of(1.5, -2.5));
   const aligned = Buffer.from(body);
   t.is(decodeFrame([head, aligned], 'rank 1').payload.buffer, aligned.buffer);

@@ -34,7 +34,7 @@ test.serial('memory: a peer silenced mid-run makes its right neighbour time out 
 test('memory: closing a transport ends its pending receive with CollectiveClosedError', async (t) => {
   const ring = new MemoryRing(2, capturedLog().log);
   const transport = ring.transport(0);
-  const pending = transport.receive({ run: 'm', step: 0, phase: 'D', round: 0, chunk: 0, length: 1 }, 60_000);
+  const pending = transport.receive({ run: 'm', step: 0, phase: 'D', round: 0, chunk: 0, length: 1, dtype: 'f32' }, 60_000);
   await transport.close();
   await t.throwsAsync(pending, { instanceOf: CollectiveClosedError, message: /rank 0 is closed/ });
   await t.throwsAsync(transport.send({ run: 'm', step: 0, phase: 'D', round: 0, chunk: 0 }, new Float32Array(1)), { instanceOf: CollectiveClosedError });

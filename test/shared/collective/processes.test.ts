@@ -74,7 +74,7 @@ for (const curve of [false, true]) {
       const { endpoint } = await ask(child, { kind: 'open', rank: 1, worldSize: 2, bind: 'tcp://127.0.0.1:*', keys: self, leftPublicKey: left?.publicKey, maxMessageBytes: MIB }, 'opened');
       const before = await ask(child, { kind: 'usage' }, 'usage');
       peer.connect(endpoint);
-      const expect = (step: number, length: number): ExpectedChunk => ({ run: 'proc-2', step, phase: 'D', round: 0, chunk: 0, length });
+      const expect = (step: number, length: number): ExpectedChunk<'f32'> => ({ run: 'proc-2', step, phase: 'D', round: 0, chunk: 0, length, dtype: 'f32' });
       await peer.send([encodeFrame(expect(0, OVERSIZED_BYTES / 4), new Float32Array(0))[0], oversized]);
       // Sent after ZeroMQ reconnected: the oversized frame's connection was closed.
       const retry = setInterval(() => void peer.send(encodeFrame(expect(1, 2), Float32Array.of(5, 6))).catch(() => undefined), 500);

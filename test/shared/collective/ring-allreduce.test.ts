@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { ChunkTag, ExpectedChunk, Transport } from '../../../src/shared/collective/api';
+import type { ChunkTag, ExpectedChunk, Transport, WireType, WireValues } from '../../../src/shared/collective/api';
 import { MemoryRing } from '../../../src/shared/collective/memory-transport';
 import { createAllReduce, ringAllReduce } from '../../../src/shared/collective/ring-allreduce';
 import { CollectiveClosedError, CollectiveTimeoutError, ConfigInvalidError } from '../../../src/shared/errors';
@@ -22,11 +22,11 @@ function recording(inner: Transport, events: string[]): Transport {
   return {
     rank: inner.rank,
     worldSize: inner.worldSize,
-    send: (tag: ChunkTag, payload: Float32Array) => {
+    send: (tag: ChunkTag, payload: WireValues) => {
       events.push(`send r${tag.round} c${tag.chunk} n${payload.length}`);
       return inner.send(tag, payload);
     },
-    receive: async (expect: ExpectedChunk, timeoutMs: number) => {
+    receive: async <T extends WireType>(expect: ExpectedChunk<T>, timeoutMs: number) => {
       const payload = await inner.receive(expect, timeoutMs);
       events.push(`recv r${expect.round} c${expect.chunk}`);
       return payload;

@@ -66,7 +66,7 @@ test('zmq curve: intruders with no keys or their own keys put nothing into a run
       // Fresh intruders every step: libzmq does not retry a refused handshake, an attacker would.
       const sockets = [intruder(endpoint, null), intruder(endpoint, serverKey), intruder(endpoint, serverKey)];
       const until = { done: false };
-      const expect: ExpectedChunk = { run: 'suite', step, phase: 'D', round: 0, chunk: 0, length: 100 };
+      const expect: ExpectedChunk = { run: 'suite', step, phase: 'D', round: 0, chunk: 0, length: 100, dtype: 'f32' };
       const flooding = flood(sockets, attack(expect), until);
       // Rank 0, the target's left neighbour, is paused: the target waits at its door meanwhile.
       const results = await Promise.all(
@@ -91,7 +91,7 @@ test('zmq curve: intruders with no keys or their own keys put nothing into a run
 for (const curve of [false, true]) {
   test(`zmq ${curve ? 'curve' : 'plaintext'}: a stranger's well-formed chunk for a waiting rank is ${curve ? 'never received' : 'received (the attack CURVE closes)'}`, async (t) => {
     const ring = await zmqRing({ kind: 'tcp', curve }, 2, capturedLog().log);
-    const expect: ExpectedChunk = { run: 'suite', step: 3, phase: 'G', round: 0, chunk: 0, length: 4 };
+    const expect: ExpectedChunk<'f32'> = { run: 'suite', step: 3, phase: 'G', round: 0, chunk: 0, length: 4, dtype: 'f32' };
     const stranger = intruder(ring.transports[1].endpoints[0], ring.keys[1]?.publicKey ?? null);
     try {
       void stranger.send(encodeFrame(expect, new Float32Array(4).fill(HUGE))).catch(() => undefined);

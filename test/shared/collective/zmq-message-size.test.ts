@@ -18,7 +18,7 @@ for (const curve of [false, true]) {
       for await (const e of peer.events) events.push(e.type);
     })();
     peer.connect(ring.transports[1].endpoints[0]);
-    const expect = (step: number, length: number): ExpectedChunk => ({ run: 'suite', step, phase: 'D', round: 0, chunk: 0, length });
+    const expect = (step: number, length: number): ExpectedChunk => ({ run: 'suite', step, phase: 'D', round: 0, chunk: 0, length, dtype: 'f32' });
     try {
       await peer.send(encodeFrame(expect(0, MAX / 4), new Float32Array(MAX / 4).fill(1)));
       t.is((await ring.transports[1].receive(expect(0, MAX / 4), 10_000)).length, MAX / 4);

@@ -26,7 +26,7 @@ test('zmq: close ends a pending receive and a pending send with CollectiveClosed
   // Never connected: a send waits for a peer forever, a receive for a message.
   const transport = await ZmqTransport.bind({ rank: 0, worldSize: 2, bind: 'tcp://127.0.0.1:*', log: capturedLog().log });
   const started = performance.now();
-  const receiving = transport.receive({ run: 'z', step: 0, phase: 'D', round: 0, chunk: 0, length: 1 }, 60_000);
+  const receiving = transport.receive({ run: 'z', step: 0, phase: 'D', round: 0, chunk: 0, length: 1, dtype: 'f32' }, 60_000);
   const sending = transport.send({ run: 'z', step: 0, phase: 'D', round: 0, chunk: 0 }, new Float32Array(1));
   setTimeout(() => void transport.close(), 50);
   await t.throwsAsync(receiving, { instanceOf: CollectiveClosedError });
@@ -80,7 +80,7 @@ test('zmq curve: a ring forms when the left neighbour connects and sends before 
   const rank1 = lb.place(1, 2, { leftPublicKey: a.publicKey });
   rank1.connect(la.endpoints[0], a.publicKey);
   try {
-    t.deepEqual(Array.from(await rank1.receive({ ...tag, length: 3 }, 10_000)), [1, 2, 3]);
+    t.deepEqual(Array.from(await rank1.receive({ ...tag, length: 3, dtype: 'f32' }, 10_000)), [1, 2, 3]);
     await sent;
     const rng = new Rng(30);
     const inputs = [ints(rng, 999), ints(rng, 999)];
