@@ -1,7 +1,10 @@
 import { CollectiveTimeoutError, ConfigInvalidError } from '../errors';
 import type { GradientReducer } from '../train/api';
 import { withDeadline } from '../util/deadline';
-import type { ChunkTag, CollectiveOp, Transport } from './api';
+import type { CollectiveOp, Transport, WireArrays, WireType } from './api';
+import { FloatReduction } from './float-reduction';
+import { HalfReduction } from './half-reduction';
+import type { Compression, WireReduction } from './wire-reduction';
 
 /** How a rank runs its all-reduces. */
 export interface RingAllReduceOptions {
@@ -21,6 +24,13 @@ export interface RingAllReduceOptions {
   inPlace?: boolean;
   /** The element-wise sum over the ranks, or the sum divided by the world size. Default 'mean'. */
   reduction?: 'sum' | 'mean';
+  /**
+   * What travels on the wire: float32 ('none', the default), or half precision ('fp16'),
+   * which halves every link's bytes at about 3 significant digits. Every rank still ends with
+   * the same bits. Half precision holds magnitudes up to 65504 (larger sums become infinite)
+   * and resolves about 6e-8 near zero. A broadcast ignores it.
+   */
+  compression?: Compression;
 }
 
 /** Default largest message payload: big enough to amortise per-message costs, small enough to pipeline. */
@@ -31,17 +41,18 @@ export const DEFAULT_CHUNK_BYTES = 1 << 20;
  * over the ranks (`o.reduction`). The buffer is split into N nearly equal segments. N-1
  * reduce-scatter rounds pass partial sums to the right, each rank adding its own values, so
  * that rank r ends up owning the full sum of segment r+1 (which, for a mean, it divides by
- * N); N-1 all-gather rounds then pass the
- * finished segments around. Every element is summed in the same order and finished once by
- * its owner, so every rank ends with bit-identical values.
+ * N); N-1 all-gather rounds then pass the finished segments around. Every element is summed in
+ * the same order and finished once by its owner, so every rank ends with bit-identical values.
+ * With `compression: 'fp16'` what travels is rounded to half precision (see
+ * {@link HalfReduction}); the ranks still end bit-identical.
  *
  * Segments travel in chunks of `chunkBytes`, pipelined: a chunk is forwarded as soon as it has
  * arrived and been reduced, while the rest of its round is still on the wire. Nothing is
- * copied to be sent: a rank's own values go out as views of `data`, and every later chunk is
- * reduced inside the buffer it arrived in and forwarded from there. So when the promise
- * resolves no send still reads `data` or the result (the own values provably reached the
- * right neighbour before their sums came back around), and the caller may reuse both at once.
- * World size 1 is the identity without any I/O.
+ * copied to be sent: a rank's own values go out as views of `data` (or, in fp16, encoded once),
+ * and every later chunk is reduced inside the buffer it arrived in and forwarded from there. So
+ * when the promise resolves no send still reads `data` or the result (the own values provably
+ * reached the right neighbour before their sums came back around), and the caller may reuse
+ * both at once. World size 1 is the identity without any I/O.
  *
  * Rejects with CollectiveTimeoutError when the left neighbour is silent or the right one
  * accepts nothing for `timeoutMs`, and with CollectiveMessageError for a malformed or
@@ -50,55 +61,54 @@ export const DEFAULT_CHUNK_BYTES = 1 << 20;
  */
 export async function ringAllReduce(data: Float32Array, op: CollectiveOp, o: RingAllReduceOptions): Promise<Float32Array> {
   checkArguments(op, o);
+  return reduceOverRing(data, op, o, wireReduction(o.compression ?? 'none'));
+}
+
+// The all-reduce with the arithmetic of one wire type, which may keep buffers between calls.
+async function reduceOverRing<T extends WireType>(data: Float32Array, op: CollectiveOp, o: RingAllReduceOptions, w: WireReduction<T>): Promise<Float32Array> {
   const t = o.transport;
   const n = t.worldSize;
   if (n === 1 || data.length === 0) return o.inPlace ? data : data.slice();
   // Every segment of the result is written once, by the owner's division or an all-gather.
   const out = o.inPlace ? data : new Float32Array(data.length);
   const divisor = o.reduction === 'sum' ? 1 : n;
-
   const chunkValues = Math.floor((o.chunkBytes ?? DEFAULT_CHUNK_BYTES) / 4);
-  const chunksOf = (segment: number): [number, number][] => {
-    const k = ((segment % n) + n) % n;
-    const hi = Math.floor(((k + 1) * data.length) / n);
-    const parts: [number, number][] = [];
-    for (let a = Math.floor((k * data.length) / n); a < hi; a += chunkValues) parts.push([a, Math.min(hi, a + chunkValues)]);
-    return parts;
+  // Where segment s (any integer, taken mod N) starts and ends in the buffer.
+  const segment = (s: number): [number, number] => {
+    const k = ((s % n) + n) % n;
+    return [Math.floor((k * data.length) / n), Math.floor(((k + 1) * data.length) / n)];
   };
   // The segment this rank sends in `round`: in reduce-scatter its own partial sums walk left
   // one segment a round, in all-gather it starts from the segment it owns. What it receives in
   // a round is what it sends in the next, which is what lets each chunk be forwarded at once.
   const sentIn = (round: number) => (round < n - 1 ? t.rank - round : t.rank + 1 - (round - (n - 1)));
   const lastRound = 2 * (n - 1) - 1;
-  const tag = (round: number, chunk: number): ChunkTag => ({ run: o.run, step: op.step, phase: op.phase, round, chunk });
+  const { run } = o;
+  const { step, phase } = op;
+  const dtype = w.dtype;
 
   // Sends are not awaited one by one (that would serialise the pipeline); the transport keeps
   // their order, so the last one settling means all have, and the first failure is kept.
   let failure: Error | undefined;
   let lastSend: Promise<void> = Promise.resolve();
-  const post = (round: number, chunk: number, payload: Float32Array) => {
-    lastSend = t.send(tag(round, chunk), payload).catch((err: Error) => void (failure ??= err));
+  const post = (round: number, chunk: number, payload: WireArrays[T]) => {
+    lastSend = t.send({ run, step, phase, round, chunk }, payload).catch((err: Error) => void (failure ??= err));
   };
 
-  chunksOf(sentIn(0)).forEach(([a, b], c) => post(0, c, data.subarray(a, b)));
+  const [ownStart, ownEnd] = segment(sentIn(0));
+  w.begin(ownStart, ownEnd - ownStart);
+  for (let a = ownStart, c = 0; a < ownEnd; a += chunkValues, c++) post(0, c, w.own(data, a, Math.min(ownEnd, a + chunkValues)));
   for (let round = 0; round <= lastRound; round++) {
-    for (const [c, [a, b]] of chunksOf(sentIn(round + 1)).entries()) {
+    const [start, end] = segment(sentIn(round + 1));
+    for (let a = start, c = 0; a < end; a += chunkValues, c++) {
       if (failure) throw failure;
       // The transport hands over the payload's memory: it is reduced and forwarded in place.
-      const payload = await t.receive({ ...tag(round, c), length: b - a, dtype: 'f32' }, o.timeoutMs);
-      if (round < n - 1) {
-        // In-place mode reads `data` here before the owner's division or an all-gather
-        // overwrites the same segment.
-        const own = data.subarray(a, b);
-        if (round === n - 2) {
-          for (let i = 0; i < payload.length; i++) payload[i] = Math.fround(payload[i] + own[i]) / divisor;
-          out.set(payload, a);
-        } else {
-          for (let i = 0; i < payload.length; i++) payload[i] += own[i];
-        }
-      } else {
-        out.set(payload, a);
-      }
+      const payload = await t.receive({ run, step, phase, round, chunk: c, length: Math.min(end, a + chunkValues) - a, dtype }, o.timeoutMs);
+      // In-place mode reads `data` before the owner's division or an all-gather overwrites the
+      // same segment.
+      if (round < n - 2) w.accumulate(payload, data, a);
+      else if (round === n - 2) w.finish(payload, data, out, a, divisor);
+      else w.place(payload, out, a);
       if (round < lastRound) post(round + 1, c, payload);
     }
   }
@@ -121,7 +131,17 @@ export async function ringAllReduce(data: Float32Array, op: CollectiveOp, o: Rin
 export function createAllReduce(o: RingAllReduceOptions): GradientReducer {
   const options: RingAllReduceOptions = { ...o, inPlace: o.inPlace ?? true, reduction: 'sum' };
   checkArguments({ step: 0, phase: 'D' }, options);
-  return (flat, phase, step) => ringAllReduce(flat, { step, phase }, options);
+  // One for every step: its fp16 staging array is reused (the reducer runs one call at a time).
+  const w = wireReduction(options.compression ?? 'none');
+  return async (flat, phase, step) => {
+    checkArguments({ step, phase }, options);
+    return reduceOverRing(flat, { step, phase }, options, w);
+  };
+}
+
+// The arithmetic of a compression setting, with buffers of its own.
+function wireReduction(compression: Compression): WireReduction<WireType> {
+  return compression === 'fp16' ? new HalfReduction() : new FloatReduction();
 }
 
 /** Validates the options and the operation shared by every ring collective. */

@@ -6,6 +6,7 @@ import { type RingAllReduceOptions, ringAllReduce } from '../../../src/shared/co
 import { CollectiveMessageError, CollectiveTimeoutError } from '../../../src/shared/errors';
 import type { Logger } from '../../../src/shared/log';
 import { Rng } from '../../../src/shared/util/rng';
+import { nearestHalf } from './_half-reference';
 
 /** A ring of N transports of one implementation, with a way to play a rogue sender. */
 export interface RingHarness {
@@ -49,18 +50,23 @@ export function firstBitDifference(a: Float32Array, b: Float32Array): number {
 /**
  * The ring's result computed directly, as the reference the implementation must match bit for
  * bit: segment k of N (the ring's split) is summed from rank k's values on, in ring order, in
- * float32, then finished once by its owner (divided for a mean). World size 1 is the identity.
+ * float32 (with fp16, each partial sum that travels rounded to half first), then finished
+ * once by its owner (divided for a mean, and with fp16 rounded to half). World size 1 is the identity.
  */
-export function ringReference(inputs: Float32Array[], reduction: 'sum' | 'mean'): Float32Array {
+export function ringReference(inputs: Float32Array[], reduction: 'sum' | 'mean', compression: 'none' | 'fp16' = 'none'): Float32Array {
   const n = inputs.length;
   const length = inputs[0].length;
   if (n === 1) return inputs[0].slice();
+  const wire = compression === 'fp16' ? nearestHalf : (x: number) => x;
   const out = new Float32Array(length);
   for (let k = 0; k < n; k++) {
     for (let i = Math.floor((k * length) / n); i < Math.floor(((k + 1) * length) / n); i++) {
-      let sum = inputs[k][i];
-      for (let j = 1; j < n; j++) sum = Math.fround(sum + inputs[(k + j) % n][i]);
-      out[i] = Math.fround(sum / (reduction === 'sum' ? 1 : n));
+      let sum = wire(inputs[k][i]);
+      for (let j = 1; j < n; j++) {
+        sum = Math.fround(sum + inputs[(k + j) % n][i]);
+        if (j < n - 1) sum = wire(sum);
+      }
+      out[i] = wire(Math.fround(sum / (reduction === 'sum' ? 1 : n)));
     }
   }
   return out;
@@ -143,6 +149,29 @@ export function transportSuite(test: TestFn, name: string, make: RingFactory, ma
           const results = await allReduce(h.transports, inputs, step, { chunkBytes: 512, reduction });
           for (const [rank, r] of results.entries()) t.is(firstBitDifference(r, expected), -1, `N=${n} ${reduction} rank ${rank}`);
         }
+      });
+    }
+  });
+
+  test(`${name}: with fp16 compression every rank ends with the same bits, those of the fp16 reference, within half precision of the float64 mean`, async (t) => {
+    const rng = new Rng(32);
+    for (let n = 2; n <= Math.min(maxWorld, 4); n++) {
+      await withRing(n, async (h) => {
+        // Gradient-like values: mostly small, some tiny (half subnormals), a few large.
+        const inputs = Array.from({ length: n }, () => Float32Array.from({ length: 5003 }, () => rng.normal() * 10 ** rng.int(-7, 2)));
+        const results = await allReduce(h.transports, inputs, 0, { chunkBytes: 1000, compression: 'fp16' });
+        const expected = ringReference(inputs, 'mean', 'fp16');
+        for (const [rank, r] of results.entries()) t.is(firstBitDifference(r, expected), -1, `N=${n} rank ${rank}`);
+        // Each half rounding (the first rank's values, every forwarded partial sum, the mean)
+        // errs by at most 2^-11 of its value, and by at most 2^-25 below half's normal range.
+        let worst = 0;
+        results[0].forEach((v, i) => {
+          const exact = inputs.reduce((s, x) => s + x[i], 0) / n;
+          const magnitude = inputs.reduce((s, x) => s + Math.abs(x[i]), 0) / n;
+          const bound = 2 ** -11 * (n * magnitude + Math.abs(exact)) + n * 2 ** -25;
+          worst = Math.max(worst, Math.abs(v - exact) / bound);
+        });
+        t.true(worst <= 1, `N=${n}: an error of ${worst} times the bound`);
       });
     }
   });
