@@ -4,6 +4,8 @@ import { withDeadline } from '../util/deadline';
 import type { CollectiveOp, Transport, WireArrays, WireType } from './api';
 import { FloatReduction } from './float-reduction';
 import { HalfReduction } from './half-reduction';
+import { simdKernels } from './simd-kernels';
+import { SimdFloatReduction, SimdHalfReduction } from './simd-reduction';
 import type { Compression, WireReduction } from './wire-reduction';
 
 /** How a rank runs its all-reduces. */
@@ -139,9 +141,12 @@ export function createAllReduce(o: RingAllReduceOptions): GradientReducer {
   };
 }
 
-// The arithmetic of a compression setting, with buffers of its own.
+// The arithmetic of a compression setting, with buffers of its own: on the SIMD kernels, or
+// in JavaScript where the runtime has no WebAssembly SIMD.
 function wireReduction(compression: Compression): WireReduction<WireType> {
-  return compression === 'fp16' ? new HalfReduction() : new FloatReduction();
+  const k = simdKernels();
+  if (compression === 'fp16') return k ? new SimdHalfReduction(k) : new HalfReduction();
+  return k ? new SimdFloatReduction(k) : new FloatReduction();
 }
 
 /** Validates the options and the operation shared by every ring collective. */
