@@ -104,6 +104,7 @@ export async function trainInRing(
       run: `${runId}/g${generation}`,
       timeoutMs: config.cluster.collectiveTimeoutSeconds * 1000,
       chunkBytes: config.cluster.chunkBytes,
+      compression: config.cluster.compression,
     };
     // A digest must arrive (a merge or the ring's start waits for it); a progress report may be
     // lost to a blip: the heartbeat timeout, not one failed call, decides the coordinator is gone.

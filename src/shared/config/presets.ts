@@ -62,6 +62,7 @@ export const DEFAULT_CONFIG: RunConfig = {
     sameHostTransport: 'ipc',
     chunkBytes: 1 << 20,
     ringEncryption: 'curve',
+    compression: 'none',
     minWorkers: 1,
     rejoinSeconds: 60,
     stallSeconds: 300,

@@ -134,6 +134,14 @@ export const ClusterSchema = z.strictObject({
    * a trusted fabric).
    */
   ringEncryption: z.enum(['curve', 'none']),
+  /**
+   * What the all-reduce sends: `none` (float32 gradients) or `fp16` (half precision, as
+   * Horovod's Compression.fp16: half the bytes on every link, partial sums still added in
+   * float32, every replica still bit-identical). Half holds about 3 significant digits and
+   * magnitudes up to 65504. It applies to the run's all-reduces (the gradients, and the
+   * batch-norm statistics averaged at checkpoints); the start-up weight broadcast stays exact.
+   */
+  compression: z.enum(['none', 'fp16']),
   /** Fewest workers a run trains with: a lost worker is dropped from the ring while at least this many remain. */
   minWorkers: int(1, 4096),
   /** How long a run below `minWorkers` waits for replacements before it fails. */
