@@ -3,6 +3,7 @@
 // point-to-point baseline, then times what it is asked to.
 import { Pull, Push } from 'zeromq';
 import { DEFAULT_CHUNK_BYTES, ringAllReduce } from '../src/shared/collective/ring-allreduce';
+import type { Compression } from '../src/shared/collective';
 import { newRingKeys } from '../src/shared/collective/ring-keys';
 import { type ZmqListener, ZmqTransport } from '../src/shared/collective/zmq-transport';
 import { createLogger } from '../src/shared/log';
@@ -12,7 +13,7 @@ import { medianSeconds } from './_table';
 export type ToBenchRank =
   | { kind: 'open' }
   | { kind: 'connect'; rank: number; worldSize: number; left: Opened; right: Opened }
-  | { kind: 'allreduce'; curve: boolean; bytes: number; reps: number }
+  | { kind: 'allreduce'; curve: boolean; compression: Compression; bytes: number; reps: number }
   | { kind: 'p2p-receive'; reps: number }
   | { kind: 'p2p-send'; bytes: number; reps: number }
   | { kind: 'ring-stream'; bytes: number; reps: number }
@@ -73,8 +74,9 @@ async function handle(m: ToBenchRank): Promise<FromBenchRank> {
       const data = new Float32Array(m.bytes / 4).fill(transport.rank);
       const want = (transport.worldSize - 1) / 2;
       const seconds = await medianSeconds(m.reps, async () => {
-        // In place, as a trainer reduces; the mean of ranks all holding (N-1)/2 stays (N-1)/2.
-        const out = await ringAllReduce(data, { step: step++, phase: 'G' }, { transport, run: 'bench', timeoutMs: 60_000, inPlace: true });
+        // In place, as a trainer reduces; the mean of ranks all holding (N-1)/2 stays (N-1)/2
+        // (exact in half precision too for N <= 4).
+        const out = await ringAllReduce(data, { step: step++, phase: 'G' }, { transport, run: 'bench', timeoutMs: 60_000, inPlace: true, compression: m.compression });
         if (out[0] !== want || out[out.length - 1] !== want) throw new Error(`all-reduce gave ${out[0]}, expected ${want}`);
       });
       return { kind: 'done', seconds };

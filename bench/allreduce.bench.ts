@@ -32,15 +32,23 @@ const epochMs = (r: FromBenchRank): number => (r.kind === 'at' ? r.epochMs : NaN
 const span = (r: FromBenchRank): { startMs: number; endMs: number } => (r.kind === 'span' ? r : { startMs: NaN, endMs: NaN });
 const sizeName = (bytes: number): string => (bytes < MIB ? `${bytes / KIB} KiB` : `${bytes / MIB} MiB`);
 
-/** One row's numbers: plaintext and CURVE all-reduce times and bandwidths, and the raw ZeroMQ baselines. */
+/** One row's numbers: plaintext, CURVE and fp16 all-reduce times, and the raw ZeroMQ baselines' bandwidths. */
 interface Timed {
   n: number;
   bytes: number;
   plain: number;
   curve: number;
+  fp16: number;
   p2p: number;
   ringbw: number;
 }
+
+/** The modes a row times, in the order of its first half (the second half runs them backwards). */
+const MODES = [
+  { name: 'plain', curve: false, compression: 'none' },
+  { name: 'curve', curve: true, compression: 'none' },
+  { name: 'fp16', curve: false, compression: 'fp16' },
+] as const;
 
 const busbw = (n: number, bytes: number, seconds: number): number => ((bytes / seconds / 1e9) * 2 * (n - 1)) / n;
 
@@ -52,29 +60,33 @@ async function timeWorld(n: number): Promise<Timed[]> {
     const opened = (await Promise.all(children.map((c) => ask(c, { kind: 'open' })))).map((o) => o as Extract<FromBenchRank, { kind: 'opened' }>);
     await Promise.all(children.map((c, rank) => ask(c, { kind: 'connect', rank, worldSize: n, left: opened[(rank + n - 1) % n], right: opened[(rank + 1) % n] })));
     // The slowest rank's median is the operation's time.
-    const allreduce = async (curve: boolean, bytes: number, reps: number) =>
-      Math.max(...(await Promise.all(children.map((c) => ask(c, { kind: 'allreduce', curve, bytes, reps })))).map(seconds));
+    const allreduce = async (mode: (typeof MODES)[number], bytes: number, reps: number) =>
+      Math.max(...(await Promise.all(children.map((c) => ask(c, { kind: 'allreduce', curve: mode.curve, compression: mode.compression, bytes, reps })))).map(seconds));
+    // Every link at once, in messages of the all-reduce's chunk size: what busbw could be here.
+    const ringStream = async (bytes: number) => {
+      const chunk = Math.min(bytes, DEFAULT_CHUNK_BYTES);
+      const count = Math.ceil(P2P_MIN_BYTES / chunk);
+      const spans = (await Promise.all(children.map((c) => ask(c, { kind: 'ring-stream', bytes: chunk, reps: count })))).map(span);
+      return (chunk * count) / ((Math.max(...spans.map((s) => s.endMs)) - Math.min(...spans.map((s) => s.startMs))) / 1000) / 1e9;
+    };
     // Untimed: the first all-reduces of a process are slow (JIT, fresh connections), and
-    // whichever mode ran first would pay for both.
-    for (const curve of [false, true]) await allreduce(curve, MIB, 10);
+    // whichever mode ran first would pay for all.
+    for (const mode of MODES) await allreduce(mode, MIB, 10);
     const rows: Timed[] = [];
     for (const [bytes, reps] of SIZES) {
-      // In the order plain, CURVE, CURVE, plain, each mode's mean: a load that drifts during
-      // the row (other processes on this host) weighs on both alike.
-      const times = { plain: 0, curve: 0 };
-      for (const curve of [false, true, true, false]) times[curve ? 'curve' : 'plain'] += (await allreduce(curve, bytes, reps)) / 2;
-      const { plain, curve } = times;
+      // The ring stream before and after the all-reduces, which run in the order plain,
+      // CURVE, fp16, fp16, CURVE, plain; each the mean of its two: a load that drifts during
+      // the row (other processes on this host) weighs on all alike, the ceiling included.
+      let ringbw = (await ringStream(bytes)) / 2;
+      const times = { plain: 0, curve: 0, fp16: 0 };
+      for (const mode of [...MODES, ...[...MODES].reverse()]) times[mode.name] += (await allreduce(mode, bytes, reps)) / 2;
+      ringbw += (await ringStream(bytes)) / 2;
       // From rank 0's first send to rank 1's last receipt, over a link connected beforehand.
       const messages = Math.max(reps, Math.ceil(P2P_MIN_BYTES / bytes));
       const received = ask(children[1], { kind: 'p2p-receive', reps: messages });
       const start = epochMs(await ask(children[0], { kind: 'p2p-send', bytes, reps: messages }));
       const p2p = (epochMs(await received) - start) / 1000 / messages;
-      // Every link at once, in messages of the all-reduce's chunk size: what busbw could be here.
-      const chunk = Math.min(bytes, DEFAULT_CHUNK_BYTES);
-      const count = Math.ceil(P2P_MIN_BYTES / chunk);
-      const spans = (await Promise.all(children.map((c) => ask(c, { kind: 'ring-stream', bytes: chunk, reps: count })))).map(span);
-      const ringbw = (chunk * count) / ((Math.max(...spans.map((s) => s.endMs)) - Math.min(...spans.map((s) => s.startMs))) / 1000) / 1e9;
-      rows.push({ n, bytes, plain, curve, p2p: bytes / p2p / 1e9, ringbw });
+      rows.push({ n, bytes, ...times, p2p: bytes / p2p / 1e9, ringbw });
     }
     return rows;
   } finally {
@@ -83,8 +95,8 @@ async function timeWorld(n: number): Promise<Timed[]> {
 }
 
 /**
- * Ring all-reduce (mean) over ZeroMQ tcp between processes on this host, plaintext and CURVE
- * side by side, against raw ZeroMQ point-to-point for the same size.
+ * Ring all-reduce (mean) over ZeroMQ tcp between processes on this host, plaintext, CURVE and
+ * fp16-compressed side by side, against raw ZeroMQ point-to-point for the same size.
  */
 export const allreduceBench: Bench = {
   name: 'allreduce',
@@ -93,23 +105,34 @@ export const allreduceBench: Bench = {
     const timed: Timed[] = [];
     for (const n of WORLDS) timed.push(...(await timeWorld(n)));
     const rows = timed.map((r) => {
-      const [plain, curve] = [busbw(r.n, r.bytes, r.plain), busbw(r.n, r.bytes, r.curve)];
-      return [`N=${r.n}, ${sizeName(r.bytes)}`, r.plain * 1e3, r.bytes / r.plain / 1e9, plain, r.p2p, plain / r.p2p, r.ringbw, plain / r.ringbw, r.curve * 1e3, curve, curve / plain];
+      const [plain, curve, fp16] = [busbw(r.n, r.bytes, r.plain), busbw(r.n, r.bytes, r.curve), busbw(r.n, r.bytes, r.fp16)];
+      return [`N=${r.n}, ${sizeName(r.bytes)}`, r.plain * 1e3, r.bytes / r.plain / 1e9, plain, r.p2p, plain / r.p2p, r.ringbw, plain / r.ringbw, r.curve * 1e3, curve, curve / plain, fp16, fp16 / plain];
     });
     // The largest buffer on the smallest ring: the ranks then have a core each on a 2-core host.
-    const head = timed.filter((r) => r.n === WORLDS[0]).at(-1);
+    const small = timed.filter((r) => r.n === WORLDS[0]);
+    const head = small.at(-1);
+    const ratio = (bytes: number, mode: 'plain' | 'fp16' = 'plain') => {
+      const r = small.find((x) => x.bytes === bytes);
+      return r ? (busbw(r.n, r.bytes, r[mode]) / r.ringbw).toFixed(3) : '-';
+    };
     const summary = head
-      ? `summary: ranks=${head.n} buffer_mib=${head.bytes / MIB} busbw_plain_gbps=${busbw(head.n, head.bytes, head.plain).toFixed(3)} busbw_curve_gbps=${busbw(head.n, head.bytes, head.curve).toFixed(3)} curve_over_plain=${(head.plain / head.curve).toFixed(3)}`
+      ? [
+          `summary: ranks=${head.n} buffer_mib=${head.bytes / MIB} busbw_plain_gbps=${busbw(head.n, head.bytes, head.plain).toFixed(3)}`,
+          `busbw_curve_gbps=${busbw(head.n, head.bytes, head.curve).toFixed(3)} curve_over_plain=${(head.plain / head.curve).toFixed(3)}`,
+          `busbw_fp16_gbps=${busbw(head.n, head.bytes, head.fp16).toFixed(3)} fp16_over_plain=${(head.plain / head.fp16).toFixed(3)}`,
+          `ring_p2p_ratio_n${head.n}_4mib=${ratio(4 * MIB)} ring_p2p_ratio_n${head.n}_64mib=${ratio(64 * MIB)} ring_p2p_ratio_fp16_n${head.n}_64mib=${ratio(64 * MIB, 'fp16')}`,
+        ].join(' ')
       : 'summary: -';
     return {
-      title: `ring all-reduce (mean) over ZeroMQ tcp on 127.0.0.1, one process per rank, ${sizeName(DEFAULT_CHUNK_BYTES)} chunks, plaintext and CURVE`,
-      columns: ['ranks, buffer', 'time ms', 'algbw GB/s', 'busbw GB/s', 'p2p GB/s', 'busbw/p2p', 'ring p2p GB/s', 'busbw/ring p2p', 'curve ms', 'curve busbw GB/s', 'curve/plain'],
+      title: `ring all-reduce (mean) over ZeroMQ tcp on 127.0.0.1, one process per rank, ${sizeName(DEFAULT_CHUNK_BYTES)} chunks, plaintext, CURVE and fp16`,
+      columns: ['ranks, buffer', 'time ms', 'algbw GB/s', 'busbw GB/s', 'p2p GB/s', 'busbw/p2p', 'ring p2p GB/s', 'busbw/ring p2p', 'curve ms', 'curve busbw GB/s', 'curve/plain', 'fp16 busbw GB/s', 'fp16/plain'],
       rows,
       notes: [
         'time: median over reps of the slowest rank; algbw = bytes / time; busbw = algbw * 2(N-1)/N (nccl-tests); time..busbw/ring p2p are plaintext;',
-        'curve: the same all-reduce over CURVE links (encrypted, ZAP-authenticated) in the same processes, timed in turn with plaintext (ABBA, each the mean of two medians); curve/plain = busbw ratio.',
+        'curve: the same all-reduce over CURVE links (encrypted, ZAP-authenticated); fp16: plaintext with cluster.compression fp16 (busbw counts the float32 bytes reduced, so it can pass ring p2p);',
+        'the three timed in turn in the same processes (plain, curve, fp16, fp16, curve, plain, each the mean of two medians); curve/plain and fp16/plain are busbw ratios.',
         'p2p: raw ZeroMQ PUSH/PULL between two of the processes, a stream of messages of the buffer size, first send to last receipt.',
-        'ring p2p: every rank streams raw chunk-sized messages to its right neighbour at once (the ring\'s traffic, no arithmetic); per-link GB/s.',
+        'ring p2p: every rank streams raw chunk-sized messages to its right neighbour at once (the ring\'s traffic, no arithmetic), before and after the row\'s all-reduces (their mean); per-link GB/s.',
         `${cpus().length} cores (1-min load ${load.toFixed(1)} at start): with more ranks than cores, ranks share CPUs and busbw falls for that reason.`,
         summary,
       ],

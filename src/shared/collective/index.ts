@@ -3,6 +3,7 @@
 export { type ChunkTag, type CollectiveOp, type ExpectedChunk, PHASES, type Phase, type Transport } from './api';
 export { MemoryRing } from './memory-transport';
 export { createAllReduce, DEFAULT_CHUNK_BYTES, type RingAllReduceOptions, ringAllReduce } from './ring-allreduce';
+export type { Compression } from './wire-reduction';
 export { ringBroadcast } from './ring-broadcast';
 export { IpcDirectory } from './ipc-directory';
 export { newRingKeys, type RingKeys } from './ring-keys';
