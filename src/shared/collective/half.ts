@@ -2,7 +2,7 @@
  * IEEE 754 binary16 ("half", fp16) conversions for the ring's compressed wire format. Node 20
  * has no Float16Array, so half values travel as their bit patterns in a Uint16Array. Float to
  * half rounds to nearest, ties to even, as a hardware conversion does: finite values from 65520
- * up become infinities, values below 2^-25 become zeros, and a NaN stays a NaN.
+ * up become infinities, values up to 2^-25 become zeros, and a NaN becomes the quiet NaN.
  */
 
 /** The largest finite half value; anything from 65520 up rounds to infinity. */
@@ -22,8 +22,9 @@ export const HALF_TO_FLOAT: Float32Array = new Float32Array(HALF_TO_FLOAT_BITS.b
 export function floatBitsToHalf(bits: number): number {
   const sign = (bits >>> 16) & 0x8000;
   const a = bits & 0x7fffffff;
-  // 0x477ff000 is 65520, halfway between HALF_MAX and 2^16: it and all above round to infinity.
-  if (a >= 0x477ff000) return a > 0x7f800000 ? sign | 0x7e00 | ((a >>> 13) & 0x3ff) : sign | 0x7c00;
+  // 0x477ff000 is 65520, halfway between HALF_MAX and 2^16: it and all above round to
+  // infinity. A NaN becomes the quiet NaN (its payload is not kept).
+  if (a >= 0x477ff000) return a > 0x7f800000 ? sign | 0x7e00 : sign | 0x7c00;
   // Normal halves (from 2^-14): rebias the exponent (127 to 15) and round the 13 dropped
   // mantissa bits to nearest even; a carry moves into the exponent, as it should.
   if (a >= 0x38800000) return sign | ((a - 0x38000000 + 0xfff + ((a >>> 13) & 1)) >>> 13);

@@ -153,7 +153,8 @@ const op = {
   iadd: simd(0xae),
   isub: simd(0xb1),
   fadd: simd(0xe4),
-  fsub: simd(0xe5),
+  fmul: simd(0xe6),
+  fge: simd(0x46),
   fdiv: simd(0xe7),
   fsplat: simd(0x13),
 };
@@ -176,21 +177,16 @@ interface Locals {
   s2: number;
 }
 
-// The halves in each i32 lane of local `h` as float32 values, left on the stack (the
-// exponent rebiased, once more for infinities and NaNs; subnormals renormalised by an exact
-// float subtraction).
+// The halves in each i32 lane of local `h` as float32 values, left on the stack: the half's
+// exponent and fraction shifted into a float32's place make the half's value times 2^-112
+// (a float32 subnormal for a subnormal half), which one exact multiplication scales back;
+// exponents that were all ones become the infinity or NaN they were.
 function fromHalf(h: number, l: Locals): Code {
-  const [t, e] = [l.s1, l.s2];
+  const f = l.s1;
   return [
-    ...get(h), ...splat(0x7fff), ...op.and, ...i32(13), ...op.shl, ...set(t),
-    ...get(t), ...splat(0x0f800000), ...op.and, ...set(e),
-    ...get(t), ...splat(0x38000000), ...op.iadd,
-    ...get(e), ...splat(0x0f800000), ...op.eq, ...splat(0x38000000), ...op.and, ...op.iadd, ...set(t),
-    // Subnormal halves: 2^-14 * (1 + m/1024) - 2^-14.
-    ...get(t), ...splat(0x00800000), ...op.iadd, ...splat(0x38800000), ...op.fsub,
-    ...get(t),
-    ...get(e), ...splat(0), ...op.eq,
-    ...op.bitselect,
+    ...get(h), ...splat(0x7fff), ...op.and, ...i32(13), ...op.shl, ...splat(0x77800000 /* 2^112 */), ...op.fmul, ...set(f),
+    ...get(f),
+    ...get(f), ...splat(0x47800000 /* 65536 */), ...op.fge, ...splat(0x7f800000), ...op.and, ...op.or,
     ...get(h), ...splat(0x8000), ...op.and, ...i32(16), ...op.shl, ...op.or,
   ];
 }
@@ -198,23 +194,21 @@ function fromHalf(h: number, l: Locals): Code {
 // The half nearest (ties to even) to the float32 in each lane of local `u`, left on the stack
 // in an i32 lane: floatBitsToHalf in half.ts, lane by lane.
 function toHalf(u: number, l: Locals): Code {
-  const [a, r] = [l.s1, l.s2];
+  const a = l.s1;
   return [
     ...get(u), ...splat(0x7fffffff), ...op.and, ...set(a),
-    // Normal: rebias and round the 13 dropped bits to nearest even.
+    // Infinities and NaNs (and finite values from 65536, where the rebias below would overflow).
+    ...splat(0x7e00), ...splat(0x7c00), ...get(a), ...splat(0x7f800000), ...op.gtU, ...op.bitselect,
+    // Normal: rebias and round the 13 dropped bits to nearest even; from 65520 this carries
+    // into infinity's exponent by itself.
     ...get(a), ...splat((-0x38000000 + 0xfff) | 0), ...op.iadd,
     ...get(a), ...i32(13), ...op.shrU, ...splat(1), ...op.and, ...op.iadd,
     ...i32(13), ...op.shrU,
     // Subnormal: adding 0.5 rounds the value to a multiple of 2^-24, the mantissa's last bit.
     ...get(a), ...splat(0x3f000000), ...op.fadd, ...splat(0x3f000000), ...op.isub,
     ...get(a), ...splat(0x38800000), ...op.geU,
-    ...op.bitselect, ...set(r),
-    // From 65520 up: infinity, or a quiet NaN keeping the top of its payload.
-    ...get(a), ...i32(13), ...op.shrU, ...splat(0x3ff), ...op.and, ...splat(0x200), ...op.or,
-    ...get(a), ...splat(0x7f800000), ...op.gtU, ...op.and,
-    ...splat(0x7c00), ...op.or,
-    ...get(r),
-    ...get(a), ...splat(0x477ff000), ...op.geU,
+    ...op.bitselect,
+    ...get(a), ...splat(0x47800000), ...op.geU,
     ...op.bitselect,
     ...get(u), ...i32(16), ...op.shrU, ...splat(0x8000), ...op.and, ...op.or,
   ];
