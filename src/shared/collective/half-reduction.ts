@@ -1,4 +1,4 @@
-import { floatBitsToHalf, HALF_TO_FLOAT, HALF_TO_FLOAT_BITS } from './half';
+import { floatBitsToHalf, floatsToHalves, HALF_TO_FLOAT, HALF_TO_FLOAT_BITS, halvesToFloats } from './half';
 import type { WireReduction } from './wire-reduction';
 
 /**
@@ -24,9 +24,8 @@ export class HalfReduction implements WireReduction<'f16'> {
   }
 
   own(data: Float32Array, a: number, b: number): Uint16Array {
-    const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
     const into = this.staging.subarray(a - this.segmentStart, b - this.segmentStart);
-    for (let i = 0, n = b - a; i < n; i++) into[i] = floatBitsToHalf(bits[a + i]);
+    floatsToHalves(data.subarray(a, b), into);
     return into;
   }
 
@@ -52,7 +51,6 @@ export class HalfReduction implements WireReduction<'f16'> {
   }
 
   place(payload: Uint16Array, out: Float32Array, a: number): void {
-    const outBits = new Uint32Array(out.buffer, out.byteOffset, out.length);
-    for (let i = 0, n = payload.length; i < n; i++) outBits[a + i] = HALF_TO_FLOAT_BITS[payload[i]];
+    halvesToFloats(payload, out.subarray(a, a + payload.length));
   }
 }

@@ -63,7 +63,7 @@ export const DEFAULT_CHUNK_BYTES = 1 << 20;
  */
 export async function ringAllReduce(data: Float32Array, op: CollectiveOp, o: RingAllReduceOptions): Promise<Float32Array> {
   checkArguments(op, o);
-  return reduceOverRing(data, op, o, wireReduction(o.compression ?? 'none'));
+  return reduceOverRing(data, op, o, wireReduction(o.transport, o.compression ?? 'none'));
 }
 
 // The all-reduce with the arithmetic of one wire type, which may keep buffers between calls.
@@ -142,20 +142,30 @@ async function reduceOverRing<T extends WireType>(data: Float32Array, op: Collec
 export function createAllReduce(o: RingAllReduceOptions): GradientReducer {
   const options: RingAllReduceOptions = { ...o, inPlace: o.inPlace ?? true, reduction: 'sum' };
   checkArguments({ step: 0, phase: 'D' }, options);
-  // One for every step: its fp16 staging array is reused (the reducer runs one call at a time).
-  const w = wireReduction(options.compression ?? 'none');
   return async (flat, phase, step) => {
     checkArguments({ step, phase }, options);
-    return reduceOverRing(flat, { step, phase }, options, w);
+    return reduceOverRing(flat, { step, phase }, options, wireReduction(options.transport, options.compression ?? 'none'));
   };
 }
 
-// The arithmetic of a compression setting, with buffers of its own: on the SIMD kernels, or
-// in JavaScript where the runtime has no WebAssembly SIMD.
-function wireReduction(compression: Compression): WireReduction<WireType> {
-  const k = simdKernels();
-  if (compression === 'fp16') return k ? new SimdHalfReduction(k) : new HalfReduction();
-  return k ? new SimdFloatReduction(k) : new FloatReduction();
+// Each transport's arithmetic per compression setting, kept for its next all-reduces: the
+// fp16 staging array is then allocated once, not every step. Sharing is safe because a
+// transport runs one all-reduce at a time (one pending receive), and once one has resolved
+// its staged values have reached the right neighbour (see WireReduction.own).
+const reductions = new WeakMap<Transport, Map<Compression, WireReduction<WireType>>>();
+
+// The arithmetic of a compression setting for `transport`: on the SIMD kernels, or in
+// JavaScript where the runtime has no WebAssembly SIMD.
+function wireReduction(transport: Transport, compression: Compression): WireReduction<WireType> {
+  let byCompression = reductions.get(transport);
+  if (!byCompression) reductions.set(transport, (byCompression = new Map()));
+  let w = byCompression.get(compression);
+  if (!w) {
+    const k = simdKernels();
+    w = compression === 'fp16' ? (k ? new SimdHalfReduction(k) : new HalfReduction()) : k ? new SimdFloatReduction(k) : new FloatReduction();
+    byCompression.set(compression, w);
+  }
+  return w;
 }
 
 /** Validates the options and the operation shared by every ring collective. */
