@@ -4,8 +4,10 @@ import type { WireReduction } from './wire-reduction';
 /**
  * The all-reduce's arithmetic through the WebAssembly SIMD kernels, for both wire types: each
  * chunk goes through the kernels' memory a block at a time (copied in, computed four lanes a
- * step, copied out), which costs far less than a JavaScript loop over the values. The results
- * are those of {@link FloatReduction} and {@link HalfReduction}, bit for bit.
+ * step, copied out). On values in cache that is about six times cheaper than a JavaScript loop
+ * (from about 128 values on); on a 64 MiB gradient, which comes from memory, the traffic
+ * dominates and the owner's finish went from about 4 to 3 ns a value. The results are those
+ * of {@link FloatReduction} and {@link HalfReduction}, bit for bit.
  */
 
 // Lanes are computed four at a time: a block's tail is rounded up (the extra lanes are ignored).
