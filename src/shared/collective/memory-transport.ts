@@ -1,7 +1,7 @@
 import { CollectiveClosedError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import type { ChunkTag, ExpectedChunk, Transport, WireArrays, WireType, WireValues } from './api';
-import { FrameEncoder } from './frame';
+import { encodeFrame } from './frame';
 import { receiveExpected } from './receive-expected';
 
 type Frames = readonly Buffer[];
@@ -45,7 +45,6 @@ class Inbox {
 /** One rank's links in a {@link MemoryRing}. */
 class MemoryTransport implements Transport {
   private closed = false;
-  private readonly encoder = new FrameEncoder();
 
   constructor(
     readonly rank: number,
@@ -57,7 +56,7 @@ class MemoryTransport implements Transport {
 
   async send(tag: ChunkTag, payload: WireValues): Promise<void> {
     if (this.closed) throw this.closedError();
-    this.deliver(this.encoder.encode(tag, payload));
+    this.deliver(encodeFrame(tag, payload));
   }
 
   async receive<T extends WireType>(expect: ExpectedChunk<T>, timeoutMs: number): Promise<WireArrays[T]> {

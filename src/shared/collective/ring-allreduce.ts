@@ -4,8 +4,6 @@ import { withDeadline } from '../util/deadline';
 import type { CollectiveOp, Transport, WireArrays, WireType } from './api';
 import { FloatReduction } from './float-reduction';
 import { HalfReduction } from './half-reduction';
-import { simdKernels } from './simd-kernels';
-import { SimdFloatReduction, SimdHalfReduction } from './simd-reduction';
 import type { Compression, WireReduction } from './wire-reduction';
 
 /** How a rank runs its all-reduces. */
@@ -154,15 +152,13 @@ export function createAllReduce(o: RingAllReduceOptions): GradientReducer {
 // its staged values have reached the right neighbour (see WireReduction.own).
 const reductions = new WeakMap<Transport, Map<Compression, WireReduction<WireType>>>();
 
-// The arithmetic of a compression setting for `transport`: on the SIMD kernels, or in
-// JavaScript where the runtime has no WebAssembly SIMD.
+// The arithmetic of a compression setting for `transport`.
 function wireReduction(transport: Transport, compression: Compression): WireReduction<WireType> {
   let byCompression = reductions.get(transport);
   if (!byCompression) reductions.set(transport, (byCompression = new Map()));
   let w = byCompression.get(compression);
   if (!w) {
-    const k = simdKernels();
-    w = compression === 'fp16' ? (k ? new SimdHalfReduction(k) : new HalfReduction()) : k ? new SimdFloatReduction(k) : new FloatReduction();
+    w = compression === 'fp16' ? new HalfReduction() : new FloatReduction();
     byCompression.set(compression, w);
   }
   return w;

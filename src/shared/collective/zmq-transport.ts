@@ -3,7 +3,7 @@ import { MAX_CHUNK_BYTES } from '../config/schema';
 import { CollectiveClosedError, ConfigInvalidError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import type { ChunkTag, ExpectedChunk, Transport, WireArrays, WireType, WireValues } from './api';
-import { FrameEncoder, MAX_HEADER_BYTES } from './frame';
+import { encodeFrame, MAX_HEADER_BYTES } from './frame';
 import { receiveExpected } from './receive-expected';
 import { decodeRingKey, type RingKeys } from './ring-keys';
 import { ZapAuthenticator, type ZapDomain } from './zap-authenticator';
@@ -113,7 +113,6 @@ export class ZmqTransport implements Transport {
   private closed = false;
   private connected = false;
   private readonly left: number;
-  private readonly encoder = new FrameEncoder();
 
   private constructor(
     readonly rank: number,
@@ -237,7 +236,7 @@ export class ZmqTransport implements Transport {
 
   send(tag: ChunkTag, payload: WireValues): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
-    const frames = this.encoder.encode(tag, payload);
+    const frames = encodeFrame(tag, payload);
     const sent = this.sending.then(() => this.push.send(frames)).catch((err: unknown) => {
       throw this.closed ? this.closedError() : err;
     });
