@@ -1,5 +1,5 @@
 import type { BackendName } from '../config';
-import type { RunOutcome } from './bounded-run';
+import type { RunOutcome } from '../util/bounded-run';
 import type { ProbeRequest } from './probe-child';
 import { type ProbeReport, readProbeEvents, type StepOutcome } from './probe-protocol';
 import type { BackendStatus } from './report';

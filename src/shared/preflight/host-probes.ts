@@ -1,8 +1,8 @@
 import { readdir, statfs as nodeStatfs } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { runBounded } from '../util/bounded-run';
 import { MIN_FREE_BYTES, MIN_FREE_FRACTION, type StatFs } from '../util/disk-space';
 import type { BackendProber } from './backend-survey';
-import { runBounded } from './bounded-run';
 import type { HostFacts } from './preflight';
 import type { ProbeRequest } from './probe-child';
 import type { DiskStatus, ZeromqStatus } from './report';

@@ -1,8 +1,8 @@
-import type { BackendName } from '../config';
-import { type BackendProber, surveyBackends } from './backend-survey';
-import type { RunOutcome } from './bounded-run';
-import { isGpuVisible, parseVisibleDevices } from './cuda-visible-devices';
 import { DRIVER_LIBRARY, MAX_BUILT_COMPUTE_CAPABILITY, REQUIRED_CUDA_LIBRARIES } from '../backend/gpu-requirements';
+import type { BackendName } from '../config';
+import type { RunOutcome } from '../util/bounded-run';
+import { type BackendProber, surveyBackends } from './backend-survey';
+import { isGpuVisible, parseVisibleDevices } from './cuda-visible-devices';
 import { judgeGpu } from './gpu-verdict';
 import { type CachedLibrary, ldconfigArchFlag, parseLdconfigCache, resolveLibraries, splitLdLibraryPath } from './library-resolution';
 import { compareVersions, GPU_QUERY_ARGS, mergeGpuQuery, parseGpuList, parseGpuQuery } from './nvidia-smi';

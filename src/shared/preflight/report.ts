@@ -1,5 +1,5 @@
 import type { BackendName } from '../config';
-import type { RunStatus } from './bounded-run';
+import type { RunStatus } from '../util/bounded-run';
 import type { ResolvedLibrary } from './library-resolution';
 import type { GpuDevice } from './nvidia-smi';
 import type { StepOutcome } from './probe-protocol';

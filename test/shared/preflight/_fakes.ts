@@ -1,9 +1,9 @@
 import type { BackendProber } from '../../../src/shared/preflight/backend-survey';
-import type { RunOutcome } from '../../../src/shared/preflight/bounded-run';
 import type { HostFacts } from '../../../src/shared/preflight/preflight';
 import type { ProbeRequest } from '../../../src/shared/preflight/probe-child';
 import { type ProbeEvent, probeEventLine } from '../../../src/shared/preflight/probe-protocol';
 import type { BackendStatus } from '../../../src/shared/preflight/report';
+import type { RunOutcome } from '../../../src/shared/util/bounded-run';
 
 /** A finished run that printed `stdout` and `stderr`. */
 export function outcome(over: Partial<RunOutcome> = {}): RunOutcome {

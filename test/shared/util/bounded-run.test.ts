@@ -1,5 +1,5 @@
 import test from 'ava';
-import { runBounded } from '../../../src/shared/preflight/bounded-run';
+import { runBounded } from '../../../src/shared/util/bounded-run';
 
 const node = (script: string, timeoutMs = 10_000, maxBytes?: number) => runBounded(process.execPath, ['-e', script], { timeoutMs, maxBytes });
 
