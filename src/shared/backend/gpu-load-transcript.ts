@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { type RunOutcome, runBounded } from '../util/bounded-run';
 
 /** How long a child loading tfjs-node-gpu may take: libtensorflow's start and CUDA's device probe take a few seconds. */
 export const GPU_LOAD_TIMEOUT_MS = 30_000;
@@ -31,16 +31,13 @@ export async function captureGpuLoad(o: { module?: string; timeoutMs?: number } 
     return (err as Error).message;
   }
   const timeoutMs = o.timeoutMs ?? GPU_LOAD_TIMEOUT_MS;
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['-e', SCRIPT, resolved],
-      { env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '0' }, timeout: timeoutMs, maxBuffer: MAX_TRANSCRIPT_BYTES, encoding: 'utf8' },
-      (err, stdout, stderr) => {
-        const text = `${stderr}${stdout}`;
-        const stopped = err?.killed ? `${text === '' || text.endsWith('\n') ? '' : '\n'}(stopped after ${timeoutMs / 1000} s)` : '';
-        resolve(`${text}${stopped}`);
-      },
-    );
-  });
+  const run = await runBounded(process.execPath, ['-e', SCRIPT, resolved], { timeoutMs, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '0' }, maxBytes: MAX_TRANSCRIPT_BYTES });
+  return transcriptOf(run, timeoutMs);
+}
+
+/** The child's output as one text, TensorFlow's log (stderr) first, ending with a line saying so when it was stopped. */
+export function transcriptOf(run: Pick<RunOutcome, 'status' | 'stdout' | 'stderr'>, timeoutMs: number): string {
+  const text = `${run.stderr}${run.stdout}`;
+  if (run.status !== 'timeout') return text;
+  return `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}(stopped after ${timeoutMs / 1000} s)`;
 }

@@ -29,9 +29,10 @@ const DEFAULT_MAX_BYTES = 4 * 2 ** 20;
 
 /**
  * Runs a program (no shell) to its end or to its time limit, whichever comes first, and
- * resolves with what it printed; never rejects. Every blocking step of `facefill doctor`
- * goes through here, so none can hang it: a CUDA driver call that never returns, a PTX JIT
- * that takes half an hour, an nvidia-smi waiting on a wedged GPU.
+ * resolves with what it printed; never rejects. Every blocking step of `facefill doctor`, and
+ * a GPU worker's look at why its GPU went unused, goes through here, so none can hang: a CUDA
+ * driver call that never returns, a PTX JIT that takes half an hour, an nvidia-smi waiting on
+ * a wedged GPU.
  */
 export function runBounded(command: string, args: readonly string[], limits: RunLimits): Promise<RunOutcome> {
   const maxBytes = limits.maxBytes ?? DEFAULT_MAX_BYTES;
