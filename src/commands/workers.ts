@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { NVIDIA_SMI_TIMEOUT_MS, parseNvidiaSmiList } from '../shared/backend/nvidia-smi';
 import { ConfigInvalidError } from '../shared/errors';
 import { ExitCode } from '../shared/exit-codes';
 import type { Logger } from '../shared/log';
-import { type DeviceRequest, parseGpuList, parseNvidiaSmiList, planWorkers, type WorkerSlot } from '../worker/launch-plan';
+import { type DeviceRequest, parseGpuList, planWorkers, type WorkerSlot } from '../worker/launch-plan';
 import type { RestartPolicy } from '../worker/slot-lifecycle';
 import { describeSlotEnd, superviseWorkers, supervisorExitCode, type WorkerLaunch } from '../worker/supervisor';
 import type { ClientSecurityFlags } from './control-security';
@@ -36,8 +37,6 @@ export const DEFAULT_MAX_RESTARTS = 3;
 /** The wait before a worker's first restart; it doubles each time up to the cap, so a worker that fails at once (a broken GPU) does not spin. */
 const BACKOFF_BASE_MS = 1_000;
 const BACKOFF_CAP_MS = 30_000;
-/** How long `nvidia-smi -L` may take before the host is taken to have no usable GPU. */
-const NVIDIA_SMI_TIMEOUT_MS = 10_000;
 
 /**
  * `facefill workers`: starts one `facefill worker` per requested GPU (or N CPU workers) on
@@ -94,7 +93,7 @@ function deviceRequest(o: Pick<WorkersCommandOptions, 'gpus' | 'cpu'>): DeviceRe
 function detectGpus(log: Logger): Promise<number[]> {
   return new Promise((resolve) => {
     execFile('nvidia-smi', ['-L'], { timeout: NVIDIA_SMI_TIMEOUT_MS }, (err, stdout) => {
-      if (err === null) return resolve(parseNvidiaSmiList(stdout));
+      if (err === null) return resolve(parseNvidiaSmiList(stdout).map((gpu) => gpu.index));
       // A missing binary simply means no NVIDIA GPU; anything else (no driver, timeout) deserves a word.
       if (err.code !== 'ENOENT') log.warn({ err: err.message }, 'nvidia-smi -L failed; treating this host as having no GPU');
       resolve([]);

@@ -39,8 +39,3 @@ export function parseGpuList(value: string): 'all' | number[] {
   if (parts.some((p) => !/^\d+$/.test(p))) throw new ConfigInvalidError(`--gpus '${value}': expected 'all' or GPU ordinals like 0,1,3`);
   return parts.map(Number);
 }
-
-/** Reads the GPU ordinals from `nvidia-smi -L` output ("GPU 0: NVIDIA A100 (UUID: ...)" per line). */
-export function parseNvidiaSmiList(output: string): number[] {
-  return [...output.matchAll(/^GPU (\d+):/gm)].map((m) => Number(m[1]));
-}

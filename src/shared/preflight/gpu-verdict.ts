@@ -1,5 +1,5 @@
 import { MAX_BUILT_COMPUTE_CAPABILITY, MIN_DRIVER_VERSION } from '../backend/gpu-requirements';
-import { compareVersions } from './nvidia-smi';
+import { compareVersions } from '../backend/nvidia-smi';
 import type { StepOutcome } from './probe-protocol';
 import type { BackendStatus, GpuInventory, GpuVerdict, LibraryStatus } from './report';
 import type { TensorflowGpuLog } from './tensorflow-log';

@@ -1,19 +1,17 @@
 import { DRIVER_LIBRARY, MAX_BUILT_COMPUTE_CAPABILITY, REQUIRED_CUDA_LIBRARIES } from '../backend/gpu-requirements';
+import { compareVersions, GPU_QUERY_ARGS, mergeGpuQuery, NVIDIA_SMI_TIMEOUT_MS, parseGpuQuery, parseNvidiaSmiList } from '../backend/nvidia-smi';
 import type { BackendName } from '../config';
 import type { RunOutcome } from '../util/bounded-run';
 import { type BackendProber, surveyBackends } from './backend-survey';
 import { isGpuVisible, parseVisibleDevices } from './cuda-visible-devices';
 import { judgeGpu } from './gpu-verdict';
 import { type CachedLibrary, ldconfigArchFlag, parseLdconfigCache, resolveLibraries, splitLdLibraryPath } from './library-resolution';
-import { compareVersions, GPU_QUERY_ARGS, mergeGpuQuery, parseGpuList, parseGpuQuery } from './nvidia-smi';
 import type { CudaCacheStatus, DiskStatus, DoctorReport, GpuInventory, LibraryStatus, ZeromqStatus } from './report';
 import type { TensorflowGpuLog } from './tensorflow-log';
 
 /** The oldest Node.js facefill runs on: package.json's `engines.node` (a test keeps the two equal). */
 export const REQUIRED_NODE = '20.8';
 
-/** How long nvidia-smi may take (it hangs on a wedged GPU or a driver being reloaded). */
-export const NVIDIA_SMI_TIMEOUT_MS = 10_000;
 /** How long `ldconfig -p` may take. */
 export const LDCONFIG_TIMEOUT_MS = 10_000;
 /** The size the deploy files give the CUDA JIT cache: the most the driver accepts (4 GiB). */
@@ -93,7 +91,7 @@ async function inventoryGpus(host: HostFacts): Promise<GpuInventory> {
   if (list.status !== 'ok') return { nvidiaSmi: list.status, detail: list.detail, driverVersion: null, devices: [] };
   // The query is a bonus (compute capability, driver version): an old nvidia-smi refuses it.
   const q = query.status === 'ok' ? parseGpuQuery(query.stdout) : null;
-  return { nvidiaSmi: 'ok', detail: null, driverVersion: q?.driverVersion ?? null, devices: mergeGpuQuery(parseGpuList(list.stdout), q) };
+  return { nvidiaSmi: 'ok', detail: null, driverVersion: q?.driverVersion ?? null, devices: mergeGpuQuery(parseNvidiaSmiList(list.stdout), q) };
 }
 
 /** The driver's library first, then the CUDA and cuDNN ones, each resolved as the loader would. */

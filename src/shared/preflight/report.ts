@@ -1,7 +1,7 @@
+import type { GpuDevice } from '../backend/nvidia-smi';
 import type { BackendName } from '../config';
 import type { RunStatus } from '../util/bounded-run';
 import type { ResolvedLibrary } from './library-resolution';
-import type { GpuDevice } from './nvidia-smi';
 import type { StepOutcome } from './probe-protocol';
 
 /*

@@ -1,3 +1,6 @@
+/** How long nvidia-smi may take (it hangs on a wedged GPU or a driver being reloaded). */
+export const NVIDIA_SMI_TIMEOUT_MS = 10_000;
+
 /** One GPU as nvidia-smi lists it. */
 export interface GpuDevice {
   /** nvidia-smi's ordinal, the number `facefill workers --gpus` and CUDA_VISIBLE_DEVICES use. */
@@ -15,7 +18,7 @@ export interface GpuDevice {
  * Parses `nvidia-smi -L` output: one `GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-…)` line per GPU.
  * MIG lines (indented `MIG 1g.5gb Device 0: …`) are not GPUs of their own and are left out.
  */
-export function parseGpuList(output: string): GpuDevice[] {
+export function parseNvidiaSmiList(output: string): GpuDevice[] {
   const gpus: GpuDevice[] = [];
   for (const m of output.matchAll(/^GPU (\d+): (.*?)(?: \(UUID: ([^)]+)\))?\s*$/gm)) {
     gpus.push({ index: Number(m[1]), name: m[2].trim(), uuid: m[3]?.trim() ?? null, computeCapability: null, memoryMiB: null });

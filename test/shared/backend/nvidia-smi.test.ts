@@ -1,5 +1,5 @@
 import test from 'ava';
-import { compareVersions, mergeGpuQuery, parseGpuList, parseGpuQuery } from '../../../src/shared/preflight/nvidia-smi';
+import { compareVersions, mergeGpuQuery, parseGpuQuery, parseNvidiaSmiList } from '../../../src/shared/backend/nvidia-smi';
 
 // As nvidia-smi -L prints it on a host with a MIG-partitioned A100 and a T4 (MIG lines are not GPUs).
 const LIST = `GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-5e1f2b9c-8a3d-4b7e-9f21-0c6d2a1b3e4f)
@@ -14,15 +14,17 @@ const QUERY = `0, GPU-5e1f2b9c-8a3d-4b7e-9f21-0c6d2a1b3e4f, NVIDIA A100-SXM4-40G
 2, GPU-99999999-0000-1111-2222-333333333333, NVIDIA H100 80GB HBM3, 9.0, 535.104.05, 81559
 `;
 
-test('nvidia-smi -L: one GPU per GPU line with its name and UUID; MIG lines and blank lines are skipped', (t) => {
-  t.deepEqual(parseGpuList(LIST), [
+test('nvidia-smi -L: one GPU per GPU line with its ordinal (gaps kept), name and UUID; MIG lines and blank lines are skipped', (t) => {
+  t.deepEqual(parseNvidiaSmiList(LIST), [
     { index: 0, name: 'NVIDIA A100-SXM4-40GB', uuid: 'GPU-5e1f2b9c-8a3d-4b7e-9f21-0c6d2a1b3e4f', computeCapability: null, memoryMiB: null },
     { index: 1, name: 'Tesla T4', uuid: 'GPU-0a1b2c3d-4e5f-6789-abcd-ef0123456789', computeCapability: null, memoryMiB: null },
     { index: 2, name: 'NVIDIA H100 80GB HBM3', uuid: null, computeCapability: null, memoryMiB: null },
   ]);
-  t.deepEqual(parseGpuList(''), []);
-  t.deepEqual(parseGpuList('No devices were found\n'), []);
-  t.deepEqual(parseGpuList('NVIDIA-SMI has failed because it couldn\'t communicate with the NVIDIA driver.\n'), []);
+  // A GPU taken out (by the driver, or a host with a card removed) leaves a gap in the ordinals.
+  t.deepEqual(parseNvidiaSmiList('GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-6a1b)\nGPU 3: NVIDIA A100-SXM4-40GB (UUID: GPU-93d4)\n').map((g) => g.index), [0, 3]);
+  t.deepEqual(parseNvidiaSmiList(''), []);
+  t.deepEqual(parseNvidiaSmiList('No devices were found\n'), []);
+  t.deepEqual(parseNvidiaSmiList('NVIDIA-SMI has failed because it couldn\'t communicate with the NVIDIA driver.\n'), []);
 });
 
 test('the GPU query CSV: compute capability, memory and the driver version; [N/A] is null; other lines are skipped', (t) => {
@@ -40,7 +42,7 @@ test('the GPU query CSV: compute capability, memory and the driver version; [N/A
 });
 
 test('the query completes the -L list, which stays the list of record', (t) => {
-  const merged = mergeGpuQuery(parseGpuList(LIST), parseGpuQuery(QUERY.split('\n').slice(0, 2).join('\n')));
+  const merged = mergeGpuQuery(parseNvidiaSmiList(LIST), parseGpuQuery(QUERY.split('\n').slice(0, 2).join('\n')));
   t.deepEqual(
     merged.map((d) => [d.index, d.uuid, d.computeCapability]),
     [
@@ -49,7 +51,7 @@ test('the query completes the -L list, which stays the list of record', (t) => {
       [2, null, null],
     ],
   );
-  t.deepEqual(mergeGpuQuery(parseGpuList(LIST), null), parseGpuList(LIST));
+  t.deepEqual(mergeGpuQuery(parseNvidiaSmiList(LIST), null), parseNvidiaSmiList(LIST));
 });
 
 test('driver and Node versions compare part by part as numbers', (t) => {
