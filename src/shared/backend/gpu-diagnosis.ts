@@ -1,4 +1,5 @@
 import { CUDA_VERSION, CUDNN_VERSION, LIBTENSORFLOW_VERSION, MIN_DRIVER_VERSION } from './gpu-requirements';
+import { type DlopenFailure, parseTensorflowLog, withoutLogPrefix } from './tensorflow-log';
 
 /**
  * Why tfjs-node-gpu found no GPU, read from what TensorFlow printed while it loaded: pure, so
@@ -42,19 +43,13 @@ export interface GpuDiagnosis {
 
 const NEEDS = `libtensorflow ${TFJS_NODE_GPU_NEEDS.libtensorflow} needs CUDA ${TFJS_NODE_GPU_NEEDS.cuda}, cuDNN ${TFJS_NODE_GPU_NEEDS.cudnn} and an NVIDIA driver >= ${TFJS_NODE_GPU_NEEDS.driver}`;
 
-// "Could not load dynamic library 'libcudnn.so.8'; dlerror: libcudnn.so.8: cannot open shared object file: No such file or directory; LD_LIBRARY_PATH: /usr/local/cuda/lib64"
-const DLOPEN = /Could not load dynamic library '([^']+)'; dlerror: (.*?)(?:; LD_LIBRARY_PATH: (\S*))?\s*$/;
 const KERNEL_VERSION = /kernel reported version is: (\d+)\.(\d+)(?:\.(\d+))?/;
 
 /** The likely cause of a GPU tfjs-node-gpu did not use, from `text`: TensorFlow's log lines and the error of a failed load. */
 export function diagnoseGpuLoad(text: string): GpuDiagnosis {
   const lines = text.split(/\r?\n/);
-  const failed = lines.flatMap((line) => {
-    const m = DLOPEN.exec(line);
-    return m ? [{ library: m[1], dlerror: m[2], path: m[3] ?? '' }] : [];
-  });
-  // The file that could not be opened: the library, or one it needs (libcusolver.so.11 needing libcublasLt.so.11).
-  const missing = [...new Set(failed.map((f) => unopened(f.dlerror) ?? f.library))];
+  const failed = parseTensorflowLog(text).dlopenFailures;
+  const missing = [...new Set(failed.map((f) => f.unopened))];
   const has = (re: RegExp) => lines.find((l) => re.test(l));
   const diagnosis = (cause: GpuLoadCause, summary: string, advice: string): GpuDiagnosis => ({ cause, missing, summary, advice });
 
@@ -62,7 +57,7 @@ export function diagnoseGpuLoad(text: string): GpuDiagnosis {
     return diagnosis('package-missing', '@tensorflow/tfjs-node-gpu is not installed', `install it on this host (npm install @tensorflow/tfjs-node-gpu; ${NEEDS})`);
   }
   const addon = has(/tfjs_binding\.node|libtensorflow(_framework)?\.so[.\d]*: cannot open shared object file/);
-  if (addon) return diagnosis('addon-broken', `tfjs-node-gpu's native addon did not load (${clean(addon)})`, 'reinstall it (npm rebuild @tensorflow/tfjs-node-gpu)');
+  if (addon) return diagnosis('addon-broken', `tfjs-node-gpu's native addon did not load (${withoutLogPrefix(addon)})`, 'reinstall it (npm rebuild @tensorflow/tfjs-node-gpu)');
 
   if (missing.includes('libcuda.so.1') || has(/kernel driver does not appear to be running|\/proc\/driver\/nvidia\/version does not exist/)) {
     return diagnosis('driver-missing', 'no NVIDIA driver was found (libcuda.so.1 is missing, or its kernel module is not loaded)', `install the NVIDIA driver (>= ${TFJS_NODE_GPU_NEEDS.driver}), or, in a container, run it with the GPU runtime (--gpus, nvidia-container-toolkit)`);
@@ -76,7 +71,7 @@ export function diagnoseGpuLoad(text: string): GpuDiagnosis {
     return diagnosis('libraries-missing', `the CUDA libraries were not found: ${missing.join(', ')}`, `install CUDA ${TFJS_NODE_GPU_NEEDS.cuda} and cuDNN ${TFJS_NODE_GPU_NEEDS.cudnn}, and put the folder holding them on LD_LIBRARY_PATH (or register it with ldconfig)`);
   }
   const noDevice = has(/CUDA_ERROR_NO_DEVICE|no CUDA-capable device/);
-  if (noDevice) return diagnosis('no-device', `CUDA sees no GPU (${clean(noDevice)})`, 'check nvidia-smi and CUDA_VISIBLE_DEVICES (facefill workers sets it to the GPU it starts the worker for)');
+  if (noDevice) return diagnosis('no-device', `CUDA sees no GPU (${withoutLogPrefix(noDevice)})`, 'check nvidia-smi and CUDA_VISIBLE_DEVICES (facefill workers sets it to the GPU it starts the worker for)');
   return diagnosis('unknown', 'TensorFlow registered no GPU device and printed no reason facefill knows', `run with TF_CPP_MIN_LOG_LEVEL=0 to see TensorFlow's log (${NEEDS})`);
 }
 
@@ -93,34 +88,23 @@ function driverTooOld(lines: readonly string[]): string | null {
   if (kernel && Number(kernel[1]) < minimum) return `the NVIDIA driver is too old (version ${version}; CUDA ${TFJS_NODE_GPU_NEEDS.cuda} needs >= ${TFJS_NODE_GPU_NEEDS.driver})`;
   const refused = lines.find((l) => /CUDA driver version is insufficient|CUDA_ERROR_SYSTEM_DRIVER_MISMATCH|CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE|does not match DSO version/.test(l));
   if (!refused) return null;
-  return `the NVIDIA driver${version ? ` (version ${version})` : ''} cannot run CUDA ${TFJS_NODE_GPU_NEEDS.cuda} (${clean(refused)})`;
+  return `the NVIDIA driver${version ? ` (version ${version})` : ''} cannot run CUDA ${TFJS_NODE_GPU_NEEDS.cuda} (${withoutLogPrefix(refused)})`;
 }
 
 // Libraries of another CUDA or cuDNN than libtensorflow 2.9.1's: a library that loads but lacks a
 // symbol or pulls in a CUDA 12 one, cuDNN's own version check, or a library path of another CUDA.
-function wrongVersion(failed: readonly { library: string; dlerror: string; path: string }[], lines: readonly string[]): string | null {
+function wrongVersion(failed: readonly DlopenFailure[], lines: readonly string[]): string | null {
   const cudnn = lines.map((l) => /Loaded runtime CuDNN library: (\S+) but source was compiled with: (\d+(?:\.\d+)*)/.exec(l)).find((m) => m !== null);
   if (cudnn) return `cuDNN ${cudnn[1]} is installed, but libtensorflow ${TFJS_NODE_GPU_NEEDS.libtensorflow} was built with ${cudnn[2]}`;
-  const mismatched = failed.find((f) => /undefined symbol|version `[^']+' not found/.test(f.dlerror) || soMajor(unopened(f.dlerror) ?? f.library) !== soMajor(f.library));
+  const mismatched = failed.find((f) => /undefined symbol|version `[^']+' not found/.test(f.dlerror) || soMajor(f.unopened) !== soMajor(f.library));
   if (mismatched) return `${mismatched.library} is of another CUDA version (${mismatched.dlerror})`;
-  const cudas = new Set(failed.flatMap((f) => [...f.path.matchAll(/cuda-(\d+(?:\.\d+)?)/g)].map((m) => m[1])));
+  const cudas = new Set(failed.flatMap((f) => [...f.ldLibraryPath.matchAll(/cuda-(\d+(?:\.\d+)?)/g)].map((m) => m[1])));
   const needed = TFJS_NODE_GPU_NEEDS.cuda.split('.')[0];
   if (cudas.size === 0 || [...cudas].some((v) => v.split('.')[0] === needed)) return null;
-  return `the library path holds CUDA ${[...cudas].join(', ')}, not ${TFJS_NODE_GPU_NEEDS.cuda} (${[...new Set(failed.map((f) => f.library))].join(', ')} not found)`;
-}
-
-// The file a dlerror says it could not open ("libnvJitLink.so.12: cannot open shared object file: …"), or null.
-function unopened(dlerror: string): string | null {
-  const m = /^(?:\S*\/)?([^/\s:]+): cannot open shared object file/.exec(dlerror);
-  return m ? m[1] : null;
+  return `the library path holds CUDA ${[...cudas].join(', ')}, not ${TFJS_NODE_GPU_NEEDS.cuda} (${failed.map((f) => f.library).join(', ')} not found)`;
 }
 
 // The major version of a shared library's name: 11 for libcudart.so.11.0, '' for none.
 function soMajor(name: string): string {
   return /\.so\.(\d+)/.exec(name)?.[1] ?? '';
-}
-
-// A TensorFlow log line without its timestamp and source location.
-function clean(line: string): string {
-  return line.replace(/^\S+ \S+: [IWEF] \S+\] /, '').trim();
 }

@@ -1,9 +1,9 @@
+import { parseTensorflowLog, type TensorflowGpuLog } from '../backend/tensorflow-log';
 import type { BackendName } from '../config';
 import type { RunOutcome } from '../util/bounded-run';
 import type { ProbeRequest } from './probe-child';
 import { type ProbeReport, readProbeEvents, type StepOutcome } from './probe-protocol';
 import type { BackendStatus } from './report';
-import { parseTensorflowLog, type TensorflowGpuLog } from './tensorflow-log';
 import { tinyStepConfig } from './tiny-step';
 
 /** The npm package each native backend loads (the others ship with @tensorflow/tfjs). */

@@ -1,8 +1,8 @@
 import { MAX_BUILT_COMPUTE_CAPABILITY, MIN_DRIVER_VERSION } from '../backend/gpu-requirements';
 import { compareVersions } from '../backend/nvidia-smi';
+import type { TensorflowGpuLog } from '../backend/tensorflow-log';
 import type { StepOutcome } from './probe-protocol';
 import type { BackendStatus, GpuInventory, GpuVerdict, LibraryStatus } from './report';
-import type { TensorflowGpuLog } from './tensorflow-log';
 
 /** What {@link judgeGpu} weighs: the host's GPUs and libraries, and how the tensorflow-gpu backend fared on the GPU. */
 export interface GpuEvidence {
@@ -51,7 +51,7 @@ export function judgeGpu(index: number, e: GpuEvidence): GpuVerdict {
     const why = tf.reason ?? 'unknown reason';
     problems.push(`the tensorflow-gpu backend does not load: ${why}${jitHint(why)}`);
   } else if (tf.usesGpu === false) {
-    const said = [...(e.gpuLog?.missingLibraries.map((l) => `could not load ${l}`) ?? []), ...(e.gpuLog?.refusals ?? [])];
+    const said = [...(e.gpuLog?.dlopenFailures.map((f) => `could not load ${f.library}`) ?? []), ...(e.gpuLog?.refusals ?? [])];
     problems.push(`TensorFlow found no usable GPU and computes on the CPU${said.length > 0 ? `: ${said.slice(0, 3).join('; ')}` : ''}`);
   }
   if (tf.loaded && e.step && e.step.backend === 'tensorflow-gpu' && !e.step.ok) {

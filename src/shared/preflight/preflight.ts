@@ -1,5 +1,6 @@
 import { DRIVER_LIBRARY, MAX_BUILT_COMPUTE_CAPABILITY, REQUIRED_CUDA_LIBRARIES } from '../backend/gpu-requirements';
 import { compareVersions, GPU_QUERY_ARGS, mergeGpuQuery, NVIDIA_SMI_TIMEOUT_MS, parseGpuQuery, parseNvidiaSmiList } from '../backend/nvidia-smi';
+import type { TensorflowGpuLog } from '../backend/tensorflow-log';
 import type { BackendName } from '../config';
 import type { RunOutcome } from '../util/bounded-run';
 import { type BackendProber, surveyBackends } from './backend-survey';
@@ -7,7 +8,6 @@ import { isGpuVisible, parseVisibleDevices } from './cuda-visible-devices';
 import { judgeGpu } from './gpu-verdict';
 import { type CachedLibrary, ldconfigArchFlag, parseLdconfigCache, resolveLibraries, splitLdLibraryPath } from './library-resolution';
 import type { CudaCacheStatus, DiskStatus, DoctorReport, GpuInventory, LibraryStatus, ZeromqStatus } from './report';
-import type { TensorflowGpuLog } from './tensorflow-log';
 
 /** The oldest Node.js facefill runs on: package.json's `engines.node` (a test keeps the two equal). */
 export const REQUIRED_NODE = '20.8';

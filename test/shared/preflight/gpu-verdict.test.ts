@@ -1,8 +1,8 @@
 import test from 'ava';
 import { REQUIRED_CUDA_LIBRARIES } from '../../../src/shared/backend/gpu-requirements';
+import { parseTensorflowLog } from '../../../src/shared/backend/tensorflow-log';
 import { type GpuEvidence, judgeGpu } from '../../../src/shared/preflight/gpu-verdict';
 import type { BackendStatus, GpuInventory } from '../../../src/shared/preflight/report';
-import { parseTensorflowLog } from '../../../src/shared/preflight/tensorflow-log';
 
 const A100 = { index: 0, name: 'NVIDIA A100', uuid: 'GPU-1', computeCapability: 8, memoryMiB: 40960 };
 const H100 = { index: 1, name: 'NVIDIA H100', uuid: 'GPU-2', computeCapability: 9, memoryMiB: 81559 };

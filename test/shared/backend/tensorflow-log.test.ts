@@ -1,5 +1,5 @@
 import test from 'ava';
-import { parseTensorflowLog } from '../../../src/shared/preflight/tensorflow-log';
+import { parseTensorflowLog } from '../../../src/shared/backend/tensorflow-log';
 
 // libtensorflow 2.9 at TF_CPP_MIN_LOG_LEVEL=0 on a host without cuDNN: it gives up on the GPU.
 const NO_CUDNN = `2024-03-01 10:00:00.000001: I tensorflow/core/platform/cpu_feature_guard.cc:193] This TensorFlow binary is optimized with oneAPI Deep Neural Network Library (oneDNN) to use the following CPU instructions in performance-critical operations:  AVX2 FMA
@@ -18,9 +18,16 @@ const HOPPER = `2024-03-01 10:00:00.200000: W tensorflow/core/common_runtime/gpu
 const NO_DRIVER = `2024-03-01 10:00:00.400000: W tensorflow/stream_executor/cuda/cuda_driver.cc:269] failed call to cuInit: CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected
 `;
 
-test('missing libraries are listed once each, and the refusal line is kept as TensorFlow wrote it', (t) => {
+test('a library TensorFlow could not dlopen is listed once, from its first line, with dlerror\'s words and the library path; the refusal line is kept as TensorFlow wrote it', (t) => {
   const log = parseTensorflowLog(NO_CUDNN);
-  t.deepEqual(log.missingLibraries, ['libcudnn.so.8']);
+  t.deepEqual(log.dlopenFailures, [
+    {
+      library: 'libcudnn.so.8',
+      dlerror: 'libcudnn.so.8: cannot open shared object file: No such file or directory',
+      unopened: 'libcudnn.so.8',
+      ldLibraryPath: '/usr/local/nvidia/lib:/usr/local/nvidia/lib64',
+    },
+  ]);
   t.deepEqual(log.created, []);
   t.is(log.refusals.length, 1);
   t.regex(log.refusals[0], /^Cannot dlopen some GPU libraries/);
@@ -30,11 +37,27 @@ test('a created GPU device is read with its name and compute capability; the PTX
   const log = parseTensorflowLog(HOPPER);
   t.deepEqual(log.created, [{ device: 0, name: 'NVIDIA H100 80GB HBM3', computeCapability: 9 }]);
   t.deepEqual(log.jitComputeCapabilities, [9]);
-  t.deepEqual(log.missingLibraries, []);
+  t.deepEqual(log.dlopenFailures, []);
 });
 
 test('a failed cuInit is a refusal; unrelated lines and an empty log yield nothing', (t) => {
   t.deepEqual(parseTensorflowLog(NO_DRIVER).refusals, ['failed call to cuInit: CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected']);
-  t.deepEqual(parseTensorflowLog(''), { created: [], missingLibraries: [], jitComputeCapabilities: [], refusals: [] });
+  t.deepEqual(parseTensorflowLog(''), { created: [], dlopenFailures: [], jitComputeCapabilities: [], refusals: [] });
   t.deepEqual(parseTensorflowLog('Overriding the gradient for Max\nsome other line\n').refusals, []);
+});
+
+test('the file dlopen could not open may be one the library needs; a line without dlerror or path still names the library', (t) => {
+  const log = parseTensorflowLog(
+    [
+      "W dso_loader.cc:64] Could not load dynamic library 'libcusolver.so.11'; dlerror: libnvJitLink.so.12: cannot open shared object file: No such file or directory\r",
+      "W dso_loader.cc:64] Could not load dynamic library 'libcufft.so.10'",
+    ].join('\n'),
+  );
+  t.deepEqual(
+    log.dlopenFailures.map((f) => [f.library, f.unopened, f.ldLibraryPath]),
+    [
+      ['libcusolver.so.11', 'libnvJitLink.so.12', ''],
+      ['libcufft.so.10', 'libcufft.so.10', ''],
+    ],
+  );
 });
