@@ -101,7 +101,7 @@ function wrongVersion(failed: readonly DlopenFailure[], lines: readonly string[]
   const cudas = new Set(failed.flatMap((f) => [...f.ldLibraryPath.matchAll(/cuda-(\d+(?:\.\d+)?)/g)].map((m) => m[1])));
   const needed = TFJS_NODE_GPU_NEEDS.cuda.split('.')[0];
   if (cudas.size === 0 || [...cudas].some((v) => v.split('.')[0] === needed)) return null;
-  return `the library path holds CUDA ${[...cudas].join(', ')}, not ${TFJS_NODE_GPU_NEEDS.cuda} (${failed.map((f) => f.library).join(', ')} not found)`;
+  return `the library path holds CUDA ${[...cudas].join(', ')}, not ${TFJS_NODE_GPU_NEEDS.cuda} (${[...new Set(failed.map((f) => f.library))].join(', ')} not found)`;
 }
 
 // The major version of a shared library's name: 11 for libcudart.so.11.0, '' for none.

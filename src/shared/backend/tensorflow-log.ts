@@ -14,7 +14,7 @@ export interface DlopenFailure {
 export interface TensorflowGpuLog {
   /** GPU devices TF created: its device ordinal (after CUDA_VISIBLE_DEVICES) and compute capability. */
   created: { device: number; name: string; computeCapability: number | null }[];
-  /** Libraries TF could not dlopen, each once (the first line: TF repeats it when it tries again), in the order it tried them. */
+  /** Each failed dlopen TF printed, in order: a library it tried again is there again, maybe failing otherwise. */
   dlopenFailures: DlopenFailure[];
   /** Compute capabilities TF has no kernels for and JIT-compiles PTX for at the first start. */
   jitComputeCapabilities: number[];
@@ -45,7 +45,7 @@ export function parseTensorflowLog(stderr: string): TensorflowGpuLog {
     const dlopen = DLOPEN.exec(line);
     if (dlopen) {
       const [, library, dlerror = '', ldLibraryPath = ''] = dlopen;
-      if (!log.dlopenFailures.some((f) => f.library === library)) log.dlopenFailures.push({ library, dlerror, unopened: unopened(dlerror) ?? library, ldLibraryPath });
+      log.dlopenFailures.push({ library, dlerror, unopened: unopened(dlerror) ?? library, ldLibraryPath });
       continue;
     }
     const jit = JIT.exec(line);

@@ -51,7 +51,9 @@ export function judgeGpu(index: number, e: GpuEvidence): GpuVerdict {
     const why = tf.reason ?? 'unknown reason';
     problems.push(`the tensorflow-gpu backend does not load: ${why}${jitHint(why)}`);
   } else if (tf.usesGpu === false) {
-    const said = [...(e.gpuLog?.dlopenFailures.map((f) => `could not load ${f.library}`) ?? []), ...(e.gpuLog?.refusals ?? [])];
+    // TensorFlow prints a library's line again each time it tries it: name each once.
+    const missing = new Set(e.gpuLog?.dlopenFailures.map((f) => f.library));
+    const said = [...[...missing].map((l) => `could not load ${l}`), ...(e.gpuLog?.refusals ?? [])];
     problems.push(`TensorFlow found no usable GPU and computes on the CPU${said.length > 0 ? `: ${said.slice(0, 3).join('; ')}` : ''}`);
   }
   if (tf.loaded && e.step && e.step.backend === 'tensorflow-gpu' && !e.step.ok) {

@@ -48,8 +48,9 @@ test('a GPU nvidia-smi does not list, an old driver and a missing cuDNN are each
   ]);
 });
 
-test('a backend that loads but computes on the CPU says what TensorFlow logged', (t) => {
-  const log = parseTensorflowLog("W dso_loader.cc:64] Could not load dynamic library 'libcudnn.so.8'; dlerror: x\nW gpu_device.cc:1850] Cannot dlopen some GPU libraries. Please make sure\n");
+test('a backend that loads but computes on the CPU says what TensorFlow logged, each library once', (t) => {
+  const dso = "W dso_loader.cc:64] Could not load dynamic library 'libcudnn.so.8'; dlerror: x\n";
+  const log = parseTensorflowLog(`${dso}W gpu_device.cc:1850] Cannot dlopen some GPU libraries. Please make sure\n${dso}`);
   const v = judgeGpu(0, evidence({ tensorflowGpu: tfGpu({ usesGpu: false }), gpuLog: log }));
   t.deepEqual(v.problems, ['TensorFlow found no usable GPU and computes on the CPU: could not load libcudnn.so.8; Cannot dlopen some GPU libraries. Please make sure']);
 });
