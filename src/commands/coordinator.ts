@@ -12,6 +12,7 @@ import type { RunConfig } from '../shared/config';
 import type { Logger } from '../shared/log';
 import { sealKey } from '../shared/security/checkpoint-seal';
 import { JOIN_FILE, writeJoinFile } from '../shared/security/join-file';
+import { processCpuSeconds } from '../shared/util/cpu-seconds';
 import { coordinatorSecurity, joinInfoFor, type ServerSecurityFlags } from './control-security';
 import { TrainingProgressBar } from './progress-bar';
 
@@ -106,7 +107,7 @@ export async function runCoordinator(o: CoordinatorCommandOptions): Promise<RunV
       return view;
     }
     const checkpoint = join(o.out, view.latestCheckpoint);
-    log.info({ checkpoint, imagesPerSecond: Number(view.imagesPerSecond.toFixed(1)) }, `run ${view.runId} finished: ${checkpoint}`);
+    log.info({ checkpoint, imagesPerSecond: Number(view.imagesPerSecond.toFixed(1)), cpuSeconds: processCpuSeconds() }, `run ${view.runId} finished: ${checkpoint}`);
     if (!o.exitWhenDone) {
       log.info(`serving the merged checkpoint on port ${server.port} (facefill pull); Ctrl-C to stop`);
       await coordinator.shutdownRequested;

@@ -10,6 +10,7 @@ import { createRegistry, type MetricsServer, serveMetrics } from '../shared/metr
 import { TrainingMetrics } from '../shared/metrics/training-metrics';
 import { ValidationProbe } from '../shared/monitor/validation-probe';
 import { type TrainingSummary, trainOnFaceSet } from '../shared/train/train-loop';
+import { processCpuSeconds } from '../shared/util/cpu-seconds';
 import { TrainingProgressBar } from './progress-bar';
 
 /** What `facefill train` needs once its flags are parsed. */
@@ -67,7 +68,7 @@ export async function runTrain(options: TrainCommandOptions): Promise<TrainingSu
     await metrics?.server.close();
   }
   log.info(
-    { steps: summary.stepsRun, seconds: Number(summary.seconds.toFixed(1)), imagesPerSecond: Number(summary.imagesPerSecond.toFixed(1)) },
+    { steps: summary.stepsRun, seconds: Number(summary.seconds.toFixed(1)), imagesPerSecond: Number(summary.imagesPerSecond.toFixed(1)), cpuSeconds: processCpuSeconds() },
     `trained steps ${summary.startStep}..${summary.endStep}`,
   );
   console.log(summary.checkpoint ? `checkpoint: ${summary.checkpoint}` : 'no checkpoint written');

@@ -5,6 +5,7 @@ import { tfjsBackendProbe } from '../shared/backend/tfjs-probe';
 import type { BackendName } from '../shared/config';
 import type { Logger } from '../shared/log';
 import { createRegistry, serveMetrics } from '../shared/metrics/registry';
+import { processCpuSeconds } from '../shared/util/cpu-seconds';
 import { localAddressTowards, runWorker, type WorkerOutcome } from '../worker/agent';
 import type { CoordinatorLink } from './control-security';
 
@@ -70,7 +71,7 @@ export async function runWorkerCommand(o: WorkerCommandOptions): Promise<WorkerO
   });
   const s = outcome.summary;
   o.log.info(
-    { runId: outcome.runId, rank: outcome.rank, steps: s.stepsRun, imagesPerSecond: Number(s.imagesPerSecond.toFixed(1)) },
+    { runId: outcome.runId, rank: outcome.rank, steps: s.stepsRun, imagesPerSecond: Number(s.imagesPerSecond.toFixed(1)), cpuSeconds: processCpuSeconds() },
     `rank ${outcome.rank} of ${outcome.worldSize} finished run ${outcome.runId}`,
   );
   return outcome;
