@@ -28,7 +28,7 @@ export interface OptimizerStates {
 
 /** Wall-clock seconds of each phase of a step. */
 export interface StepSeconds {
-  /** Batch arrays to tensors. */
+  /** Getting the batch ready: its arrays to tensors, or the wait for a prefetched batch (and building it when none was). */
   data: number;
   dCompute: number;
   dReduce: number;

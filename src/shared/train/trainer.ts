@@ -6,6 +6,7 @@ import { inpaint } from '../model/inpaint';
 import { setDropoutSeeds } from '../model/seeded-dropout';
 import { mixSeed } from '../util/rng';
 import type { Batch } from './batch';
+import { type BatchTensors, batchTensors, disposeBatchTensors } from './batch-tensors';
 import type {
   DiscriminatorGradients,
   GeneratorGradients,
@@ -20,12 +21,6 @@ import { labelTargets } from './label-targets';
 
 // The step's contract lives in api.ts; re-exported so callers of the trainer find it here too.
 export type * from './api';
-
-interface BatchTensors {
-  ids: Int32Array;
-  real: tf.Tensor4D;
-  mask: tf.Tensor4D;
-}
 
 // Training-mode forward passes of a step, each with its own dropout masks.
 const PASS = { generator: 1, dReal: 2, dFake: 3, dOnFakeForG: 4 } as const;
@@ -103,40 +98,48 @@ export class Trainer {
     return this.config.loss.mode !== 'l2';
   }
 
-  /** Runs 0-based training step `step` on `batch` (this rank's share of the global batch). */
+  /** Runs 0-based training step `step` on `batch` (this rank's share of the global batch); its data phase is making the batch's tensors. */
   async step(batch: Batch, step: number): Promise<StepResult> {
     const t0 = now();
-    return withTensors(batch, async (tensors) => {
-      const seconds: StepSeconds = { data: now() - t0, dCompute: 0, dReduce: 0, gCompute: 0, gReduce: 0, apply: 0, total: 0 };
-      const timed = <T>(phase: PhaseOutcome<T>) => {
-        seconds.apply += phase.applySeconds;
-        return [phase.computeSeconds, phase.reduceSeconds] as const;
-      };
-      let d: PhaseOutcome<DiscriminatorGradients> | null = null;
-      if (this.trainsDiscriminator) {
-        d = await this.runPhase('D', step, () => this.dGradients(tensors, step), (c) => 0.5 * (c.lossReal + c.lossFake), (flat) => this.applyDiscriminatorGradients(flat));
-        [seconds.dCompute, seconds.dReduce] = timed(d);
-      }
-      // A skipped D update skips G's phase on every rank alike: they all hold the same reduced D gradient.
-      const g = d?.skipped ? null : await this.runPhase('G', step, () => this.gGradients(tensors, step), (c) => c.total, (flat) => this.applyGeneratorGradients(flat));
-      if (g) [seconds.gCompute, seconds.gReduce] = timed(g);
-      seconds.total = now() - t0;
-      const dc = d?.computed;
-      return {
-        step,
-        dLossReal: dc?.lossReal ?? null,
-        dLossFake: dc?.lossFake ?? null,
-        gAdversarialLoss: g?.computed.adversarial ?? null,
-        gL2Loss: g?.computed.l2 ?? Number.NaN,
-        gLoss: g?.computed.total ?? Number.NaN,
-        dScoreReal: dc?.scoreReal ?? null,
-        dScoreFake: dc?.scoreFake ?? null,
-        gGradNorm: g?.norm ?? Number.NaN,
-        dGradNorm: d?.norm ?? null,
-        skipped: d?.skipped ?? g?.skipped ?? null,
-        seconds,
-      };
-    });
+    return withTensors(batch, (tensors) => this.stepOnTensors(tensors, step, now() - t0));
+  }
+
+  /**
+   * Runs step `step` on a batch already on the backend, which the caller keeps and disposes.
+   * `dataSeconds` is what getting it ready took (e.g. the wait for a prefetched batch): the
+   * step's data phase, counted in its total.
+   */
+  async stepOnTensors(tensors: BatchTensors, step: number, dataSeconds = 0): Promise<StepResult> {
+    const t0 = now();
+    const seconds: StepSeconds = { data: dataSeconds, dCompute: 0, dReduce: 0, gCompute: 0, gReduce: 0, apply: 0, total: 0 };
+    const timed = <T>(phase: PhaseOutcome<T>) => {
+      seconds.apply += phase.applySeconds;
+      return [phase.computeSeconds, phase.reduceSeconds] as const;
+    };
+    let d: PhaseOutcome<DiscriminatorGradients> | null = null;
+    if (this.trainsDiscriminator) {
+      d = await this.runPhase('D', step, () => this.dGradients(tensors, step), (c) => 0.5 * (c.lossReal + c.lossFake), (flat) => this.applyDiscriminatorGradients(flat));
+      [seconds.dCompute, seconds.dReduce] = timed(d);
+    }
+    // A skipped D update skips G's phase on every rank alike: they all hold the same reduced D gradient.
+    const g = d?.skipped ? null : await this.runPhase('G', step, () => this.gGradients(tensors, step), (c) => c.total, (flat) => this.applyGeneratorGradients(flat));
+    if (g) [seconds.gCompute, seconds.gReduce] = timed(g);
+    seconds.total = dataSeconds + (now() - t0);
+    const dc = d?.computed;
+    return {
+      step,
+      dLossReal: dc?.lossReal ?? null,
+      dLossFake: dc?.lossFake ?? null,
+      gAdversarialLoss: g?.computed.adversarial ?? null,
+      gL2Loss: g?.computed.l2 ?? Number.NaN,
+      gLoss: g?.computed.total ?? Number.NaN,
+      dScoreReal: dc?.scoreReal ?? null,
+      dScoreFake: dc?.scoreFake ?? null,
+      gGradNorm: g?.norm ?? Number.NaN,
+      dGradNorm: d?.norm ?? null,
+      skipped: d?.skipped ?? g?.skipped ?? null,
+      seconds,
+    };
   }
 
   /** D's flat gradient (not reduced, not applied) on `batch` at step `step`. */
@@ -309,12 +312,11 @@ interface PhaseOutcome<T> {
 
 // Runs `fn` on the batch as tensors, disposing them however `fn` ends.
 async function withTensors<T>(batch: Batch, fn: (tensors: BatchTensors) => Promise<T>): Promise<T> {
-  const shape: [number, number, number, number] = [batch.count, batch.size, batch.size, 1];
-  const tensors = { ids: batch.ids, real: tf.tensor4d(batch.real, shape), mask: tf.tensor4d(batch.mask, shape) };
+  const tensors = batchTensors(batch);
   try {
     return await fn(tensors);
   } finally {
-    tf.dispose([tensors.real, tensors.mask]);
+    disposeBatchTensors(tensors);
   }
 }
 
