@@ -94,6 +94,8 @@ export const DataSchema = z.strictObject({
     .refine((mix) => Object.values(mix).some((w) => (w ?? 0) > 0), {
       message: 'needs at least one occlusion kind with a positive weight',
     }),
+  /** Batches built ahead while a step runs (masks and tensors); 0 builds each when its step starts. Changes no result, only when batches are built. */
+  prefetch: z.literal([0, 1, 2]),
 });
 
 /** Length and bookkeeping of a training run. */

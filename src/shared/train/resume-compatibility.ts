@@ -12,11 +12,14 @@ export interface SettingChange {
 /** Config sections that fix the networks' shapes: a checkpoint cannot be loaded into another. */
 const ARCHITECTURE = ['generator', 'discriminator'] as const;
 
+// Settings a resume may change without the run differing from an uninterrupted one.
+const EXPECTED_TO_CHANGE: readonly string[] = ['train.steps', 'backend', 'preset', 'data.prefetch'];
+
 /**
  * Compares a checkpoint's run config with the one a run resumes with, split into
  * architecture changes (which make the saved weights unusable) and other changes
- * (allowed, but the run then no longer matches an uninterrupted one). `train.steps` and
- * `backend` are expected to change and are not reported.
+ * (allowed, but the run then no longer matches an uninterrupted one). `train.steps`,
+ * `backend` and `data.prefetch` are expected to change and are not reported.
  */
 export function compareForResume(saved: RunConfig, current: RunConfig): { architecture: SettingChange[]; other: SettingChange[] } {
   const architecture: SettingChange[] = [];
@@ -32,7 +35,7 @@ export function compareForResume(saved: RunConfig, current: RunConfig): { archit
           ? []
           : [{ path: section, saved: a, current: b }];
     for (const change of changes) {
-      if (change.path === 'train.steps' || change.path === 'backend' || change.path === 'preset') continue;
+      if (EXPECTED_TO_CHANGE.includes(change.path)) continue;
       const fixesShape = (ARCHITECTURE as readonly string[]).includes(section) || change.path === 'data.imageSize';
       (fixesShape ? architecture : other).push(change);
     }

@@ -8,6 +8,8 @@ import { CollapseWatch, type Rollback, type TrainingMonitor } from '../monitor/c
 import { decideRecovery, type Fault } from '../recovery/recovery-policy';
 import type { GradientReducer, Networks, OptimizerStates, StepResult } from './api';
 import { makeBatch } from './batch';
+import { BatchPrefetcher } from './batch-prefetcher';
+import { type BatchTensors, batchTensors, disposeBatchTensors } from './batch-tensors';
 import { type CheckpointContent, latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { pruneCheckpoints } from './checkpoint-retention';
 import { EpochPlan, type StepSamples } from './epoch-plan';
@@ -197,50 +199,65 @@ export class TrainingSession {
       skippedInARow = 0;
       return back;
     };
-    for (let step = startStep; step < steps; step++) {
-      // A step's awaits can all resolve as microtasks (wasm, cpu): yield so that timers and
-      // I/O (logs, sockets, heartbeats) run between steps instead of after the run.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      const { epoch, ids } = samplesAt(step);
-      last = await this.trainer.step(makeBatch(o.set, ids, this.runConfig, epoch), step);
-      stepsRun++;
-      const done = step + 1;
-      if (last.skipped) {
-        skippedInARow++;
-        o.recoveryMetrics?.skippedSteps();
-        await this.state.restore();
-        o.log?.warn({ step: done, inARow: skippedInARow }, `step ${done} skipped: ${last.skipped}`);
-      } else {
-        skippedInARow = 0;
-        await this.state.commit(done);
-      }
-      await call.onStep?.(last, epoch);
-      if (!last.skipped && done % logEvery === 0) o.log?.info(stepLog(last, shards?.samples(replica?.rank ?? 0) ?? this.runConfig.data.batchSize), `step ${done}/${steps}`);
-      if (last.skipped && !replica) {
-        const back = await recover({ kind: 'nonfinite', step: done, streak: skippedInARow, what: last.skipped }, done, last.skipped);
-        if (back !== null) {
-          step = back - 1;
-          continue;
+    // Batches are keyed by step: after a rollback the loop's next step gets its own batch, not one built ahead.
+    const batches = new BatchPrefetcher<BatchTensors>(
+      {
+        build: (step) => {
+          const { epoch, ids } = samplesAt(step);
+          return batchTensors(makeBatch(o.set, ids, this.runConfig, epoch));
+        },
+        release: disposeBatchTensors,
+      },
+      { depth: this.runConfig.data.prefetch, from: startStep, end: steps },
+    );
+    try {
+      for (let step = startStep; step < steps; step++) {
+        // A step's awaits can all resolve as microtasks (wasm, cpu): yield so that timers and
+        // I/O (logs, sockets, heartbeats) run between steps instead of after the run.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        const { result, epoch } = await this.stepOn(batches, step);
+        last = result;
+        stepsRun++;
+        const done = step + 1;
+        if (last.skipped) {
+          skippedInARow++;
+          o.recoveryMetrics?.skippedSteps();
+          await this.state.restore();
+          o.log?.warn({ step: done, inARow: skippedInARow }, `step ${done} skipped: ${last.skipped}`);
+        } else {
+          skippedInARow = 0;
+          await this.state.commit(done);
+        }
+        await call.onStep?.(last, epoch);
+        if (!last.skipped && done % logEvery === 0) o.log?.info(stepLog(last, shards?.samples(replica?.rank ?? 0) ?? this.runConfig.data.batchSize), `step ${done}/${steps}`);
+        if (last.skipped && !replica) {
+          const back = await recover({ kind: 'nonfinite', step: done, streak: skippedInARow, what: last.skipped }, done, last.skipped);
+          if (back !== null) {
+            step = back - 1;
+            continue;
+          }
+        }
+        const verdict = watch && !last.skipped ? await watch.observe(last, done, this.trainer.generator, this.runConfig, o.log) : null;
+        if (verdict?.event && !replica) {
+          const back = await recover({ kind: 'collapse', step: done, reason: verdict.reason }, done, verdict.reason);
+          if (back !== null) {
+            step = back - 1;
+            continue;
+          }
+        }
+        if ((checkpointEvery > 0 && done % checkpointEvery === 0) || done === steps) {
+          const written = await this.save(done, replica);
+          if (written) {
+            checkpoint = written;
+            if (!verdict?.collapsed && skippedInARow === 0) this.healthy = { dir: written, step: done };
+            o.log?.info({ checkpoint }, `checkpoint at step ${done}`);
+            // A replica's checkpoints are the coordinator's to keep or prune.
+            if (!replica) await pruneCheckpoints(o.outDir, this.runConfig.train.keepCheckpoints, this.healthy ? [this.healthy.step] : []);
+          }
         }
       }
-      const verdict = watch && !last.skipped ? await watch.observe(last, done, this.trainer.generator, this.runConfig, o.log) : null;
-      if (verdict?.event && !replica) {
-        const back = await recover({ kind: 'collapse', step: done, reason: verdict.reason }, done, verdict.reason);
-        if (back !== null) {
-          step = back - 1;
-          continue;
-        }
-      }
-      if ((checkpointEvery > 0 && done % checkpointEvery === 0) || done === steps) {
-        const written = await this.save(done, replica);
-        if (written) {
-          checkpoint = written;
-          if (!verdict?.collapsed && skippedInARow === 0) this.healthy = { dir: written, step: done };
-          o.log?.info({ checkpoint }, `checkpoint at step ${done}`);
-          // A replica's checkpoints are the coordinator's to keep or prune.
-          if (!replica) await pruneCheckpoints(o.outDir, this.runConfig.train.keepCheckpoints, this.healthy ? [this.healthy.step] : []);
-        }
-      }
+    } finally {
+      batches.close();
     }
     const seconds = (performance.now() - began) / 1000;
     return {
@@ -253,6 +270,17 @@ export class TrainingSession {
       checkpoint,
       resumedFrom: this.from,
     };
+  }
+
+  // Runs `step` on its batch from `batches`; the wait for the batch (about 0 when it was built ahead) is the step's data phase.
+  private async stepOn(batches: BatchPrefetcher<BatchTensors>, step: number): Promise<{ result: StepResult; epoch: number }> {
+    const asked = performance.now();
+    const batch = batches.take(step);
+    try {
+      return { result: await this.trainer.stepOnTensors(batch, step, (performance.now() - asked) / 1000), epoch: batch.epoch };
+    } finally {
+      disposeBatchTensors(batch);
+    }
   }
 
   /** Frees the networks, the optimizers and the commit. */

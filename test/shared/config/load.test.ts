@@ -61,6 +61,14 @@ test('out-of-range numbers, unknown fields and empty occlusion mixes are rejecte
   t.regex(t.throws(() => resolveConfig({ set: ['data.occlusion={"hat":1}'] }))!.message, /hat/);
 });
 
+test('data.prefetch takes 0, 1 or 2 batches, and says so for anything else', (t) => {
+  t.is(resolveConfig({ set: ['data.prefetch=0'] }).data.prefetch, 0);
+  for (const bad of ['3', '-1', '1.5', '"1"']) {
+    const err = t.throws(() => resolveConfig({ set: [`data.prefetch=${bad}`] }), { instanceOf: ConfigInvalidError });
+    t.regex(err.message, /data\.prefetch: .*expected one of 0\|1\|2/);
+  }
+});
+
 test('unknown presets, malformed --set and unreadable files get clear errors', (t) => {
   t.regex(t.throws(() => resolveConfig({ preset: 'v9' }), { instanceOf: ConfigInvalidError }).message, /unknown preset 'v9'.*v3\.3/);
   t.regex(t.throws(() => resolveConfig({ set: ['steps=5'] }))!.message, /section\.field=value/);

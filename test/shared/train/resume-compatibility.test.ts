@@ -2,9 +2,9 @@ import test from 'ava';
 import { compareForResume, describeChanges } from '../../../src/shared/train/resume-compatibility';
 import { tinyConfig } from './_tiny';
 
-test('identical configs, or ones differing only in steps and backend, have no changes', (t) => {
+test('identical configs, or ones differing only in steps, backend and prefetch depth, have no changes', (t) => {
   const saved = tinyConfig();
-  t.deepEqual(compareForResume(saved, tinyConfig({ train: { steps: 99 }, backend: 'wasm' })), { architecture: [], other: [] });
+  t.deepEqual(compareForResume(saved, tinyConfig({ train: { steps: 99 }, backend: 'wasm', data: { prefetch: 0 } })), { architecture: [], other: [] });
 });
 
 test('generator, discriminator and image size changes are architecture changes; the rest are other changes', (t) => {
