@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RunConfig } from '../shared/config';
+import { type RunConfig, validateSavedConfig } from '../shared/config';
 import { writeFileAtomic } from '../shared/util/atomic-write';
 import { CheckpointError } from '../shared/errors';
 import type { Logger } from '../shared/log';
@@ -67,7 +67,8 @@ export interface ResumeCheck {
  * run keeps its own settings, a rollback's lowered learning rates among them).
  */
 export async function readResumableRun(outDir: string, c: ResumeCheck): Promise<RunState> {
-  const saved = await readRunState(outDir);
+  const read = await readRunState(outDir);
+  const saved = { ...read, config: validateSavedConfig(read.config, join(outDir, RUN_STATE_FILE)) };
   if (saved.plan.dataset.manifestSha256 !== c.dataset.manifestSha256) {
     throw new CheckpointError(`--resume: run ${saved.runId} trained on dataset manifest ${saved.plan.dataset.manifestSha256}; --data ${c.dataDir} has ${c.dataset.manifestSha256}`);
   }

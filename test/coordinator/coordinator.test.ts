@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,7 +9,7 @@ import { Coordinator, type CoordinatorOptions } from '../../src/coordinator/coor
 import { planDataset } from '../../src/coordinator/dataset-plan';
 import type { Registration } from '../../src/coordinator/rendezvous';
 import { readRunState } from '../../src/coordinator/run-state';
-import type { ClusterConfig, RunConfig } from '../../src/shared/config';
+import { type ClusterConfig, DEFAULT_CONFIG, type RunConfig } from '../../src/shared/config';
 import { readFilePieces } from '../../src/shared/control/file-transfer';
 import { ingest } from '../../src/shared/data/ingest';
 import { SyntheticSource } from '../../src/shared/data/synthetic-source';
@@ -699,6 +699,24 @@ test('with resume, a coordinator takes up the run in its folder: the same run id
   ]);
   const state = await recorded(first.out, 1, 'running');
   t.is(state.runId, first.c.runId);
+});
+
+test('with resume, a run.json written before some config fields existed is taken up with those fields from its preset', async (t) => {
+  const first = await running(t);
+  await progress(first.c, 0, 3);
+  await recorded(first.out, 0, 'running');
+  first.c.close();
+  const file = join(first.out, 'run.json');
+  const old = JSON.parse(readFileSync(file, 'utf8')) as { config: { data: Record<string, unknown>; cluster: Record<string, unknown> } };
+  delete old.config.data.prefetch;
+  delete old.config.cluster.compression;
+  writeFileSync(file, JSON.stringify(old));
+  const { c } = await started(t, { outDir: first.out, resume: true });
+  t.is(c.runId, first.c.runId);
+  await Promise.all([c.register(reg(0, { runId: c.runId, committedStep: 3 })), c.register(reg(1, { runId: c.runId, committedStep: 3 }))]);
+  const state = await recorded(first.out, 1, 'running');
+  t.is(state.config.data.prefetch, DEFAULT_CONFIG.data.prefetch);
+  t.is(state.config.cluster.compression, DEFAULT_CONFIG.cluster.compression);
 });
 
 test('resume over a finished run does not reopen it: it serves its checkpoints, and a worker that comes is told the run is over', async (t) => {

@@ -1,3 +1,3 @@
-export { resolveConfig, validateConfig, type ConfigSources } from './load';
+export { resolveConfig, validateConfig, validateSavedConfig, type ConfigSources } from './load';
 export { DEFAULT_CONFIG, PRESETS, type Preset } from './presets';
 export * from './schema';

@@ -42,6 +42,19 @@ export function validateConfig(value: unknown, origin = 'config'): RunConfig {
   throw new ConfigInvalidError(`invalid ${origin}:\n${formatIssues(parsed.error.issues, value)}`);
 }
 
+/**
+ * Validates a config saved by a run (a checkpoint's, run.json's): fields added to the config
+ * since it was written take the value its preset gives them now, so a run from an older
+ * version resumes; anything else that does not validate is an error naming `origin`.
+ */
+export function validateSavedConfig(value: unknown, origin: string): RunConfig {
+  if (!isPlainObject(value)) return validateConfig(value, origin);
+  const preset = typeof value.preset === 'string' ? PRESETS[value.preset] : undefined;
+  let filled: Record<string, unknown> = { ...DEFAULT_CONFIG };
+  for (const overlay of [preset?.overlay ?? {}, value]) filled = mergeOverlay(filled, overlay);
+  return validateConfig(filled, origin);
+}
+
 function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string {
   return issues
     .map((issue) => {

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { type RunConfig, validateConfig } from '../config';
+import { type RunConfig, validateSavedConfig } from '../config';
 import { CheckpointError } from '../errors';
 import { ensureDirectory, installDirectory, temporarySibling, writeFileAtomic } from '../util/atomic-write';
 import { pathExists } from '../util/path-exists';
@@ -280,7 +280,7 @@ async function readState(dir: string, meta: Meta): Promise<{ step: number; manif
   if (!parsed.success) throw new CheckpointError(`${join(dir, STATE)} is malformed: ${parsed.error.message}`);
   let config: RunConfig;
   try {
-    config = validateConfig(parsed.data.config, join(dir, STATE));
+    config = validateSavedConfig(parsed.data.config, join(dir, STATE));
   } catch (err) {
     throw new CheckpointError(`${join(dir, STATE)} holds an invalid run config: ${(err as Error).message}`, { cause: err });
   }

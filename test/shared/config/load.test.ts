@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { ConfigInvalidError } from '../../../src/shared/errors';
-import { DEFAULT_CONFIG, PRESETS, resolveConfig, validateConfig } from '../../../src/shared/config';
+import { DEFAULT_CONFIG, PRESETS, resolveConfig, validateConfig, validateSavedConfig } from '../../../src/shared/config';
 
 const tmpFile = (name: string, text: string): string => {
   const file = join(mkdtempSync(join(tmpdir(), 'facefill-config-')), name);
@@ -74,4 +74,19 @@ test('unknown presets, malformed --set and unreadable files get clear errors', (
   t.regex(t.throws(() => resolveConfig({ set: ['steps=5'] }))!.message, /section\.field=value/);
   t.regex(t.throws(() => resolveConfig({ file: tmpFile('bad.json', '{nope') }))!.message, /not valid JSON/);
   t.regex(t.throws(() => resolveConfig({ file: '/nonexistent/run.json' }))!.message, /cannot read config file/);
+});
+
+// A config saved before some fields existed: the saved ones stay, the missing ones come from its preset.
+test('a saved config missing fields added since takes them from its preset, and keeps every field it has', (t) => {
+  const saved = resolveConfig({ preset: 'v3.3', set: ['train.steps=77'] });
+  const old = JSON.parse(JSON.stringify(saved)) as { optimizer: Record<string, unknown>; data: Record<string, unknown>; cluster: Record<string, unknown>; train: Record<string, unknown> };
+  delete old.data.prefetch;
+  delete old.cluster.compression;
+  delete old.optimizer.lrG;
+  const loaded = validateSavedConfig(old, 'run.json');
+  t.deepEqual(loaded, saved);
+  t.not(PRESETS['v3.3'].overlay.optimizer?.lrG, DEFAULT_CONFIG.optimizer.lrG, 'the preset, not the default, gives lrG');
+  t.throws(() => validateSavedConfig({ ...old, train: { ...old.train, steps: -1 } }, 'run.json'), { instanceOf: ConfigInvalidError, message: /invalid run\.json:\n {2}- train\.steps/ });
+  t.throws(() => validateSavedConfig({ ...old, extra: 1 }, 'run.json'), { instanceOf: ConfigInvalidError, message: /run\.json/ });
+  t.throws(() => validateSavedConfig('nonsense', 'run.json'), { instanceOf: ConfigInvalidError, message: /run\.json/ });
 });
