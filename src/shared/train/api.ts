@@ -26,6 +26,9 @@ export interface OptimizerStates {
   discriminator: NamedTensor[];
 }
 
+/** A step's phases and its total, as {@link StepSeconds} names them. */
+export const STEP_PHASES = ['data', 'dCompute', 'dReduce', 'gCompute', 'gReduce', 'apply', 'total'] as const;
+
 /** Wall-clock seconds of each phase of a step. */
 export interface StepSeconds {
   /** Getting the batch ready: its arrays to tensors, or the wait for a prefetched batch (and building it when none was). */

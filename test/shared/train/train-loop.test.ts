@@ -29,10 +29,17 @@ const weights = async (outDir: string): Promise<Float32Array> => {
 test('a short run lowers the L2 loss and checkpoints every checkpointEvery steps and at the end', async (t) => {
   const out = tmp();
   const l2: number[] = [];
-  const summary = await train(tinyConfig({ train: { steps: 32, checkpointEvery: 15 } }), out, false, 'manifest-1', (r) => l2.push(r.gL2Loss));
+  const totals: number[] = [];
+  const summary = await train(tinyConfig({ train: { steps: 32, checkpointEvery: 15 } }), out, false, 'manifest-1', (r) => {
+    l2.push(r.gL2Loss);
+    totals.push(r.seconds.total);
+  });
   t.is(summary.stepsRun, 32);
   t.is(summary.last?.step, 31);
   t.true(summary.imagesPerSecond > 0);
+  // The summary's phases are the steps' means.
+  t.true(Math.abs(summary.phaseSeconds.total - totals.reduce((a, b) => a + b, 0) / totals.length) <= 1e-4);
+  t.true(summary.phaseSeconds.gCompute > 0 && summary.phaseSeconds.gCompute <= summary.phaseSeconds.total);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const [early, late] = [mean(l2.slice(0, 5)), mean(l2.slice(-5))];
   t.log(`L2 loss: first 5 steps ${early.toFixed(4)}, last 5 steps ${late.toFixed(4)}`);
