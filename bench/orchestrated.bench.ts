@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ingest } from '../src/shared/data/ingest';
 import { SyntheticSource } from '../src/shared/data/synthetic-source';
+import type { StepSeconds } from '../src/shared/train/api';
 import { freePort } from '../test/_free-port';
 import { makeRunCredentials } from '../test/_run-credentials';
 import type { Bench, BenchTable } from './_table';
@@ -16,6 +17,16 @@ const BATCHES = [16, 32] as const;
 interface LogLine {
   msg?: string;
   imagesPerSecond?: number;
+  cpuSeconds?: number;
+  phaseSeconds?: StepSeconds;
+}
+
+/** One measured run: its rate, rank 0's (or the process's) mean phases and CPU, and the coordinator's CPU. */
+interface Measured {
+  imagesPerSecond: number;
+  phases: StepSeconds;
+  cpuSeconds: number;
+  coordinatorCpuSeconds: number | null;
 }
 
 /** Runs the CLI, resolving with its JSON log lines; rejects with its output when it fails. */
@@ -32,18 +43,30 @@ function cli(args: string[]): Promise<LogLine[]> {
   });
 }
 
-const rate = (lines: LogLine[], msg: RegExp): number => {
+// The last line of a training process: its rate, mean phases and CPU seconds.
+const finalLine = (lines: LogLine[], msg: RegExp): Omit<Measured, 'coordinatorCpuSeconds'> => {
   const line = lines.find((l) => l.msg !== undefined && msg.test(l.msg) && l.imagesPerSecond !== undefined);
-  if (!line?.imagesPerSecond) throw new Error(`no '${msg.source}' log line with images/s`);
-  return line.imagesPerSecond;
+  if (!line?.imagesPerSecond || !line.phaseSeconds || line.cpuSeconds === undefined) throw new Error(`no '${msg.source}' log line with images/s, phases and CPU seconds`);
+  return { imagesPerSecond: line.imagesPerSecond, phases: line.phaseSeconds, cpuSeconds: line.cpuSeconds };
 };
 
+const cpuOf = (lines: LogLine[], msg: RegExp): number => {
+  const line = lines.find((l) => l.msg !== undefined && msg.test(l.msg) && l.cpuSeconds !== undefined);
+  if (line?.cpuSeconds === undefined) throw new Error(`no '${msg.source}' log line with CPU seconds`);
+  return line.cpuSeconds;
+};
+
+const better = (a: Measured, b: Measured): Measured => (a.imagesPerSecond >= b.imagesPerSecond ? a : b);
+
+const ms = (seconds: number): number => seconds * 1e3;
+
 /**
- * Images/s of the same training (preset `default`, global batch 16, 16 steps, on the backend
- * `auto` picks) as one `facefill train` process and as a run of orchestrated workers (a
+ * Images/s of the same training (preset `default`, global batch 16 and 32, 16 steps, on the
+ * backend `auto` picks) as one `facefill train` process and as a run of orchestrated workers (a
  * coordinator and 1 or 2 `facefill worker` processes: heartbeats, step reports, the ring, the
  * merged checkpoint). Both measure the same span, the training loop from its first step to its
- * last checkpoint. Each case runs twice, interleaved, and its better run counts.
+ * last checkpoint. Each case runs twice, interleaved, and its better run counts. Where the time
+ * goes: rank 0's step phases, and the CPU time of rank 0's and the coordinator's processes.
  */
 export const orchestratedBench: Bench = {
   name: 'orchestrated',
@@ -57,8 +80,11 @@ export const orchestratedBench: Bench = {
       return file;
     };
     let runs = 0;
-    const single = async (config: string) => rate(await cli(['train', '--config', config, '--data', data, '--out', join(root, `single-${runs++}`), '--no-progress']), /^trained steps/);
-    const cluster = async (config: string, workers: number) => {
+    const single = async (config: string): Promise<Measured> => ({
+      ...finalLine(await cli(['train', '--config', config, '--data', data, '--out', join(root, `single-${runs++}`), '--no-progress']), /^trained steps/),
+      coordinatorCpuSeconds: null,
+    });
+    const cluster = async (config: string, workers: number): Promise<Measured> => {
       const port = await freePort();
       const out = join(root, `cluster-${runs++}`);
       const { joinFile } = await makeRunCredentials(out, `127.0.0.1:${port}`);
@@ -67,32 +93,36 @@ export const orchestratedBench: Bench = {
         cli(['worker', '--join', joinFile, '--data', data, '--work-dir', join(out, `w${i}`), '--metrics-port', '0']),
       );
       const [rank0] = await Promise.all(ranks);
-      await coordinator;
+      const coordinatorLines = await coordinator;
       // The ranks step in lockstep, and a worker counts global-batch images: rank 0's rate is the run's.
-      return rate(rank0, /^rank 0 of/);
+      return { ...finalLine(rank0, /^rank 0 of/), coordinatorCpuSeconds: cpuOf(coordinatorLines, /finished/) };
     };
     const rows: (string | number)[][] = [];
+    const row = (name: string, m: Measured, base: Measured) => {
+      const p = m.phases;
+      return [name, m.imagesPerSecond, m.imagesPerSecond / base.imagesPerSecond, ms(p.total), ms(p.data), ms(p.dCompute), ms(p.dReduce), ms(p.gCompute), ms(p.gReduce), ms(p.apply), ms(m.cpuSeconds / STEPS), m.coordinatorCpuSeconds === null ? '-' : ms(m.coordinatorCpuSeconds / STEPS)];
+    };
     const ratios: Record<number, { one: number; two: number }> = {};
     for (const batch of BATCHES) {
       const config = configOf(batch);
-      const best = { single: 0, one: 0, two: 0 };
-      for (let rep = 0; rep < 2; rep++) {
-        best.single = Math.max(best.single, await single(config));
-        best.one = Math.max(best.one, await cluster(config, 1));
-        best.two = Math.max(best.two, await cluster(config, 2));
-      }
-      ratios[batch] = { one: best.one / best.single, two: best.two / best.single };
+      // Two interleaved rounds; each case's better run counts.
+      const round = async () => ({ s1: await single(config), one: await cluster(config, 1), two: await cluster(config, 2) });
+      const [a, b] = [await round(), await round()];
+      const [s1, one, two] = [better(a.s1, b.s1), better(a.one, b.one), better(a.two, b.two)];
+      ratios[batch] = { one: one.imagesPerSecond / s1.imagesPerSecond, two: two.imagesPerSecond / s1.imagesPerSecond };
       rows.push(
-        [`batch ${batch}: facefill train (1 process)`, best.single, 1],
-        [`batch ${batch}: coordinator + 1 worker`, best.one, best.one / best.single],
-        [`batch ${batch}: coordinator + 2 workers (${batch / 2} each)`, best.two, best.two / best.single],
+        row(`batch ${batch}: facefill train (1 process)`, s1, s1),
+        row(`batch ${batch}: coordinator + 1 worker`, one, s1),
+        row(`batch ${batch}: coordinator + 2 workers (${batch / 2} each)`, two, s1),
       );
     }
     return {
       title: `orchestrated workers against one \`facefill train\` process, preset default, ${STEPS} steps (better of 2 interleaved runs per batch)`,
-      columns: ['run', 'img/s', 'ratio to train'],
+      columns: ['run', 'img/s', 'ratio to train', 'step ms', 'data ms', 'D compute ms', 'D reduce ms', 'G compute ms', 'G reduce ms', 'apply ms', 'rank 0 CPU ms/step', 'coordinator CPU ms/step'],
       rows,
       notes: [
+        'step .. apply: mean wall ms per step of rank 0 (or the process), from its last log line; the phases are of the step alone (the loop between steps, checkpoints included, is not in them);',
+        'rank 0 CPU and coordinator CPU: each process\'s CPU time (all threads: main, libuv, ZeroMQ I/O), start to finish, per step trained.',
         `1 orchestrated worker / facefill train at batch 16: ${ratios[16].one.toFixed(3)} (target >= 0.95); 2 workers / facefill train at batch 32: ${ratios[32].two.toFixed(3)} (target >= 1.7)`,
         `summary: one_worker_over_train_b16=${ratios[16].one.toFixed(3)} two_workers_over_one_b16=${ratios[16].two.toFixed(3)} two_workers_over_one_b32=${ratios[32].two.toFixed(3)}`,
       ],
