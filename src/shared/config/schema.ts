@@ -108,6 +108,12 @@ export const TrainSchema = z.strictObject({
   maxSkippedSteps: int(1, 1_000_000),
   /** Merged (or saved) checkpoints kept; older ones are pruned, never the latest nor a rollback target. 0 keeps all. */
   keepCheckpoints: int(0, 1_000_000),
+  /**
+   * Simulation only (`npm run bench scaling`): each step sleeps this many ms instead of
+   * computing, and all-reduces gradients of the networks' real sizes without applying them, so
+   * the weights never change. Absent in a real run.
+   */
+  emulateComputeMs: int(1, 600_000).optional(),
 });
 
 /**

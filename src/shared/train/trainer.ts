@@ -77,7 +77,7 @@ export class Trainer {
   constructor(
     private readonly config: RunConfig,
     networks: Networks,
-    private parallel: DataParallel = SINGLE_PROCESS,
+    protected parallel: DataParallel = SINGLE_PROCESS,
   ) {
     this.generator = networks.generator;
     this.discriminator = networks.discriminator;

@@ -16,7 +16,8 @@ import { EpochPlan, type StepSamples } from './epoch-plan';
 import { nonFiniteWeight } from './replica-weights';
 import { compareForResume, describeChanges } from './resume-compatibility';
 import { ShardPlan } from './shard-plan';
-import { type DataParallel, SINGLE_PROCESS, Trainer } from './trainer';
+import { type DataParallel, SINGLE_PROCESS, type Trainer } from './trainer';
+import { trainerFor } from './trainer-for';
 import { TrainingState } from './training-state';
 
 /**
@@ -126,7 +127,7 @@ export class TrainingSession {
       );
     }
     const start = await startingPoint(o);
-    const session = new TrainingSession(o, new Trainer(config, start.networks), start.from);
+    const session = new TrainingSession(o, trainerFor(config, start.networks), start.from);
     try {
       if (start.optimizers) await session.trainer.loadOptimizerStates(start.optimizers);
       await session.state.commit(start.step);
@@ -169,7 +170,7 @@ export class TrainingSession {
     const next = config.optimizer;
     this.runConfig = config;
     if (next.lrG === lrG && next.lrD === lrD && next.beta1 === beta1 && next.beta2 === beta2) return;
-    await this.replaceTrainer(new Trainer(config, this.trainer), this.state.step);
+    await this.replaceTrainer(trainerFor(config, this.trainer), this.state.step);
   }
 
   /** Runs the steps left to `train.steps`, from the committed state (or the ring's, once synchronised). */
@@ -321,7 +322,7 @@ export class TrainingSession {
     const config = { ...this.runConfig, optimizer: decision.optimizer };
     const saved = await loadCheckpoint(healthy.dir);
     try {
-      await this.replaceTrainer(new Trainer(config, saved.networks, SINGLE_PROCESS), saved.step, saved.optimizers);
+      await this.replaceTrainer(trainerFor(config, saved.networks, SINGLE_PROCESS), saved.step, saved.optimizers);
     } finally {
       disposeStates(saved.optimizers);
     }
