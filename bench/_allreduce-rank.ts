@@ -1,6 +1,6 @@
-// One benchmark rank in its own process, driven by bench/allreduce.bench.ts over IPC: it opens
+// One benchmark rank in its own process, driven over IPC (bench/_allreduce-ranks.ts): it opens
 // two ZeroMQ ring transports, plaintext and CURVE, and a separate PULL socket for the
-// point-to-point baseline, then times what it is asked to.
+// point-to-point baseline, on 127.0.0.1 or the address it is told, then times what it is asked to.
 import { Pull, Push } from 'zeromq';
 import { DEFAULT_CHUNK_BYTES, ringAllReduce } from '../src/shared/collective/ring-allreduce';
 import type { Compression } from '../src/shared/collective';
@@ -11,7 +11,7 @@ import { medianSeconds } from './_table';
 
 /** What the parent asks. */
 export type ToBenchRank =
-  | { kind: 'open' }
+  | { kind: 'open'; host?: string }
   | { kind: 'connect'; rank: number; worldSize: number; left: Opened; right: Opened }
   | { kind: 'allreduce'; curve: boolean; compression: Compression; bytes: number; reps: number }
   | { kind: 'p2p-receive'; reps: number }
@@ -50,7 +50,7 @@ async function handle(m: ToBenchRank): Promise<FromBenchRank> {
   switch (m.kind) {
     case 'open': {
       const log = createLogger('bench', 'error');
-      const bind = 'tcp://127.0.0.1:*';
+      const bind = `tcp://${m.host ?? '127.0.0.1'}:*`;
       const plain = await ZmqTransport.listen({ bind, maxMessageBytes: DEFAULT_CHUNK_BYTES, log });
       const curve = await ZmqTransport.listen({ bind, keys: newRingKeys(), maxMessageBytes: DEFAULT_CHUNK_BYTES, log });
       listeners = { plain, curve };

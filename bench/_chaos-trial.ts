@@ -2,7 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RecoveryView } from '../src/coordinator/api';
 import type { TrialPlan } from './_chaos-plan';
-import { Cluster, type Exit, exitWithin, type LogLine, loopback, type Proc } from './_cluster';
+import { Cluster, evidence, exitText, exitWithin, type LogLine, loopback, type Proc } from './_cluster';
 import { HostMesh } from './_netns';
 import { RunWatcher } from './_run-watch';
 
@@ -207,28 +207,4 @@ function describe(plan: TrialPlan, ranks: (number | null)[] | null): string {
     case 'link-cut':
       return `cut ${who(plan.worker, 0)}-${who(plan.peer, 1)}`;
   }
-}
-
-const exitText = (e: Exit): string => (e.signal ? `killed by ${e.signal}` : `exit ${e.code}`);
-
-// Each process's exit, warnings and errors, and its last lines, timed from `zeroMs`.
-function evidence(procs: readonly Proc[], zeroMs: number): string[] {
-  const out: string[] = [];
-  const at = (ms: number) => `${ms >= zeroMs ? '+' : ''}${((ms - zeroMs) / 1000).toFixed(1)}s`;
-  const show = (l: LogLine) => {
-    const err = (l.err as { message?: string } | undefined)?.message;
-    const level = l.level >= 50 ? 'error' : l.level >= 40 ? 'warn' : 'info';
-    return `${at(l.time)} ${level}: ${l.msg}${err && !l.msg.includes(err) ? ` (${err})` : ''}`.slice(0, 400);
-  };
-  for (const p of procs) {
-    const exit = p.exit();
-    out.push(`  ${p.name} (pid ${p.child.pid}): ${exit ? `${exitText(exit)} at ${at(exit.atMs)}` : 'still running'}`);
-    // The first and last warnings and errors since `zeroMs`, then the last lines.
-    const notable = p.lines.filter((l) => l.level >= 40 && l.time >= zeroMs);
-    const picked = new Set([...notable.slice(0, 3), ...notable.slice(-3), ...p.lines.slice(-2)]);
-    for (const l of p.lines.filter((x) => picked.has(x))) out.push(`    ${show(l)}`);
-    const raw = p.output().split('\n').filter((t) => t.trim() !== '' && !t.startsWith('{')).slice(-4);
-    for (const t of raw) out.push(`    ${t.slice(0, 400)}`);
-  }
-  return out;
 }

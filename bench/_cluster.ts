@@ -131,6 +131,8 @@ export interface ClusterSpec {
   workers: number;
   minWorkers: number;
   placement: Placement;
+  /** The coordinator's log level (default info). */
+  coordinatorLogLevel?: string;
 }
 
 /** A coordinator and its workers, started from the CLI: the coordinator can be started again with --resume. */
@@ -170,7 +172,7 @@ export class Cluster {
       ...spec.placement.coordinatorArgs, '--out', this.out, '--metrics-port', '0', '--failure-linger', '0', '--no-progress', '--exit-when-done',
       ...(resume ? ['--resume'] : []),
     ];
-    const p = startCli(this.coordinators.length === 0 ? 'coord' : `coord#${this.coordinators.length + 1}`, args, { netns: spec.placement.coordinatorNetns });
+    const p = startCli(this.coordinators.length === 0 ? 'coord' : `coord#${this.coordinators.length + 1}`, args, { netns: spec.placement.coordinatorNetns, level: spec.coordinatorLogLevel });
     this.coordinators.push(p);
     return p;
   }
@@ -184,4 +186,28 @@ export class Cluster {
   killAll(): void {
     for (const p of this.all) p.kill('SIGKILL');
   }
+}
+
+/** How a process ended, in words: `exit 1`, `killed by SIGKILL`. */
+export const exitText = (e: Exit): string => (e.signal ? `killed by ${e.signal}` : `exit ${e.code}`);
+
+/** Each process's exit, its first and last warnings and errors, and its last lines, timed from `zeroMs`: what to read when a run went wrong. */
+export function evidence(procs: readonly Proc[], zeroMs: number): string[] {
+  const out: string[] = [];
+  const at = (ms: number) => `${ms >= zeroMs ? '+' : ''}${((ms - zeroMs) / 1000).toFixed(1)}s`;
+  const show = (l: LogLine) => {
+    const err = (l.err as { message?: string } | undefined)?.message;
+    const level = l.level >= 50 ? 'error' : l.level >= 40 ? 'warn' : 'info';
+    return `${at(l.time)} ${level}: ${l.msg}${err && !l.msg.includes(err) ? ` (${err})` : ''}`.slice(0, 400);
+  };
+  for (const p of procs) {
+    const exit = p.exit();
+    out.push(`  ${p.name} (pid ${p.child.pid}): ${exit ? `${exitText(exit)} at ${at(exit.atMs)}` : 'still running'}`);
+    const notable = p.lines.filter((l) => l.level >= 40 && l.time >= zeroMs);
+    const picked = new Set([...notable.slice(0, 3), ...notable.slice(-3), ...p.lines.slice(-2)]);
+    for (const l of p.lines.filter((x) => picked.has(x))) out.push(`    ${show(l)}`);
+    const raw = p.output().split('\n').filter((t) => t.trim() !== '' && !t.startsWith('{')).slice(-4);
+    for (const t of raw) out.push(`    ${t.slice(0, 400)}`);
+  }
+  return out;
 }

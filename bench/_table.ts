@@ -7,12 +7,14 @@ export interface BenchTable {
   notes?: string[];
 }
 
-/** Options given on the command line (`npm run bench -- chaos --seed 7`); a benchmark reads those it knows. */
+/** Options given on the command line (`npm run bench -- chaos --seed 7`, `-- scaling --link-mbit 250`); a benchmark reads those it knows. */
 export interface BenchOptions {
   /** Seed of a benchmark's random choices, to replay a run. */
   seed?: number;
   /** Run only this trial (1-based) of a benchmark made of trials. */
   trial?: number;
+  /** Rate of a network emulation's links, in Mbit/s. */
+  linkMbit?: number;
 }
 
 /** A named benchmark. */
@@ -32,6 +34,14 @@ export function formatTable(t: BenchTable): string {
 }
 
 const format = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3));
+
+/** The median of `xs` (the mean of the middle two for an even count), null when empty. */
+export function median(xs: readonly number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
 
 /** Median wall time in seconds of `reps` runs of `fn`, after one warm-up run unless `warmUp` is false. */
 export async function medianSeconds(reps: number, fn: () => Promise<void> | void, warmUp = true): Promise<number> {

@@ -1,11 +1,9 @@
-import { type ChildProcess, fork } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
 import { DEFAULT_CHUNK_BYTES } from '../src/shared/collective/ring-allreduce';
-import type { FromBenchRank, ToBenchRank } from './_allreduce-rank';
+import type { FromBenchRank } from './_allreduce-rank';
+import { ask, BenchRanks } from './_allreduce-ranks';
 import type { Bench, BenchTable } from './_table';
 
-const SCRIPT = join(__dirname, '_allreduce-rank.js');
 const KIB = 1024;
 const MIB = 1024 * KIB;
 /** Buffer sizes and all-reduce repetitions (median of these, after one warm-up). */
@@ -20,14 +18,6 @@ const SIZES: [bytes: number, reps: number][] = [
 const P2P_MIN_BYTES = 64 * MIB;
 const WORLDS = [2, 4];
 
-function ask(child: ChildProcess, m: ToBenchRank): Promise<Exclude<FromBenchRank, { kind: 'error' }>> {
-  return new Promise((resolve, reject) => {
-    child.once('message', (r: FromBenchRank) => (r.kind === 'error' ? reject(new Error(r.message)) : resolve(r)));
-    child.send(m);
-  });
-}
-
-const seconds = (r: FromBenchRank): number => (r.kind === 'done' ? r.seconds : NaN);
 const epochMs = (r: FromBenchRank): number => (r.kind === 'at' ? r.epochMs : NaN);
 const span = (r: FromBenchRank): { startMs: number; endMs: number } => (r.kind === 'span' ? r : { startMs: NaN, endMs: NaN });
 const sizeName = (bytes: number): string => (bytes < MIB ? `${bytes / KIB} KiB` : `${bytes / MIB} MiB`);
@@ -55,23 +45,19 @@ const busbw = (n: number, bytes: number, seconds: number): number => ((bytes / s
 // Times the all-reduce on `n` processes, plaintext and CURVE side by side, and between two of
 // them raw ZeroMQ for each size.
 async function timeWorld(n: number): Promise<Timed[]> {
-  const children = Array.from({ length: n }, () => fork(SCRIPT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const ranks = await BenchRanks.start(n);
+  const { children } = ranks;
   try {
-    const opened = (await Promise.all(children.map((c) => ask(c, { kind: 'open' })))).map((o) => o as Extract<FromBenchRank, { kind: 'opened' }>);
-    await Promise.all(children.map((c, rank) => ask(c, { kind: 'connect', rank, worldSize: n, left: opened[(rank + n - 1) % n], right: opened[(rank + 1) % n] })));
-    // The slowest rank's median is the operation's time.
-    const allreduce = async (mode: (typeof MODES)[number], bytes: number, reps: number) =>
-      Math.max(...(await Promise.all(children.map((c) => ask(c, { kind: 'allreduce', curve: mode.curve, compression: mode.compression, bytes, reps })))).map(seconds));
     // Every link at once, in messages of the all-reduce's chunk size: what busbw could be here.
     const ringStream = async (bytes: number) => {
       const chunk = Math.min(bytes, DEFAULT_CHUNK_BYTES);
       const count = Math.ceil(P2P_MIN_BYTES / chunk);
-      const spans = (await Promise.all(children.map((c) => ask(c, { kind: 'ring-stream', bytes: chunk, reps: count })))).map(span);
+      const spans = (await ranks.all({ kind: 'ring-stream', bytes: chunk, reps: count })).map(span);
       return (chunk * count) / ((Math.max(...spans.map((s) => s.endMs)) - Math.min(...spans.map((s) => s.startMs))) / 1000) / 1e9;
     };
     // Untimed: the first all-reduces of a process are slow (JIT, fresh connections), and
     // whichever mode ran first would pay for all.
-    for (const mode of MODES) await allreduce(mode, MIB, 10);
+    for (const mode of MODES) await ranks.allreduce(mode, MIB, 10);
     const rows: Timed[] = [];
     for (const [bytes, reps] of SIZES) {
       // The ring stream before and after the all-reduces, which run in the order plain,
@@ -79,7 +65,7 @@ async function timeWorld(n: number): Promise<Timed[]> {
       // the row (other processes on this host) weighs on all alike, the ceiling included.
       let ringbw = (await ringStream(bytes)) / 2;
       const times = { plain: 0, curve: 0, fp16: 0 };
-      for (const mode of [...MODES, ...[...MODES].reverse()]) times[mode.name] += (await allreduce(mode, bytes, reps)) / 2;
+      for (const mode of [...MODES, ...[...MODES].reverse()]) times[mode.name] += (await ranks.allreduce(mode, bytes, reps)) / 2;
       ringbw += (await ringStream(bytes)) / 2;
       // From rank 0's first send to rank 1's last receipt, over a link connected beforehand.
       const messages = Math.max(reps, Math.ceil(P2P_MIN_BYTES / bytes));
@@ -90,7 +76,7 @@ async function timeWorld(n: number): Promise<Timed[]> {
     }
     return rows;
   } finally {
-    for (const c of children) if (c.connected) c.send({ kind: 'exit' } satisfies ToBenchRank);
+    ranks.close();
   }
 }
 

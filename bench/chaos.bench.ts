@@ -7,7 +7,7 @@ import { SyntheticSource } from '../src/shared/data/synthetic-source';
 import { FAULTS, type Fault, planTrials } from './_chaos-plan';
 import { runTrial, type TrialResult, type TrialSetting } from './_chaos-trial';
 import { netnsUnavailable } from './_netns';
-import type { Bench, BenchOptions, BenchTable } from './_table';
+import { type Bench, type BenchOptions, type BenchTable, median } from './_table';
 
 const TRIALS = 20;
 const WORKERS = 3;
@@ -33,12 +33,6 @@ const CONFIG: ConfigOverlay = {
   cluster: { heartbeatSeconds: 0.5, heartbeatTimeoutSeconds: 4, collectiveTimeoutSeconds: 10, rendezvousTimeoutSeconds: 120, minWorkers: MIN_WORKERS, reconnectSeconds: 60 },
 };
 
-const median = (xs: number[]): number | null => {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const fixed = (v: number | null, digits = 1): string => (v === null ? '-' : Number.isFinite(v) ? v.toFixed(digits) : 'inf');
 const yes = (b: boolean): string => (b ? 'yes' : 'NO');
 const isWorkerFault = (f: Fault): boolean => f === 'kill-worker' || f === 'stop-worker' || f === 'link-cut';

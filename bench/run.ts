@@ -2,29 +2,38 @@ import { allreduceBench } from './allreduce.bench';
 import { type Bench, type BenchOptions, formatTable } from './_table';
 import { chaosBench } from './chaos.bench';
 import { orchestratedBench } from './orchestrated.bench';
+import { scalingBench } from './scaling.bench';
 import { trainStepBench } from './train-step.bench';
 import { wasmKernelsBench } from './wasm-kernels.bench';
 
-const BENCHES: Bench[] = [wasmKernelsBench, trainStepBench, allreduceBench, orchestratedBench, chaosBench];
+const BENCHES: Bench[] = [wasmKernelsBench, trainStepBench, allreduceBench, orchestratedBench, chaosBench, scalingBench];
 
-// `--seed <n>` and `--trial <n>` among the arguments; the rest name benchmarks.
+/** The options' flags, each taking a whole number. */
+const FLAGS = new Map<string, keyof BenchOptions>([
+  ['--seed', 'seed'],
+  ['--trial', 'trial'],
+  ['--link-mbit', 'linkMbit'],
+]);
+
+// The options' flags among the arguments; the rest name benchmarks.
 function parseArgs(argv: string[]): { wanted: string[]; options: BenchOptions } {
   const wanted: string[] = [];
   const options: BenchOptions = {};
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
-    if (flag !== '--seed' && flag !== '--trial') {
+    const key = FLAGS.get(flag);
+    if (key === undefined) {
       wanted.push(flag);
       continue;
     }
     const value = Number(argv[++i]);
     if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${flag} needs a whole number >= 0, got '${argv[i] ?? ''}'`);
-    options[flag === '--seed' ? 'seed' : 'trial'] = value;
+    options[key] = value;
   }
   return { wanted, options };
 }
 
-// `npm run bench [name...] [--seed n] [--trial n]`: runs all benchmarks (but those run only when named), or those named, printing a table each.
+// `npm run bench [name...] [--seed n] [--trial n] [--link-mbit n]`: runs all benchmarks (but those run only when named), or those named, printing a table each.
 async function main(): Promise<void> {
   const { wanted, options } = parseArgs(process.argv.slice(2));
   const unknown = wanted.filter((w) => !BENCHES.some((b) => b.name === w));

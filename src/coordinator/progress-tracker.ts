@@ -43,13 +43,11 @@ export class ProgressTracker {
     this.skippedInARow = 0;
     const rate = (images * worldSize) / Math.max(result.seconds.total, 1e-9);
     this.imagesPerSecond = this.imagesPerSecond === 0 ? rate : 0.8 * this.imagesPerSecond + 0.2 * rate;
-    if (done % this.config.train.logEvery === 0) {
-      const { gLoss, dLossReal, dLossFake, seconds } = result;
-      this.log.info(
-        { gLoss, dLossReal, dLossFake, reduceSeconds: seconds.dReduce + seconds.gReduce, imagesPerSecond: Number(this.imagesPerSecond.toFixed(1)) },
-        `step ${done}/${steps}`,
-      );
-    }
+    const { gLoss, dLossReal, dLossFake, seconds } = result;
+    const line = { gLoss, dLossReal, dLossFake, reduceSeconds: seconds.dReduce + seconds.gReduce, imagesPerSecond: Number(this.imagesPerSecond.toFixed(1)) };
+    // Every `logEvery` steps for the operator; every step at debug level, for a bench that times each one.
+    if (done % this.config.train.logEvery === 0) this.log.info(line, `step ${done}/${steps}`);
+    else this.log.debug(line, `step ${done}/${steps}`);
     if (probe) this.probe = probe;
     const v = this.detector.update(collapseSample(result, this.config.loss, done, probe?.diversityRatio ?? null));
     this.collapse = { collapsed: v.collapsed, score: v.score, reason: v.reason, diversityRatio: v.diversityRatio, events: this.collapse.events + (v.event ? 1 : 0) };
