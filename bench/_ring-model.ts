@@ -70,3 +70,13 @@ export function projectStep(n: number, computeSeconds: number, bytes: readonly n
 export function projectHierarchicalStep(n: number, perHost: number, computeSeconds: number, bytes: readonly number[], m: AlphaBeta): StepProjection {
   return projectStep(Math.ceil(n / perHost), computeSeconds, bytes, m);
 }
+
+/**
+ * The slowest link (Gbit/s, wire only) on which a step of `computeSeconds` on `n` ranks keeps
+ * `efficiency` of its compute; null when the hops' α alone already cost more than that allows.
+ */
+export function linkForEfficiency(n: number, computeSeconds: number, bytes: readonly number[], alpha: number, efficiency: number): number | null {
+  const allowed = computeSeconds / efficiency - computeSeconds - stepRingSeconds(n, bytes, { alpha, beta: 0 });
+  if (allowed <= 0) return null;
+  return (stepRingSeconds(n, bytes, { alpha: 0, beta: 1 }) * 8) / allowed / 1e9;
+}

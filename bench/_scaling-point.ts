@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfigOverlay } from '../src/shared/config';
 import { Cluster, evidence, exitWithin, type LogLine } from './_cluster';
+import { busyBetween, cpuSample } from './_host-cpu';
 import type { SwitchedHosts } from './_netns';
 import { median } from './_table';
 
@@ -31,6 +32,8 @@ export interface PointResult {
   stepSeconds: number;
   /** Rank 0's D and G all-reduces of a step, waits for slower ranks included. */
   reduceSeconds: number;
+  /** How busy the host's cores were over the measured steps (every process's work, not only the run's). */
+  hostBusy: number;
 }
 
 const STEP_LINE = /^step (\d+)\/\d+$/;
@@ -60,15 +63,21 @@ export async function runPoint(p: ScalingPoint, s: PointSetting, onCleanup: (cle
   let cluster: Cluster | null = null;
   onCleanup(() => cluster?.killAll());
   try {
-    cluster = new Cluster({ root: s.root, name, config: configFile, data: s.data, workers: p.ranks, minWorkers: p.ranks, placement: s.hosts.placement(), coordinatorLogLevel: 'debug' });
-    const exit = await exitWithin(cluster.coordinator, s.boundMs);
-    const lines = cluster.coordinator.lines.filter((l) => STEP_LINE.test(l.msg));
+    const c = new Cluster({ root: s.root, name, config: configFile, data: s.data, workers: p.ranks, minWorkers: p.ranks, placement: s.hosts.placement(), coordinatorLogLevel: 'debug' });
+    cluster = c;
+    const left = () => s.boundMs - (Date.now() - began);
+    const reported = (step: number) => c.coordinator.waitFor((l) => l.msg === `step ${step}/${steps}`, left());
+    // The host's CPU over the measured steps: from the last warm-up step's report to the last step's.
+    const from = (await reported(s.warmUpSteps)) ? cpuSample() : null;
+    const to = from && (await reported(steps)) ? cpuSample() : null;
+    const exit = await exitWithin(c.coordinator, left());
+    const lines = c.coordinator.lines.filter((l) => STEP_LINE.test(l.msg));
     if (exit?.code !== 0 || lines.length < steps) {
-      throw new Error([`${name}: the run ${exit ? `ended (exit ${exit.code}) after ${lines.length} of ${steps} steps` : `did not end within ${s.boundMs / 1000} s`}`, ...evidence(cluster.all, began)].join('\n'));
+      throw new Error([`${name}: the run ${exit ? `ended (exit ${exit.code}) after ${lines.length} of ${steps} steps` : `did not end within ${s.boundMs / 1000} s`}`, ...evidence(c.all, began)].join('\n'));
     }
     // Workers end on their own once the run is over; those that do not are killed below.
-    await Promise.all(cluster.workers.map((w) => exitWithin(w, 10_000)));
-    return measure(lines, s.warmUpSteps, steps);
+    await Promise.all(c.workers.map((w) => exitWithin(w, 10_000)));
+    return { ...measure(lines, s.warmUpSteps, steps), hostBusy: from && to ? busyBetween(from, to) : Number.NaN };
   } finally {
     cluster?.killAll();
     onCleanup(null);
@@ -76,7 +85,7 @@ export async function runPoint(p: ScalingPoint, s: PointSetting, onCleanup: (cle
 }
 
 // Medians over the measured steps: the gap from each step's report to the one before, and rank 0's all-reduce seconds.
-function measure(lines: LogLine[], warmUp: number, steps: number): PointResult {
+function measure(lines: LogLine[], warmUp: number, steps: number): Omit<PointResult, 'hostBusy'> {
   const at = new Map(lines.map((l) => [Number(STEP_LINE.exec(l.msg)?.[1]), l]));
   const gaps: number[] = [];
   const reduces: number[] = [];

@@ -7,7 +7,7 @@ import { SyntheticSource } from '../src/shared/data/synthetic-source';
 import { discriminatorParameters, generatorParameters } from '../src/shared/train/parameter-count';
 import { BenchRanks } from './_allreduce-ranks';
 import { netnsUnavailable, removeOrphanedNamespaces, shapeOf, SwitchedHosts } from './_netns';
-import { type AlphaBeta, alphaOf, betaAt, betaOfLink, fitBeta, projectHierarchicalStep, projectStep, stepRingSeconds } from './_ring-model';
+import { type AlphaBeta, alphaOf, betaAt, betaOfLink, fitBeta, linkForEfficiency, projectHierarchicalStep, projectStep, stepRingSeconds } from './_ring-model';
 import { type PointResult, type PointSetting, runPoint, type ScalingPoint } from './_scaling-point';
 import { type Bench, type BenchOptions, type BenchTable, formatTable } from './_table';
 
@@ -40,6 +40,7 @@ interface Measured {
 }
 
 const ms = (s: number | null | undefined): string => (s === null || s === undefined || !Number.isFinite(s) ? '-' : (s * 1000).toFixed(1));
+const us = (s: number): string => (Number.isFinite(s) ? `${(s * 1e6).toFixed(0)} µs` : '-');
 const ratio = (x: number | null): string => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(3));
 const met = (x: number | null): string => (x !== null && x >= TARGET ? 'met' : 'MISSED');
 
@@ -170,54 +171,64 @@ function report(r: Report): BenchTable {
     ratio(ringEfficiency(m)),
     ratio(stepEfficiency(m)),
     ratio(m.result ? m.point.computeMs / 1000 / m.result.stepSeconds : null),
+    m.result && Number.isFinite(m.result.hostBusy) ? `${(m.result.hostBusy * 100).toFixed(0)}%` : '-',
     m.note,
   ]);
   // β fitted to the N=2 CURVE runs' all-reduce time: the per-byte cost the ring really paid.
   const fits = COMPUTE_MS.map((c) => find({ ranks: 2, computeMs: c, encryption: 'curve' })).flatMap((p) => (p ? [fitBeta(2, bytes, p.reduceSeconds, alpha.curve)] : []));
   const beta = fits.length ? fits.reduce((a, b) => a + b, 0) / fits.length : wire;
-  const n8 = measured.find((m) => m.point.ranks === Math.max(...RANKS) && m.point.computeMs === Math.max(...COMPUTE_MS) && m.point.encryption === 'curve');
+  const [nMax, cMax] = [Math.max(...RANKS), Math.max(...COMPUTE_MS)];
+  const n8 = measured.find((m) => m.point.ranks === nMax && m.point.computeMs === cMax && m.point.encryption === 'curve');
+  const wireN8 = stepRingSeconds(nMax, bytes, { alpha: 0, beta: wire });
+  const needGbit = linkForEfficiency(nMax, cMax / 1000, bytes, alpha.curve, TARGET);
   const ringN8 = n8 ? ringEfficiency(n8) : null;
   const stepN8 = n8 ? stepEfficiency(n8) : null;
   const { shape } = r.hosts;
   const mib = (b: number) => (b / 2 ** 20).toFixed(2);
   return {
     title: `scaling: N ranks on a simulated switch (network namespaces, ${shape.mbit} Mbit/s links), the default preset's gradients, compute emulated; measured`,
-    columns: ['ranks', 'compute ms', 'ring', 'step ms', 'all-reduce ms', 'ideal ms', 'ring eff', 'step eff', 'compute/step', 'notes'],
+    columns: ['ranks', 'compute ms', 'ring', 'step ms', 'all-reduce ms', 'ideal ms', 'ring eff', 'step eff', 'compute/step', 'host CPU busy', 'notes'],
     rows,
     notes: [
-      `topology: the coordinator and each rank in a network namespace with one veth to a Linux bridge in a switch namespace; every veth shaped on both ends (egress of the host's end: what it sends; of the switch's end: what it receives) with tc tbf rate ${shape.mbit}mbit burst ${shape.burstBytes} B (1 ms at the rate, at least one 64 KiB GSO packet) latency ${shape.latencyMs} ms`,
+      `topology: the coordinator and each rank in a network namespace with one veth to a Linux bridge in a switch namespace; every veth shaped on both ends (egress of the host's end: what it sends; of the switch's end: what it receives) with tc tbf rate ${shape.mbit}mbit burst ${shape.burstBytes} B (1 ms at the rate, at least 64 KiB) latency ${shape.latencyMs} ms`,
       `runs: the real coordinator and \`facefill worker\` processes from the CLI with their defaults (TLS, run token, CURVE ring unless "none"), preset default (64 px), global batch ${DEFAULT_CONFIG.data.batchSize}; the trainer replaced by train.emulateComputeMs, which sleeps the compute (half before D's all-reduce, half before G's) and all-reduces gradients of the real sizes: D ${mib(bytes[0])} MiB + G ${mib(bytes[1])} MiB (${bytes.map((b) => b / 4).join(' + ')} floats, from the parameter count) through the real ring; a sleep, not a spin, so that ${Math.max(...RANKS)} ranks on ${cpus().length} cores do not queue for the CPU`,
       `measured: ${WARM_UP_STEPS} warm-up steps, then the median of ${MEASURED_STEPS}: step = the gap between rank 0's reports of consecutive steps as the coordinator logs them (the whole step: compute, both all-reduces, commit, report); all-reduce = rank 0's D + G all-reduce seconds of the step (waits for slower ranks included)`,
-      `ideal = the α-β model summed over D's and G's all-reduce, 2(N-1)·α + 2(N-1)/N · S/B, with B the link rate (${shape.mbit} Mbit/s, β = ${(wire * 1e9).toFixed(2)} ns/B) and α the per-hop latency measured at N=2 (the real ring over the shaped link, ${ALPHA_BYTES} B all-reduce, median of ${ALPHA_REPS}): α curve ${ms(alpha.curve)} ms, plaintext ${ms(alpha.none)} ms; TCP/IP headers alone cap the payload at ~0.95 of the link rate`,
-      `ring eff = ideal / measured all-reduce; step eff = step at N=1 / step at N (the same compute); compute/step = emulated compute / measured step`,
+      `ideal = the α-β model summed over D's and G's all-reduce, 2(N-1)·α + 2(N-1)/N · S/B, with B the link rate (${shape.mbit} Mbit/s, β = ${(wire * 1e9).toFixed(2)} ns/B) and α the per-hop latency measured at N=2 (the real ring over the shaped link, ${ALPHA_BYTES} B all-reduce, median of ${ALPHA_REPS}): α curve ${us(alpha.curve)}, plaintext ${us(alpha.none)}; TCP/IP headers alone cap the payload at ~0.95 of the link rate`,
+      `ring eff = ideal / measured all-reduce; step eff = step at N=1 / step at N (the same compute); compute/step = emulated compute / measured step; host CPU busy = the ${cpus().length} cores' busy time over the measured steps (/proc/stat: every process on the host, this run's and others'); near 100% the cores, not the links, set the pace`,
       `β fitted to the N=2 all-reduce times (α taken off): ${(beta * 1e9).toFixed(2)} ns/B, i.e. the ring moved ${((8 / beta / 1e6)).toFixed(0)} Mbit/s of a ${shape.mbit} Mbit/s link`,
       `host: ${cpus().length} cores, 1-min load ${r.load.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end (other work on this host slows the ranks alike); ${r.minutes.toFixed(1)} min${r.orphans.length ? `; removed a crashed run's namespaces: ${r.orphans.join(' ')}` : ''}${r.root ? `; failed runs' folders kept in ${r.root}` : ''}`,
+      'hierarchical all-reduce: not measured; every simulated host holds one rank, so there is nothing to reduce within a host first (the model below projects it for 8 GPUs a host)',
       '',
       ...formatTable(projection({ alpha: alpha.curve, beta }, bytes, gbit)).split('\n'),
       '',
-      `targets at N=${Math.max(...RANKS)}: ring efficiency ${ratio(ringN8)} (target >= ${TARGET}: ${met(ringN8)}), step efficiency with ${Math.max(...COMPUTE_MS)} ms compute ${ratio(stepN8)} (target >= ${TARGET}: ${met(stepN8)})`,
+      `targets at N=${nMax}: ring efficiency ${ratio(ringN8)} (target >= ${TARGET}: ${met(ringN8)}), step efficiency with ${cMax} ms compute ${ratio(stepN8)} (target >= ${TARGET}: ${met(stepN8)})`,
+      `bound: with no overlap of compute and all-reduce, the wire alone (2(N-1)/N · S/B = ${ms(wireN8)} ms a step at N=${nMax}) caps that step efficiency at ${ratio(cMax / 1000 / (cMax / 1000 + wireN8))} on ${shape.mbit} Mbit/s links, however fast the software; ${TARGET} needs ${needGbit === null ? 'more than any link gives (α alone is too slow)' : `links of ${needGbit.toFixed(1)} Gbit/s or more (α as measured), or fewer bytes (fp16 gradients), or all-reduce overlapped with compute`}`,
       `summary: ring_efficiency_n8=${ratio(ringN8)} step_efficiency_n8_200ms=${ratio(stepN8)}`,
     ],
   };
 }
 
-// The model's step efficiency for a GPU step on more ranks and faster links, flat ring and hierarchical.
+// The model's step efficiency for a GPU step on more ranks and faster links, flat ring and
+// hierarchical, with the β fitted here and with the wire's alone (software costs fully hidden).
 function projection(fitted: AlphaBeta, bytes: number[], hereGbit: number): BenchTable {
   const rows = PROJECT_GBIT.flatMap((gbit) =>
     PROJECT_RANKS.map((n) => {
       const m = { alpha: fitted.alpha, beta: betaAt(gbit, fitted.beta, hereGbit) };
+      const wire = { alpha: fitted.alpha, beta: betaOfLink(gbit) };
       const flat = projectStep(n, GPU_STEP_S, bytes, m);
       const hier = projectHierarchicalStep(n, RANKS_PER_HOST, GPU_STEP_S, bytes, m);
-      return [`${gbit} GbE`, String(n), ms(flat.ringSeconds), ms(flat.stepSeconds), ratio(flat.efficiency), ms(hier.ringSeconds), ratio(hier.efficiency)];
+      const [flatWire, hierWire] = [projectStep(n, GPU_STEP_S, bytes, wire), projectHierarchicalStep(n, RANKS_PER_HOST, GPU_STEP_S, bytes, wire)];
+      return [`${gbit} GbE`, String(n), ms(flat.ringSeconds), ratio(flat.efficiency), ratio(flatWire.efficiency), ms(hier.ringSeconds), ratio(hier.efficiency), ratio(hierWire.efficiency)];
     }),
   );
   return {
-    title: `MODEL, not a measurement: step efficiency of a ${GPU_STEP_S * 1000} ms GPU step, from the fitted α = ${ms(fitted.alpha)} ms and β`,
-    columns: ['link', 'ranks', 'flat ring ms', 'flat step ms', 'flat step eff', `hierarchical (${RANKS_PER_HOST}/host) ring ms`, 'hierarchical step eff'],
+    title: `MODEL, not a measurement: step efficiency of a ${GPU_STEP_S * 1000} ms GPU step, from α = ${us(fitted.alpha)} and β = ${(fitted.beta * 1e9).toFixed(2)} ns/B fitted here`,
+    columns: ['link', 'ranks', 'flat ring ms', 'flat step eff', 'flat, wire β', `hierarchical (${RANKS_PER_HOST}/host) ring ms`, 'hierarchical step eff', 'hierarchical, wire β'],
     rows,
     notes: [
-      `model: step = compute + the D and G all-reduces one after the other (the GAN step cannot overlap them: G's phase needs D's update); each all-reduce 2(N-1)·α + 2(N-1)/N · S·β; α as measured here (a host with idle cores may do better);`,
-      `β = the link's wire time per byte + what the ring paid above the wire here (encryption, sums, copies); hierarchical: the ${RANKS_PER_HOST} ranks of a host reduce over NVLink/shared memory (counted as free), one leader per host runs the ring`,
+      'model: step = compute + the D and G all-reduces one after the other (the GAN step cannot overlap them: G\'s phase needs D\'s update); each all-reduce 2(N-1)·α + 2(N-1)/N · S·β, α as measured here (a loaded 2-core host: one with idle cores would do better);',
+      'β = the link\'s wire time per byte + what the ring paid above the wire here (encryption, sums, copies, waiting for a core); "wire β": the wire\'s alone, software fully hidden (the best case);',
+      `hierarchical: the ${RANKS_PER_HOST} ranks of a host reduce over NVLink or shared memory (counted as free), one leader per host runs the ring across hosts`,
     ],
   };
 }

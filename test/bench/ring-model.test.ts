@@ -1,5 +1,5 @@
 import test from 'ava';
-import { alphaOf, betaAt, betaOfLink, fitBeta, projectHierarchicalStep, projectStep, ringSeconds, stepRingSeconds } from '../../bench/_ring-model';
+import { alphaOf, betaAt, betaOfLink, fitBeta, linkForEfficiency, projectHierarchicalStep, projectStep, ringSeconds, stepRingSeconds } from '../../bench/_ring-model';
 
 const close = (a: number, b: number) => Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(a), Math.abs(b));
 
@@ -38,4 +38,12 @@ test('step efficiency is compute over compute plus the ring; a hierarchy runs th
   t.true(close(hier.ringSeconds, stepRingSeconds(8, bytes, m)));
   t.true(hier.efficiency > flat.efficiency);
   t.is(projectHierarchicalStep(8, 8, 0.02, bytes, m).efficiency, 1);
+});
+
+test('the link a target step efficiency needs gives that efficiency, and none is fast enough when α alone is too slow', (t) => {
+  const bytes = [2e6, 4e6];
+  const gbit = linkForEfficiency(8, 0.2, bytes, 0.5e-3, 0.9);
+  t.truthy(gbit);
+  t.true(close(projectStep(8, 0.2, bytes, { alpha: 0.5e-3, beta: betaOfLink(gbit ?? 0) }).efficiency, 0.9));
+  t.is(linkForEfficiency(64, 0.02, bytes, 0.5e-3, 0.9), null);
 });
