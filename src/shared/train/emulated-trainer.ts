@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunConfig } from '../config';
 import type { Networks, StepResult, StepSeconds } from './api';
-import type { Batch } from './batch';
+import type { BatchTensors } from './batch-tensors';
 import { l2Norm, parameterCount, trainableVariables } from './flat-gradients';
 import { type DataParallel, SINGLE_PROCESS, Trainer } from './trainer';
 
@@ -32,9 +32,9 @@ export class EmulatedTrainer extends Trainer {
   }
 
   /** Runs emulated step `step`: the batch is not looked at, only the step number tags the all-reduces. */
-  override async step(_batch: Batch, step: number): Promise<StepResult> {
+  override async stepOnTensors(_tensors: BatchTensors, step: number, dataSeconds = 0): Promise<StepResult> {
     const t0 = now();
-    const seconds: StepSeconds = { data: 0, dCompute: 0, dReduce: 0, gCompute: 0, gReduce: 0, apply: 0, total: 0 };
+    const seconds: StepSeconds = { data: dataSeconds, dCompute: 0, dReduce: 0, gCompute: 0, gReduce: 0, apply: 0, total: 0 };
     let dGradNorm: number | null = null;
     if (this.trainsDiscriminator) {
       const d = await this.phase('D', step, this.computeMs / 2);
@@ -42,7 +42,7 @@ export class EmulatedTrainer extends Trainer {
     }
     const g = await this.phase('G', step, this.trainsDiscriminator ? this.computeMs / 2 : this.computeMs);
     [seconds.gCompute, seconds.gReduce] = [g.computeSeconds, g.reduceSeconds];
-    seconds.total = now() - t0;
+    seconds.total = dataSeconds + now() - t0;
     const bad = [dGradNorm, g.norm].some((n) => n !== null && !Number.isFinite(n));
     return {
       step,
