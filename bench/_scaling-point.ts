@@ -1,16 +1,18 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Compression } from '../src/shared/collective';
 import type { ConfigOverlay } from '../src/shared/config';
 import { Cluster, evidence, exitWithin, type LogLine } from './_cluster';
 import { busyBetween, cpuSample } from './_host-cpu';
 import type { SwitchedHosts } from './_netns';
 import { median } from './_table';
 
-/** One point of the scaling sweep: ranks, emulated compute per step, the ring's encryption. */
+/** One point of the scaling sweep: ranks, emulated compute per step, the ring's encryption and compression. */
 export interface ScalingPoint {
   ranks: number;
   computeMs: number;
   encryption: 'curve' | 'none';
+  compression: Compression;
 }
 
 /** What every point shares. */
@@ -47,7 +49,7 @@ const STEP_LINE = /^step (\d+)\/\d+$/;
  * Throws with the processes' evidence when the run does not finish in time.
  */
 export async function runPoint(p: ScalingPoint, s: PointSetting, onCleanup: (cleanup: (() => void) | null) => void): Promise<PointResult> {
-  const name = `n${p.ranks}-c${p.computeMs}-${p.encryption}`;
+  const name = `n${p.ranks}-c${p.computeMs}-${p.encryption}-${p.compression}`;
   const steps = s.warmUpSteps + s.measuredSteps;
   const config: ConfigOverlay = {
     preset: 'default',
@@ -55,7 +57,7 @@ export async function runPoint(p: ScalingPoint, s: PointSetting, onCleanup: (cle
     // default (only rank 0 reports every step), the coordinator's debug lines time each step.
     train: { steps, checkpointEvery: 0, emulateComputeMs: p.computeMs },
     monitor: { probeEvery: 0 },
-    cluster: { ringEncryption: p.encryption, rendezvousTimeoutSeconds: s.boundMs / 1000 },
+    cluster: { ringEncryption: p.encryption, compression: p.compression, rendezvousTimeoutSeconds: s.boundMs / 1000 },
   };
   const configFile = join(s.root, `${name}.json`);
   writeFileSync(configFile, JSON.stringify(config));

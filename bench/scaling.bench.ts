@@ -43,6 +43,7 @@ const ms = (s: number | null | undefined): string => (s === null || s === undefi
 const us = (s: number): string => (Number.isFinite(s) ? `${(s * 1e6).toFixed(0)} µs` : '-');
 const ratio = (x: number | null): string => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(3));
 const met = (x: number | null): string => (x !== null && x >= TARGET ? 'met' : 'MISSED');
+const ringName = (p: ScalingPoint): string => (p.compression === 'none' ? p.encryption : `${p.encryption} ${p.compression}`);
 
 /**
  * Multi-host scaling, simulated: N ranks (1, 2, 4, 8) and the coordinator each in a network
@@ -88,8 +89,10 @@ export const scalingBench: Bench = {
       const setting: Omit<PointSetting, 'boundMs'> = { root, data, hosts, warmUpSteps: WARM_UP_STEPS, measuredSteps: MEASURED_STEPS };
       // The default (CURVE) sweep first; plaintext at the largest ring last, if time is left.
       const points: ScalingPoint[] = [
-        ...COMPUTE_MS.flatMap((computeMs) => RANKS.map((ranks) => ({ ranks, computeMs, encryption: 'curve' as const }))),
-        ...COMPUTE_MS.map((computeMs) => ({ ranks: Math.max(...RANKS), computeMs, encryption: 'none' as const })),
+        ...COMPUTE_MS.flatMap((computeMs) => RANKS.map((ranks) => ({ ranks, computeMs, encryption: 'curve' as const, compression: 'none' as const }))),
+        // fp16 halves the bytes on every link: the largest ring, the longest compute.
+        { ranks: Math.max(...RANKS), computeMs: Math.max(...COMPUTE_MS), encryption: 'curve', compression: 'fp16' },
+        ...COMPUTE_MS.map((computeMs) => ({ ranks: Math.max(...RANKS), computeMs, encryption: 'none' as const, compression: 'none' as const })),
       ];
       let longestMs = 30_000;
       for (const point of points) {
@@ -109,7 +112,7 @@ export const scalingBench: Bench = {
         }
         longestMs = Math.max(longestMs, Date.now() - t);
         const r = measured.at(-1)?.result;
-        console.error(`scaling N=${point.ranks} compute ${point.computeMs} ms ${point.encryption}: ${r ? `step ${ms(r.stepSeconds)} ms, all-reduce ${ms(r.reduceSeconds)} ms` : 'no result'} (${((Date.now() - t) / 1000).toFixed(0)} s)`);
+        console.error(`scaling N=${point.ranks} compute ${point.computeMs} ms ${ringName(point)}: ${r ? `step ${ms(r.stepSeconds)} ms, all-reduce ${ms(r.reduceSeconds)} ms` : 'no result'} (${((Date.now() - t) / 1000).toFixed(0)} s)`);
       }
     } finally {
       process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
@@ -146,16 +149,19 @@ interface Report {
 function report(r: Report): BenchTable {
   const { measured, alpha, bytes, gbit } = r;
   const wire = betaOfLink(gbit);
-  const find = (p: ScalingPoint) => measured.find((m) => m.point.ranks === p.ranks && m.point.computeMs === p.computeMs && m.point.encryption === p.encryption)?.result ?? null;
+  const find = (p: ScalingPoint) =>
+    measured.find((m) => m.point.ranks === p.ranks && m.point.computeMs === p.computeMs && m.point.encryption === p.encryption && m.point.compression === p.compression)?.result ?? null;
   const model = (e: ScalingPoint['encryption']): AlphaBeta => ({ alpha: alpha[e], beta: wire });
-  const ringEfficiency = (m: Measured): number | null => (m.result && m.point.ranks > 1 ? stepRingSeconds(m.point.ranks, bytes, model(m.point.encryption)) / m.result.reduceSeconds : null);
+  // The ideal ring of a point: with fp16 the links carry half the bytes.
+  const ideal = (p: ScalingPoint): number => stepRingSeconds(p.ranks, p.compression === 'fp16' ? bytes.map((b) => b / 2) : bytes, model(p.encryption));
+  const ringEfficiency = (m: Measured): number | null => (m.result && m.point.ranks > 1 ? ideal(m.point) / m.result.reduceSeconds : null);
   // One rank has no ring: its run is the reference whatever the ring's security.
   const stepEfficiency = (m: Measured): number | null => {
-    const one = find({ ranks: 1, computeMs: m.point.computeMs, encryption: 'curve' });
+    const one = find({ ranks: 1, computeMs: m.point.computeMs, encryption: 'curve', compression: 'none' });
     return m.result && one ? one.stepSeconds / m.result.stepSeconds : null;
   };
   // CURVE rows first, then by compute and ranks.
-  const key = (m: Measured) => [m.point.encryption === 'curve' ? 0 : 1, m.point.computeMs, m.point.ranks];
+  const key = (m: Measured) => [m.point.encryption === 'curve' ? 0 : 1, m.point.compression === 'none' ? 0 : 1, m.point.computeMs, m.point.ranks];
   const sorted = [...measured].sort((a, b) => {
     const [x, y] = [key(a), key(b)];
     const i = x.findIndex((v, k) => v !== y[k]);
@@ -164,10 +170,10 @@ function report(r: Report): BenchTable {
   const rows = sorted.map((m) => [
     String(m.point.ranks),
     String(m.point.computeMs),
-    m.point.encryption,
+    ringName(m.point),
     ms(m.result?.stepSeconds),
     ms(m.result?.reduceSeconds),
-    m.point.ranks > 1 ? ms(stepRingSeconds(m.point.ranks, bytes, model(m.point.encryption))) : '-',
+    m.point.ranks > 1 ? ms(ideal(m.point)) : '-',
     ratio(ringEfficiency(m)),
     ratio(stepEfficiency(m)),
     ratio(m.result ? m.point.computeMs / 1000 / m.result.stepSeconds : null),
@@ -175,10 +181,10 @@ function report(r: Report): BenchTable {
     m.note,
   ]);
   // β fitted to the N=2 CURVE runs' all-reduce time: the per-byte cost the ring really paid.
-  const fits = COMPUTE_MS.map((c) => find({ ranks: 2, computeMs: c, encryption: 'curve' })).flatMap((p) => (p ? [fitBeta(2, bytes, p.reduceSeconds, alpha.curve)] : []));
+  const fits = COMPUTE_MS.map((c) => find({ ranks: 2, computeMs: c, encryption: 'curve', compression: 'none' })).flatMap((p) => (p ? [fitBeta(2, bytes, p.reduceSeconds, alpha.curve)] : []));
   const beta = fits.length ? fits.reduce((a, b) => a + b, 0) / fits.length : wire;
   const [nMax, cMax] = [Math.max(...RANKS), Math.max(...COMPUTE_MS)];
-  const n8 = measured.find((m) => m.point.ranks === nMax && m.point.computeMs === cMax && m.point.encryption === 'curve');
+  const n8 = measured.find((m) => m.point.ranks === nMax && m.point.computeMs === cMax && m.point.encryption === 'curve' && m.point.compression === 'none');
   const wireN8 = stepRingSeconds(nMax, bytes, { alpha: 0, beta: wire });
   const needGbit = linkForEfficiency(nMax, cMax / 1000, bytes, alpha.curve, TARGET);
   const ringN8 = n8 ? ringEfficiency(n8) : null;
@@ -194,7 +200,7 @@ function report(r: Report): BenchTable {
       `runs: the real coordinator and \`facefill worker\` processes from the CLI with their defaults (TLS, run token, CURVE ring unless "none"), preset default (64 px), global batch ${DEFAULT_CONFIG.data.batchSize}; the trainer replaced by train.emulateComputeMs, which sleeps the compute (half before D's all-reduce, half before G's) and all-reduces gradients of the real sizes: D ${mib(bytes[0])} MiB + G ${mib(bytes[1])} MiB (${bytes.map((b) => b / 4).join(' + ')} floats, from the parameter count) through the real ring; a sleep, not a spin, so that ${Math.max(...RANKS)} ranks on ${cpus().length} cores do not queue for the CPU`,
       `measured: ${WARM_UP_STEPS} warm-up steps, then the median of ${MEASURED_STEPS}: step = the gap between rank 0's reports of consecutive steps as the coordinator logs them (the whole step: compute, both all-reduces, commit, report); all-reduce = rank 0's D + G all-reduce seconds of the step (waits for slower ranks included)`,
       `ideal = the α-β model summed over D's and G's all-reduce, 2(N-1)·α + 2(N-1)/N · S/B, with B the link rate (${shape.mbit} Mbit/s, β = ${(wire * 1e9).toFixed(2)} ns/B) and α the per-hop latency measured at N=2 (the real ring over the shaped link, ${ALPHA_BYTES} B all-reduce, median of ${ALPHA_REPS}): α curve ${us(alpha.curve)}, plaintext ${us(alpha.none)}; TCP/IP headers alone cap the payload at ~0.95 of the link rate`,
-      `ring eff = ideal / measured all-reduce; step eff = step at N=1 / step at N (the same compute); compute/step = emulated compute / measured step; host CPU busy = the ${cpus().length} cores' busy time over the measured steps (/proc/stat: every process on the host, this run's and others'); near 100% the cores, not the links, set the pace`,
+      `ring eff = ideal / measured all-reduce (for "fp16", cluster.compression fp16, the ideal counts the half-size bytes the links carry); step eff = step at N=1 / step at N (the same compute); compute/step = emulated compute / measured step; host CPU busy = the ${cpus().length} cores' busy time over the measured steps (/proc/stat: every process on the host, this run's and others'); near 100% the cores, not the links, set the pace`,
       `β fitted to the N=2 all-reduce times (α taken off): ${(beta * 1e9).toFixed(2)} ns/B, i.e. the ring moved ${((8 / beta / 1e6)).toFixed(0)} Mbit/s of a ${shape.mbit} Mbit/s link`,
       `host: ${cpus().length} cores, 1-min load ${r.load.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end (other work on this host slows the ranks alike); ${r.minutes.toFixed(1)} min${r.orphans.length ? `; removed a crashed run's namespaces: ${r.orphans.join(' ')}` : ''}${r.root ? `; failed runs' folders kept in ${r.root}` : ''}`,
       'hierarchical all-reduce: not measured; every simulated host holds one rank, so there is nothing to reduce within a host first (the model below projects it for 8 GPUs a host)',
