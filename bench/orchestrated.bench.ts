@@ -66,7 +66,8 @@ const ms = (seconds: number): number => seconds * 1e3;
  * coordinator and 1 or 2 `facefill worker` processes: heartbeats, step reports, the ring, the
  * merged checkpoint). Both measure the same span, the training loop from its first step to its
  * last checkpoint. Each case runs twice, interleaved, and its better run counts. Where the time
- * goes: rank 0's step phases, and the CPU time of rank 0's and the coordinator's processes.
+ * goes: rank 0's step phases, the CPU time of rank 0's and the coordinator's processes, and two bare
+ * `facefill train` processes on half the batch each, the ceiling two workers have on the host.
  */
 export const orchestratedBench: Bench = {
   name: 'orchestrated',
@@ -102,18 +103,27 @@ export const orchestratedBench: Bench = {
       const p = m.phases;
       return [name, m.imagesPerSecond, m.imagesPerSecond / base.imagesPerSecond, ms(p.total), ms(p.data), ms(p.dCompute), ms(p.dReduce), ms(p.gCompute), ms(p.gReduce), ms(p.apply), ms(m.cpuSeconds / STEPS), m.coordinatorCpuSeconds === null ? '-' : ms(m.coordinatorCpuSeconds / STEPS)];
     };
-    const ratios: Record<number, { one: number; two: number }> = {};
+    // Two bare `facefill train` processes at once, half the batch each and no ring: what two
+    // workers could reach on this host if orchestration cost nothing. Their images add up; the
+    // phases and CPU shown are the first one's.
+    const barePair = async (half: string): Promise<Measured> => {
+      const [x, y] = await Promise.all([single(half), single(half)]);
+      return { ...x, imagesPerSecond: x.imagesPerSecond + y.imagesPerSecond };
+    };
+    const ratios: Record<number, { one: number; two: number; pair: number }> = {};
     for (const batch of BATCHES) {
       const config = configOf(batch);
+      const half = configOf(batch / 2);
       // Two interleaved rounds; each case's better run counts.
-      const round = async () => ({ s1: await single(config), one: await cluster(config, 1), two: await cluster(config, 2) });
+      const round = async () => ({ s1: await single(config), one: await cluster(config, 1), two: await cluster(config, 2), pair: await barePair(half) });
       const [a, b] = [await round(), await round()];
-      const [s1, one, two] = [better(a.s1, b.s1), better(a.one, b.one), better(a.two, b.two)];
-      ratios[batch] = { one: one.imagesPerSecond / s1.imagesPerSecond, two: two.imagesPerSecond / s1.imagesPerSecond };
+      const [s1, one, two, pair] = [better(a.s1, b.s1), better(a.one, b.one), better(a.two, b.two), better(a.pair, b.pair)];
+      ratios[batch] = { one: one.imagesPerSecond / s1.imagesPerSecond, two: two.imagesPerSecond / s1.imagesPerSecond, pair: pair.imagesPerSecond / s1.imagesPerSecond };
       rows.push(
         row(`batch ${batch}: facefill train (1 process)`, s1, s1),
         row(`batch ${batch}: coordinator + 1 worker`, one, s1),
         row(`batch ${batch}: coordinator + 2 workers (${batch / 2} each)`, two, s1),
+        row(`batch ${batch}: 2 bare facefill train (${batch / 2} each, no ring)`, pair, s1),
       );
     }
     return {
@@ -123,8 +133,9 @@ export const orchestratedBench: Bench = {
       notes: [
         'step .. apply: mean wall ms per step of rank 0 (or the process), from its last log line; the phases are of the step alone (the loop between steps, checkpoints included, is not in them);',
         'rank 0 CPU and coordinator CPU: each process\'s CPU time (all threads: main, libuv, ZeroMQ I/O), start to finish, per step trained.',
-        `1 orchestrated worker / facefill train at batch 16: ${ratios[16].one.toFixed(3)} (target >= 0.95); 2 workers / facefill train at batch 32: ${ratios[32].two.toFixed(3)} (target >= 1.7)`,
-        `summary: one_worker_over_train_b16=${ratios[16].one.toFixed(3)} two_workers_over_one_b16=${ratios[16].two.toFixed(3)} two_workers_over_one_b32=${ratios[32].two.toFixed(3)}`,
+        '2 bare facefill train: two processes at once on half the batch each, no coordinator and no ring (their img/s summed; phases and CPU of the first): the ceiling two workers have on this host.',
+        `1 orchestrated worker / facefill train at batch 16: ${ratios[16].one.toFixed(3)} (target >= 0.95); 2 workers / facefill train at batch 32: ${ratios[32].two.toFixed(3)} (target >= 1.7; 2 bare processes reach ${ratios[32].pair.toFixed(3)})`,
+        `summary: one_worker_over_train_b16=${ratios[16].one.toFixed(3)} two_workers_over_one_b16=${ratios[16].two.toFixed(3)} two_workers_over_one_b32=${ratios[32].two.toFixed(3)} bare_pair_over_one_b32=${ratios[32].pair.toFixed(3)} two_workers_over_bare_pair_b32=${(ratios[32].two / ratios[32].pair).toFixed(3)}`,
       ],
     };
   },
