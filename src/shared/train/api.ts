@@ -42,6 +42,11 @@ export interface StepSeconds {
   total: number;
 }
 
+/** A step's seconds before its phases are timed: `data` as given, every other phase 0. */
+export function stepSecondsFrom(data = 0): StepSeconds {
+  return { data, dCompute: 0, dReduce: 0, gCompute: 0, gReduce: 0, apply: 0, total: 0 };
+}
+
 /**
  * What one training step measured. D fields are null when D is not trained (`loss.mode`
  * 'l2'). Losses and scores are this rank's (its share of the batch); gradient norms are of

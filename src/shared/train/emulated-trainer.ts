@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunConfig } from '../config';
-import type { Networks, StepResult, StepSeconds } from './api';
+import { type Networks, type StepResult, stepSecondsFrom } from './api';
 import type { BatchTensors } from './batch-tensors';
 import { l2Norm, parameterCount, trainableVariables } from './flat-gradients';
 import { type DataParallel, SINGLE_PROCESS, Trainer } from './trainer';
@@ -34,7 +34,7 @@ export class EmulatedTrainer extends Trainer {
   /** Runs emulated step `step`: the batch is not looked at, only the step number tags the all-reduces. */
   override async stepOnTensors(_tensors: BatchTensors, step: number, dataSeconds = 0): Promise<StepResult> {
     const t0 = now();
-    const seconds: StepSeconds = { data: dataSeconds, dCompute: 0, dReduce: 0, gCompute: 0, gReduce: 0, apply: 0, total: 0 };
+    const seconds = stepSecondsFrom(dataSeconds);
     let dGradNorm: number | null = null;
     if (this.trainsDiscriminator) {
       const d = await this.phase('D', step, this.computeMs / 2);

@@ -7,14 +7,14 @@ import { setDropoutSeeds } from '../model/seeded-dropout';
 import { mixSeed } from '../util/rng';
 import type { Batch } from './batch';
 import { type BatchTensors, batchTensors, disposeBatchTensors } from './batch-tensors';
-import type {
-  DiscriminatorGradients,
-  GeneratorGradients,
-  GradientReducer,
-  Networks,
-  OptimizerStates,
-  StepResult,
-  StepSeconds,
+import {
+  type DiscriminatorGradients,
+  type GeneratorGradients,
+  type GradientReducer,
+  type Networks,
+  type OptimizerStates,
+  type StepResult,
+  stepSecondsFrom,
 } from './api';
 import { flattenGradients, l2Norm, type NamedTensor, trainableVariables, unflattenGradients } from './flat-gradients';
 import { labelTargets } from './label-targets';
@@ -111,7 +111,7 @@ export class Trainer {
    */
   async stepOnTensors(tensors: BatchTensors, step: number, dataSeconds = 0): Promise<StepResult> {
     const t0 = now();
-    const seconds: StepSeconds = { data: dataSeconds, dCompute: 0, dReduce: 0, gCompute: 0, gReduce: 0, apply: 0, total: 0 };
+    const seconds = stepSecondsFrom(dataSeconds);
     const timed = <T>(phase: PhaseOutcome<T>) => {
       seconds.apply += phase.applySeconds;
       return [phase.computeSeconds, phase.reduceSeconds] as const;

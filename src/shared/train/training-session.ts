@@ -6,7 +6,7 @@ import type { RecoveryMetrics } from '../metrics/recovery-metrics';
 import { buildDiscriminator, buildGenerator } from '../model';
 import { CollapseWatch, type Rollback, type TrainingMonitor } from '../monitor/collapse-watch';
 import { decideRecovery, type Fault } from '../recovery/recovery-policy';
-import { type GradientReducer, type Networks, type OptimizerStates, STEP_PHASES, type StepResult, type StepSeconds } from './api';
+import { type GradientReducer, type Networks, type OptimizerStates, STEP_PHASES, type StepResult, type StepSeconds, stepSecondsFrom } from './api';
 import { makeBatch } from './batch';
 import { BatchPrefetcher } from './batch-prefetcher';
 import { type BatchTensors, batchTensors, disposeBatchTensors } from './batch-tensors';
@@ -193,7 +193,7 @@ export class TrainingSession {
     let last: StepResult | null = null;
     let checkpoint = this.from;
     let stepsRun = 0;
-    const phaseTotals = zeroPhases();
+    const phaseTotals = stepSecondsFrom();
     let skippedInARow = 0;
     // Carries out the policy's answer to a fault of a single-process run; resolves with the step to go on from, if it rolled back.
     const recover = async (fault: Fault, done: number, reason: string): Promise<number | null> => {
@@ -434,12 +434,8 @@ function stepLog(r: StepResult, batchSize: number): Record<string, number | null
   };
 }
 
-function zeroPhases(): StepSeconds {
-  return { data: 0, dCompute: 0, dReduce: 0, gCompute: 0, gReduce: 0, apply: 0, total: 0 };
-}
-
 function meanPhases(totals: StepSeconds, steps: number): StepSeconds {
-  const mean = zeroPhases();
+  const mean = stepSecondsFrom();
   for (const phase of STEP_PHASES) mean[phase] = steps > 0 ? Number((totals[phase] / steps).toFixed(4)) : 0;
   return mean;
 }
