@@ -140,10 +140,7 @@ async function reduceOverRing<T extends WireType>(data: Float32Array, op: Collec
 export function createAllReduce(o: RingAllReduceOptions): GradientReducer {
   const options: RingAllReduceOptions = { ...o, inPlace: o.inPlace ?? true, reduction: 'sum' };
   checkArguments({ step: 0, phase: 'D' }, options);
-  return async (flat, phase, step) => {
-    checkArguments({ step, phase }, options);
-    return reduceOverRing(flat, { step, phase }, options, wireReduction(options.transport, options.compression ?? 'none'));
-  };
+  return (flat, phase, step) => ringAllReduce(flat, { step, phase }, options);
 }
 
 // Each transport's arithmetic per compression setting, kept for its next all-reduces: the
