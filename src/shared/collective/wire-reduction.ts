@@ -5,7 +5,10 @@ import type { WireArrays, WireType } from './api';
  * as Horovod's Compression.fp16), which halves the bytes every link carries. With fp16 the
  * partial sums still add in float32; only what is sent is rounded to half.
  */
-export type Compression = 'none' | 'fp16';
+export const COMPRESSIONS = ['none', 'fp16'] as const;
+
+/** One of {@link COMPRESSIONS}. */
+export type Compression = (typeof COMPRESSIONS)[number];
 
 /**
  * The arithmetic of a ring all-reduce on one wire type: how a rank's own float32 values go out,

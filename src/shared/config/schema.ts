@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { COMPRESSIONS } from '../collective/wire-reduction';
 
 /** Occlusion kinds the data pipeline can draw; `half` picks one of the four sides at random. */
 export const OCCLUSION_KINDS = [
@@ -149,7 +150,7 @@ export const ClusterSchema = z.strictObject({
    * magnitudes up to 65504. It applies to the run's all-reduces (the gradients, and the
    * batch-norm statistics averaged at checkpoints); the start-up weight broadcast stays exact.
    */
-  compression: z.enum(['none', 'fp16']),
+  compression: z.enum(COMPRESSIONS),
   /** Fewest workers a run trains with: a lost worker is dropped from the ring while at least this many remain. */
   minWorkers: int(1, 4096),
   /** How long a run below `minWorkers` waits for replacements before it fails. */
