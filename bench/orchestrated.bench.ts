@@ -43,17 +43,18 @@ function cli(args: string[]): Promise<LogLine[]> {
   });
 }
 
+// The line whose message matches `msg` and that has every field in `fields`.
+function lineWith<K extends keyof LogLine>(lines: LogLine[], msg: RegExp, fields: K[]): LogLine & Required<Pick<LogLine, K>> {
+  const line = lines.find((l) => l.msg !== undefined && msg.test(l.msg) && fields.every((f) => l[f] !== undefined));
+  if (!line) throw new Error(`no '${msg.source}' log line with ${fields.join(', ')}`);
+  return line as LogLine & Required<Pick<LogLine, K>>;
+}
+
 // The last line of a training process: its rate, mean phases and CPU seconds.
 const finalLine = (lines: LogLine[], msg: RegExp): Omit<Measured, 'coordinatorCpuSeconds'> => {
-  const line = lines.find((l) => l.msg !== undefined && msg.test(l.msg) && l.imagesPerSecond !== undefined);
-  if (!line?.imagesPerSecond || !line.phaseSeconds || line.cpuSeconds === undefined) throw new Error(`no '${msg.source}' log line with images/s, phases and CPU seconds`);
+  const line = lineWith(lines, msg, ['imagesPerSecond', 'phaseSeconds', 'cpuSeconds']);
+  if (line.imagesPerSecond <= 0) throw new Error(`'${msg.source}' log line with no images/s`);
   return { imagesPerSecond: line.imagesPerSecond, phases: line.phaseSeconds, cpuSeconds: line.cpuSeconds };
-};
-
-const cpuOf = (lines: LogLine[], msg: RegExp): number => {
-  const line = lines.find((l) => l.msg !== undefined && msg.test(l.msg) && l.cpuSeconds !== undefined);
-  if (line?.cpuSeconds === undefined) throw new Error(`no '${msg.source}' log line with CPU seconds`);
-  return line.cpuSeconds;
 };
 
 const better = (a: Measured, b: Measured): Measured => (a.imagesPerSecond >= b.imagesPerSecond ? a : b);
@@ -96,7 +97,7 @@ export const orchestratedBench: Bench = {
       const [rank0] = await Promise.all(ranks);
       const coordinatorLines = await coordinator;
       // The ranks step in lockstep, and a worker counts global-batch images: rank 0's rate is the run's.
-      return { ...finalLine(rank0, /^rank 0 of/), coordinatorCpuSeconds: cpuOf(coordinatorLines, /finished/) };
+      return { ...finalLine(rank0, /^rank 0 of/), coordinatorCpuSeconds: lineWith(coordinatorLines, /finished/, ['cpuSeconds']).cpuSeconds };
     };
     const rows: (string | number)[][] = [];
     const row = (name: string, m: Measured, base: Measured) => {
