@@ -27,10 +27,7 @@ export function resolveConfig(sources: ConfigSources = {}): RunConfig {
   if (!preset) {
     throw new ConfigInvalidError(`unknown preset '${presetName}'; expected one of ${Object.keys(PRESETS).join(', ')}`);
   }
-  let merged: Record<string, unknown> = { ...DEFAULT_CONFIG };
-  for (const overlay of [preset.overlay, fileOverlay, parseAssignments(sources.set ?? []), sources.overrides ?? {}]) {
-    merged = mergeOverlay(merged, overlay);
-  }
+  const merged = onDefaults([preset.overlay, fileOverlay, parseAssignments(sources.set ?? []), sources.overrides ?? {}]);
   merged.preset = presetName;
   return validateConfig(merged, sources.file ?? 'config');
 }
@@ -50,9 +47,7 @@ export function validateConfig(value: unknown, origin = 'config'): RunConfig {
 export function validateSavedConfig(value: unknown, origin: string): RunConfig {
   if (!isPlainObject(value)) return validateConfig(value, origin);
   const preset = typeof value.preset === 'string' ? PRESETS[value.preset] : undefined;
-  let filled: Record<string, unknown> = { ...DEFAULT_CONFIG };
-  for (const overlay of [preset?.overlay ?? {}, value]) filled = mergeOverlay(filled, overlay);
-  return validateConfig(filled, origin);
+  return validateConfig(onDefaults([preset?.overlay ?? {}, value]), origin);
 }
 
 function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string {
@@ -73,6 +68,11 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
     cur = (cur as Record<PropertyKey, unknown>)[key];
   }
   return cur;
+}
+
+// DEFAULT_CONFIG with each overlay merged over it in turn, section by section.
+function onDefaults(overlays: readonly object[]): Record<string, unknown> {
+  return overlays.reduce<Record<string, unknown>>((merged, overlay) => mergeOverlay(merged, overlay), { ...DEFAULT_CONFIG });
 }
 
 function mergeOverlay(base: Record<string, unknown>, overlay: object): Record<string, unknown> {
