@@ -68,7 +68,7 @@ export async function runTrain(options: TrainCommandOptions): Promise<TrainingSu
     await metrics?.server.close();
   }
   log.info(
-    { steps: summary.stepsRun, seconds: Number(summary.seconds.toFixed(1)), imagesPerSecond: Number(summary.imagesPerSecond.toFixed(1)), cpuSeconds: processCpuSeconds(), phaseSeconds: summary.phaseSeconds },
+    { steps: summary.stepsRun, seconds: Number(summary.seconds.toFixed(1)), imagesPerSecond: Number(summary.imagesPerSecond.toFixed(1)), cpuSeconds: processCpuSeconds(), loopCpuSeconds: summary.cpuSeconds, phaseSeconds: summary.phaseSeconds },
     `trained steps ${summary.startStep}..${summary.endStep}`,
   );
   console.log(summary.checkpoint ? `checkpoint: ${summary.checkpoint}` : 'no checkpoint written');

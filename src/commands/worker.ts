@@ -71,7 +71,7 @@ export async function runWorkerCommand(o: WorkerCommandOptions): Promise<WorkerO
   });
   const s = outcome.summary;
   o.log.info(
-    { runId: outcome.runId, rank: outcome.rank, steps: s.stepsRun, imagesPerSecond: Number(s.imagesPerSecond.toFixed(1)), cpuSeconds: processCpuSeconds(), phaseSeconds: s.phaseSeconds },
+    { runId: outcome.runId, rank: outcome.rank, steps: s.stepsRun, imagesPerSecond: Number(s.imagesPerSecond.toFixed(1)), cpuSeconds: processCpuSeconds(), loopCpuSeconds: s.cpuSeconds, phaseSeconds: s.phaseSeconds },
     `rank ${outcome.rank} of ${outcome.worldSize} finished run ${outcome.runId}`,
   );
   return outcome;

@@ -13,6 +13,7 @@ import { decideRecovery, type RecoveryContext } from '../shared/recovery/recover
 import { sealCheckpoint } from '../shared/security/checkpoint-seal';
 import { removeCheckpointLeftovers } from '../shared/train/checkpoint-leftovers';
 import { checkpointLimits } from '../shared/train/checkpoint-limits';
+import { processCpuSeconds } from '../shared/util/cpu-seconds';
 import type { Caller, CheckpointPiece, CheckpointReceipt, ControlPlane, DatasetPlan, Directive, Heartbeat, RunView, StepReportIn, TrainingPlan, WatchLink, WorkerAssignment } from './api';
 import { CheckpointMerger } from './checkpoint-merger';
 import { Membership } from './membership';
@@ -427,7 +428,8 @@ export class Coordinator implements ControlPlane {
     this.sync = new SyncAgreement(members.length);
     this.o.recoveryMetrics?.generation(this.life.generation);
     this.dispatch({ kind: 'ring-formed', members, startStep, nowMs: this.now() });
-    this.o.log.info({ members: members.map((m) => `${m.rank}:${m.host}/gpu${m.gpu}`), startStep, checkpoint }, `ring generation ${this.life.generation}: training`);
+    // Its CPU seconds here and on the run's last line tell what the training itself cost the coordinator.
+    this.o.log.info({ members: members.map((m) => `${m.rank}:${m.host}/gpu${m.gpu}`), startStep, checkpoint, cpuSeconds: processCpuSeconds() }, `ring generation ${this.life.generation}: training`);
   }
 
   // The merged checkpoint a forming ring must load: the newest one, when no member holds a state as far along.

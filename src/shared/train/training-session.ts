@@ -6,6 +6,7 @@ import type { RecoveryMetrics } from '../metrics/recovery-metrics';
 import { buildDiscriminator, buildGenerator } from '../model';
 import { CollapseWatch, type Rollback, type TrainingMonitor } from '../monitor/collapse-watch';
 import { decideRecovery, type Fault } from '../recovery/recovery-policy';
+import { processCpuSeconds } from '../util/cpu-seconds';
 import { type GradientReducer, type Networks, type OptimizerStates, STEP_PHASES, type StepResult, type StepSeconds, stepSecondsFrom } from './api';
 import { makeBatch } from './batch';
 import { BatchPrefetcher } from './batch-prefetcher';
@@ -83,6 +84,8 @@ export interface TrainingSummary {
   imagesPerSecond: number;
   /** Mean seconds per step of each phase over the steps run, to 0.1 ms (zeros when none ran): where the time went. */
   phaseSeconds: StepSeconds;
+  /** CPU seconds the whole process used over the same span as `seconds` (all threads, start-up excluded). */
+  cpuSeconds: number;
   /** The last step's result, null when no step ran. */
   last: StepResult | null;
   /** The newest checkpoint directory, null when none was written or found. */
@@ -190,6 +193,7 @@ export class TrainingSession {
     );
     const watch = call.monitor ? new CollapseWatch(call.monitor, this.runConfig) : null;
     const began = performance.now();
+    const cpuBefore = processCpuSeconds();
     let last: StepResult | null = null;
     let checkpoint = this.from;
     let stepsRun = 0;
@@ -272,6 +276,7 @@ export class TrainingSession {
       seconds,
       imagesPerSecond: stepsRun > 0 ? (stepsRun * this.runConfig.data.batchSize) / seconds : 0,
       phaseSeconds: meanPhases(phaseTotals, stepsRun),
+      cpuSeconds: Number((processCpuSeconds() - cpuBefore).toFixed(2)),
       last,
       checkpoint,
       resumedFrom: this.from,

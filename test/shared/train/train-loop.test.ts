@@ -1,5 +1,5 @@
 import { cpSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import test from 'ava';
@@ -40,6 +40,8 @@ test('a short run lowers the L2 loss and checkpoints every checkpointEvery steps
   // The summary's phases are the steps' means.
   t.true(Math.abs(summary.phaseSeconds.total - totals.reduce((a, b) => a + b, 0) / totals.length) <= 1e-4);
   t.true(summary.phaseSeconds.gCompute > 0 && summary.phaseSeconds.gCompute <= summary.phaseSeconds.total);
+  // The loop's CPU: spent (the steps compute), and no more than every core busy for the loop's span.
+  t.true(summary.cpuSeconds > 0 && summary.cpuSeconds <= summary.seconds * availableParallelism() + 0.02, `${summary.cpuSeconds} CPU s in ${summary.seconds} s`);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const [early, late] = [mean(l2.slice(0, 5)), mean(l2.slice(-5))];
   t.log(`L2 loss: first 5 steps ${early.toFixed(4)}, last 5 steps ${late.toFixed(4)}`);
