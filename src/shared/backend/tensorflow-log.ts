@@ -12,8 +12,6 @@ export interface DlopenFailure {
 
 /** What TensorFlow's own log (its stderr at TF_CPP_MIN_LOG_LEVEL=0) says about the GPUs it tried. */
 export interface TensorflowGpuLog {
-  /** GPU devices TF created: its device ordinal (after CUDA_VISIBLE_DEVICES) and compute capability. */
-  created: { device: number; name: string; computeCapability: number | null }[];
   /** Each failed dlopen TF printed, in order: a library it tried again is there again, maybe failing otherwise. */
   dlopenFailures: DlopenFailure[];
   /** Compute capabilities TF has no kernels for and JIT-compiles PTX for at the first start. */
@@ -24,7 +22,6 @@ export interface TensorflowGpuLog {
 
 // "Could not load dynamic library 'libcudnn.so.8'; dlerror: libcudnn.so.8: cannot open shared object file: No such file or directory; LD_LIBRARY_PATH: /usr/local/cuda/lib64"
 const DLOPEN = /Could not load dynamic library '([^']+)'(?:; dlerror: (.*?)(?:; LD_LIBRARY_PATH: (\S*))?\s*$)?/;
-const CREATED = /Created device \S*device:GPU:(\d+) with .*?-> device: \d+, name: (.*?), pci bus id: [^,]*, compute capability: (\d+\.\d+)/;
 const JIT = /not built with CUDA kernel binaries compatible with compute capability (\d+\.\d+)/;
 const REFUSAL = /Cannot dlopen some GPU libraries|Ignoring visible gpu device|failed call to cuInit|CUDA_ERROR_\w+|no CUDA-capable device/;
 
@@ -35,13 +32,8 @@ const REFUSAL = /Cannot dlopen some GPU libraries|Ignoring visible gpu device|fa
  * never a wrong answer.
  */
 export function parseTensorflowLog(stderr: string): TensorflowGpuLog {
-  const log: TensorflowGpuLog = { created: [], dlopenFailures: [], jitComputeCapabilities: [], refusals: [] };
+  const log: TensorflowGpuLog = { dlopenFailures: [], jitComputeCapabilities: [], refusals: [] };
   for (const line of stderr.split(/\r?\n/)) {
-    const created = CREATED.exec(line);
-    if (created) {
-      log.created.push({ device: Number(created[1]), name: created[2], computeCapability: Number(created[3]) });
-      continue;
-    }
     const dlopen = DLOPEN.exec(line);
     if (dlopen) {
       const [, library, dlerror = '', ldLibraryPath = ''] = dlopen;
