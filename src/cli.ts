@@ -10,7 +10,7 @@ import { DEFAULT_DOCTOR_TIMEOUT_SECONDS, requestedGpuFailure, runDoctor } from '
 import { runEval } from './commands/eval';
 import { runIngest } from './commands/ingest';
 import { formatPresetTable, listPresets } from './commands/presets';
-import { runRestore } from './commands/restore';
+import { MAX_RESTORE_BATCH_SIZE, runRestore } from './commands/restore';
 import { runPull } from './commands/pull';
 import { fetchStatus, formatStatus } from './commands/status';
 import { runTrain } from './commands/train';
@@ -22,6 +22,7 @@ import { parseSplitFractions } from './shared/data/split';
 import { ConfigInvalidError, FacefillError } from './shared/errors';
 import { ExitCode, exitCodeFor } from './shared/exit-codes';
 import { formatEvalTable } from './shared/eval/evaluate';
+import { DEFAULT_RESTORE_BATCH_SIZE } from './shared/eval/restore-files';
 import { createLogger, LOG_FORMATS, type LogFormat, logFormat } from './shared/log';
 import { formatDoctorReport } from './shared/preflight/format-report';
 
@@ -240,9 +241,10 @@ program
   .requiredOption('--mask <png|kind>', 'mask PNG (white = hole) or a kind: eyes, eyes-unconstrained, left, right, upper, lower, box, strokes')
   .requiredOption('--out <path>', 'output file (for a file) or folder (for a folder)')
   .option('--seed <n>', 'seed for random mask kinds', toInt, 0)
+  .option('--batch-size <n>', `images per forward pass, 1..${MAX_RESTORE_BATCH_SIZE}`, toInt, DEFAULT_RESTORE_BATCH_SIZE)
   .option('--join <file>', 'the run\'s join file: verify the checkpoint\'s seal (it is as the run\'s coordinator published it) first')
   .addOption(backendOption())
-  .action(async (o: { checkpoint: string; input: string; mask: string; out: string; seed: number; backend: 'auto'; join?: string }) => {
+  .action(async (o: { checkpoint: string; input: string; mask: string; out: string; seed: number; batchSize: number; backend: 'auto'; join?: string }) => {
     const result = await runRestore({ ...o, log: createLogger('restore') });
     if (result.failed.length > 0) process.exitCode = ExitCode.FAILED;
   });

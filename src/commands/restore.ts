@@ -4,7 +4,7 @@ import { loadMaskFile } from '../shared/data/mask-file';
 import { OCCLUSION_NAMES, parseOcclusionKind } from '../shared/data/occlusion';
 import { ConfigInvalidError } from '../shared/errors';
 import { generatorInpainter } from '../shared/eval/generator-inpainter';
-import { type MaskSpec, type RestoreResult, restoreFiles } from '../shared/eval/restore-files';
+import { DEFAULT_RESTORE_BATCH_SIZE, type MaskSpec, type RestoreResult, restoreFiles } from '../shared/eval/restore-files';
 import type { Logger } from '../shared/log';
 import { sealKey, verifyCheckpointSeal } from '../shared/security/checkpoint-seal';
 import { readJoinFile } from '../shared/security/join-file';
@@ -18,14 +18,23 @@ export interface RestoreCommandOptions {
   mask: string;
   out: string;
   seed: number;
+  /** Images per forward pass, 1..{@link MAX_RESTORE_BATCH_SIZE} (default {@link DEFAULT_RESTORE_BATCH_SIZE}). */
+  batchSize?: number;
   backend: RunConfig['backend'];
   /** The run's join file: the checkpoint's seal is verified with the run's key before it is used. */
   join?: string;
   log: Logger;
 }
 
+/** The largest `--batch-size` of `facefill restore`: past it a batch's tensors grow large for little gain. */
+export const MAX_RESTORE_BATCH_SIZE = 1024;
+
 /** `facefill restore`: fills the masked region of one image or a folder of images with a trained generator. */
 export async function runRestore(options: RestoreCommandOptions): Promise<RestoreResult> {
+  const batchSize = options.batchSize ?? DEFAULT_RESTORE_BATCH_SIZE;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_RESTORE_BATCH_SIZE) {
+    throw new ConfigInvalidError(`--batch-size ${batchSize}: expected a whole number 1..${MAX_RESTORE_BATCH_SIZE}`);
+  }
   await selectBackend(options.backend, options.log);
   if (options.join !== undefined) {
     const key = sealKey((await readJoinFile(options.join)).token);
@@ -38,8 +47,10 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
     input: options.input,
     out: options.out,
     mask: await maskSpec(options.mask, size, options.seed),
-    inpainter: generatorInpainter(generator),
+    // The generator's chunk is the batch, so that each batch is one forward pass.
+    inpainter: generatorInpainter(generator, 'model', batchSize),
     size,
+    batchSize,
   });
   for (const f of result.failed) options.log.error(`${f.file}: ${f.error}`);
   options.log.info({ restored: result.restored.length, failed: result.failed.length }, `restored images written to ${options.out}`);

@@ -44,7 +44,8 @@ test('restore writes the model-size image for a file, and reports a bad file in 
   await sharp({ create: { width: 90, height: 90, channels: 3, background: '#886644' } }).jpeg().toFile(join(input, 'a.jpg'));
   writeFileSync(join(input, 'b.png'), await encodePng(new Uint8Array(16 * 16).fill(120), 16, 16));
   writeFileSync(join(input, 'broken.jpg'), Buffer.from('nope'));
-  const folder = await runRestore({ checkpoint: out, input, mask: 'eyes', out: join(root, 'restored'), seed: 0, backend: 'cpu', log });
+  // Batches of 2: the bad file shares the second batch with a good one.
+  const folder = await runRestore({ checkpoint: out, input, mask: 'eyes', out: join(root, 'restored'), seed: 0, batchSize: 2, backend: 'cpu', log });
   t.deepEqual(readdirSync(join(root, 'restored')).sort(), ['a.jpg', 'b.png']);
   t.is(folder.failed.length, 1);
   const file = join(root, 'one.png');
@@ -61,6 +62,22 @@ test('unknown masks are named in the error', async (t) => {
     instanceOf: ConfigInvalidError,
     message: /--mask 'hat'/,
   });
+});
+
+test('a --batch-size outside 1..1024 is refused, naming the flag, before anything is loaded', async (t) => {
+  for (const batchSize of [0, 1025, 2.5]) {
+    await t.throwsAsync(runRestore({ checkpoint: join(root, 'none'), input: data, mask: 'eyes', out: join(root, 'x'), seed: 0, batchSize, backend: 'cpu', log }), {
+      instanceOf: ConfigInvalidError,
+      message: `--batch-size ${batchSize}: expected a whole number 1..1024`,
+    });
+  }
+  const args = [CLI, 'restore', '--checkpoint', out, '--input', data, '--mask', 'eyes', '--out', join(root, 'x'), '--backend', 'cpu', '--batch-size'];
+  for (const [value, message] of [['two', /--batch-size.*expected a whole number, got 'two'/], ['0', /--batch-size 0: expected a whole number 1\.\.1024/]] as const) {
+    const bad = await run('node', [...args, value]).catch((e: { code: number; stderr: string }) => e);
+    t.is((bad as { code: number }).code, 2);
+    t.regex((bad as { stderr: string }).stderr, message);
+  }
+  t.false(existsSync(join(root, 'x')));
 });
 
 test('the CLI exits 2 with the bad field named on a wrong config value, and lists presets', async (t) => {
