@@ -141,7 +141,10 @@ async function restoreBatch(batch: ReadBatch, options: RestoreOptions, io: Resto
   await Promise.all(
     batch.jobs.map(async (job, n) => {
       try {
-        await io.write(job.target, Uint8Array.from(restored.subarray(n * area, (n + 1) * area), (v) => Math.round(v * 255)), options.size);
+        // A plain loop: Uint8Array.from with a map function took ~0.5 ms an image, 5% of a forward pass.
+        const pixels = new Uint8Array(area);
+        for (let i = 0; i < area; i++) pixels[i] = Math.round(restored[n * area + i] * 255);
+        await io.write(job.target, pixels, options.size);
         outcome.restored.push(job);
       } catch (err) {
         outcome.failed.push({ index: job.index, file: job.file, error: messageOf(err) });
