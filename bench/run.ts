@@ -2,11 +2,12 @@ import { allreduceBench } from './allreduce.bench';
 import { type Bench, type BenchOptions, formatTable } from './_table';
 import { chaosBench } from './chaos.bench';
 import { orchestratedBench } from './orchestrated.bench';
+import { restoreBench } from './restore.bench';
 import { scalingBench } from './scaling.bench';
 import { trainStepBench } from './train-step.bench';
 import { wasmKernelsBench } from './wasm-kernels.bench';
 
-const BENCHES: Bench[] = [wasmKernelsBench, trainStepBench, allreduceBench, orchestratedBench, chaosBench, scalingBench];
+const BENCHES: Bench[] = [wasmKernelsBench, trainStepBench, restoreBench, allreduceBench, orchestratedBench, chaosBench, scalingBench];
 
 /** The options' flags, each taking a whole number. */
 const FLAGS = new Map<string, keyof BenchOptions>([
