@@ -9,6 +9,7 @@ import { meanFaceInpainter, meanFillInpainter } from '../shared/eval/baselines';
 import { type EvalReport, evaluate } from '../shared/eval/evaluate';
 import { generatorInpainter } from '../shared/eval/generator-inpainter';
 import { sampleGrid } from '../shared/eval/sample-grid';
+import { teleaInpainter } from '../shared/eval/telea-inpainter';
 import type { Logger } from '../shared/log';
 import { loadGeneratorForInference } from '../shared/train/checkpoint';
 
@@ -28,8 +29,8 @@ export interface EvalCommandOptions {
 }
 
 /**
- * `facefill eval`: scores a checkpoint's generator and the two baselines (mean fill, mean
- * face of the training split) with the same code on the same masks.
+ * `facefill eval`: scores a checkpoint's generator and three baselines (mean fill, mean face
+ * of the training split, and OpenCV-style Telea inpainting) with the same code on the same masks.
  */
 export async function runEval(options: EvalCommandOptions): Promise<EvalReport> {
   const kinds = parseMaskList(options.masks);
@@ -41,7 +42,7 @@ export async function runEval(options: EvalCommandOptions): Promise<EvalReport> 
   }
   options.log.info({ checkpoint: dir, step, split: options.split, images: Math.min(set.count, options.limit ?? set.count) }, 'evaluating');
   const model = generatorInpainter(generator);
-  const report = await evaluate([model, meanFillInpainter(), meanFaceInpainter(train)], set, kinds, { seed: options.seed, limit: options.limit });
+  const report = await evaluate([model, meanFillInpainter(), meanFaceInpainter(train), teleaInpainter()], set, kinds, { seed: options.seed, limit: options.limit });
   if (options.grid) {
     await writeFile(options.grid, await sampleGrid(model, set, kinds, options.seed));
     options.log.info(`sample grid written to ${options.grid}`);

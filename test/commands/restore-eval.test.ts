@@ -32,7 +32,7 @@ test('eval scores the model and both baselines on every requested mask, and writ
   const report = await runEval({ checkpoint: out, data, split: 'test', masks: 'eyes,lower', seed: 1, grid, backend: 'cpu', log });
   t.deepEqual(
     report.rows.map((r) => `${r.mask}/${r.inpainter}`),
-    ['eyes/model', 'eyes/mean-fill', 'eyes/mean-face', 'half-lower/model', 'half-lower/mean-fill', 'half-lower/mean-face'],
+    ['eyes/model', 'eyes/mean-fill', 'eyes/mean-face', 'eyes/telea', 'half-lower/model', 'half-lower/mean-fill', 'half-lower/mean-face', 'half-lower/telea'],
   );
   for (const r of report.rows) t.true(Number.isFinite(r.holePsnr) && r.ssim <= 1 && r.holeL1Percent >= 0);
   t.is((await sharp(grid).metadata()).format, 'png');
