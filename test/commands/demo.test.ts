@@ -15,7 +15,7 @@ test('the demo generates data, trains the default preset on a coordinator and 2 
   const demo = await runDemo({ out, images: 120, steps: 3, batchSize: 4, workers: 2, progress: false, log });
   t.true(existsSync(join(out, 'data', 'manifest.json')));
   t.is((await sharp(demo.samples).metadata()).format, 'png');
-  t.deepEqual([...new Set(demo.report.rows.map((r) => r.inpainter))], ['model', 'mean-fill', 'mean-face']);
+  t.deepEqual([...new Set(demo.report.rows.map((r) => r.inpainter))], ['model', 'mean-fill', 'mean-face', 'telea']);
   const saved = await loadCheckpoint(demo.checkpoint);
   t.is(saved.step, 3);
   t.is(saved.config.preset, 'default');
