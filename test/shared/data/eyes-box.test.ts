@@ -2,15 +2,12 @@ import test from 'ava';
 import type { FaceSet } from '../../../src/shared/data/api';
 import { measureEyesBox } from '../../../src/shared/data/eyes-box';
 import { generatedFaceSet } from '../../../src/shared/data/generated-face-set';
-import { drawSyntheticFace, SYNTHETIC_EYE_LINE } from '../../../src/shared/data/synthetic-face';
+import { SYNTHETIC_EYE_LINE } from '../../../src/shared/data/synthetic-face';
+import { drawnFaces } from '../eval/_faces';
 
 const SIZE = 64;
 
-function generatedFaces(count: number): FaceSet {
-  const pixels = new Uint8Array(count * SIZE * SIZE);
-  for (let n = 0; n < count; n++) pixels.set(drawSyntheticFace(7, n, SIZE).pixels, n * SIZE * SIZE);
-  return generatedFaceSet(pixels, count, SIZE, 'face');
-}
+const generatedFaces = (count: number): FaceSet => generatedFaceSet(drawnFaces(count, 7, SIZE), count, SIZE, 'face');
 
 test('on the generated faces the box covers both eyes, whose line and spacing the generator sets, and not the hair or the nose tip', (t) => {
   const box = measureEyesBox(generatedFaces(300));

@@ -12,3 +12,10 @@ export function syntheticSet(count: number, seed = 0): FaceSet {
   const none = { age: null, gender: null, race: null };
   return { size, count, pixels, hashes: Array.from({ length: count }, (_, i) => String(i)), labels: Array(count).fill(none), names: Array(count).fill('x') };
 }
+
+/** `count` generated faces drawn at `size`x`size` (not subsampled), bytes, image after image. */
+export function drawnFaces(count: number, seed: number, size: number): Uint8Array {
+  const pixels = new Uint8Array(count * size * size);
+  for (let n = 0; n < count; n++) pixels.set(drawSyntheticFace(seed, n, size).pixels, n * size * size);
+  return pixels;
+}

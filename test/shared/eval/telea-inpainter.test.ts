@@ -1,23 +1,16 @@
 import test from 'ava';
 import { drawMask } from '../../../src/shared/data/occlusion';
-import { drawSyntheticFace } from '../../../src/shared/data/synthetic-face';
 import { meanFillInpainter } from '../../../src/shared/eval/baselines';
 import { holePsnr } from '../../../src/shared/eval/metrics';
 import { teleaInpainter } from '../../../src/shared/eval/telea-inpainter';
 import { Rng } from '../../../src/shared/util/rng';
+import { drawnFaces } from './_faces';
 
 const SIZE = 64;
 const PIXELS = SIZE * SIZE;
 
 /** `count` generated faces drawn at 64x64, pixels in [0, 1], image after image. */
-function faces(count: number, seed: number): Float32Array {
-  const out = new Float32Array(count * PIXELS);
-  for (let n = 0; n < count; n++) {
-    const face = drawSyntheticFace(seed, n, SIZE);
-    for (let i = 0; i < PIXELS; i++) out[n * PIXELS + i] = face.pixels[i] / 255;
-  }
-  return out;
-}
+const faces = (count: number, seed: number): Float32Array => Float32Array.from(drawnFaces(count, seed, SIZE), (v) => v / 255);
 
 /** One project mask of `kind` per image, seeded by its index. */
 function masks(kind: 'box' | 'strokes' | 'half-lower' | 'eyes-unconstrained', count: number, seed: number): Uint8Array {
