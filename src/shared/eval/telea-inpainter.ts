@@ -191,8 +191,7 @@ class TeleaMarch {
         if (y >= 0 && rows > 0 && state[this.cell(y, x)] === KNOWN) outward[this.cell(y, x)] = INSIDE;
       }
     }
-    heap.clear();
-    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) if (state[this.cell(y, x)] === BAND) heap.push(this.cell(y, x), 0);
+    this.restartFromBand();
     while (heap.size > 0) {
       const p = heap.pop();
       outward[p] = DONE;
@@ -202,6 +201,13 @@ class TeleaMarch {
       this.reachOutward(p + 1);
     }
     for (let p = 0; p < outward.length; p++) if (outward[p] === DONE) dist[p] = -dist[p];
+  }
+
+  // Empties the heap and queues the band, at distance 0: where both marches start.
+  private restartFromBand(): void {
+    const { size, state, heap } = this;
+    heap.clear();
+    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) if (state[this.cell(y, x)] === BAND) heap.push(this.cell(y, x), 0);
   }
 
   private reachOutward(n: number): void {
@@ -216,8 +222,7 @@ class TeleaMarch {
   private marchInward(): void {
     const { size, state, heap } = this;
     for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) this.updateGradient(this.cell(y, x));
-    heap.clear();
-    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) if (state[this.cell(y, x)] === BAND) heap.push(this.cell(y, x), 0);
+    this.restartFromBand();
     while (heap.size > 0) {
       const p = heap.pop();
       state[p] = KNOWN;
