@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selectBackend } from '../src/shared/backend/select';
 import { DEFAULT_CONFIG } from '../src/shared/config/presets';
+import { UTKFACE_EYES_BOX } from '../src/shared/data/eyes-box';
 import { encodePng } from '../src/shared/data/image-codec';
 import { drawMask } from '../src/shared/data/occlusion';
 import { drawSyntheticFace } from '../src/shared/data/synthetic-face';
@@ -36,7 +37,7 @@ async function forwardImagesPerSecond(inpainter: Inpainter, count: number, size:
   const rng = new Rng(mixSeed(1, count));
   const images = Float32Array.from({ length: count * size * size }, () => rng.next());
   const masks = new Uint8Array(count * size * size);
-  for (let n = 0; n < count; n++) masks.set(drawMask('eyes', size, rng), n * size * size);
+  for (let n = 0; n < count; n++) masks.set(drawMask('eyes', size, UTKFACE_EYES_BOX, rng), n * size * size);
   const seconds = await medianSeconds(reps, async () => {
     await inpainter.inpaint(images, masks, count, size);
   });
@@ -46,7 +47,7 @@ async function forwardImagesPerSecond(inpainter: Inpainter, count: number, size:
 /** Images per second of `restoreFiles` over every file of `input` at `batchSize`, start to end (listing, reads, forward passes, PNG encodes, durable writes). */
 async function restoreImagesPerSecond(input: string, out: string, inpainter: Inpainter, size: number, batchSize: number): Promise<{ count: number; seconds: number }> {
   const started = performance.now();
-  const result = await restoreFiles({ input, out, mask: { kind: 'eyes-unconstrained', seed: 1 }, inpainter, size, batchSize });
+  const result = await restoreFiles({ input, out, mask: { kind: 'eyes-unconstrained', seed: 1, eyes: UTKFACE_EYES_BOX }, inpainter, size, batchSize });
   const seconds = (performance.now() - started) / 1000;
   if (result.failed.length > 0) throw new Error(`restore bench: ${result.failed.length} files failed, first ${result.failed[0].file}: ${result.failed[0].error}`);
   return { count: result.restored.length, seconds };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { selectBackend } from '../src/shared/backend/select';
 import { type RunConfig, resolveConfig } from '../src/shared/config';
 import type { FaceSet } from '../src/shared/data/api';
+import { generatedFaceSet } from '../src/shared/data/generated-face-set';
 import { drawSyntheticFace } from '../src/shared/data/synthetic-face';
 import { buildDiscriminator, buildGenerator } from '../src/shared/model';
 import { makeBatch } from '../src/shared/train/batch';
@@ -28,8 +29,7 @@ function faces(count: number, size: number): FaceSet {
     const f = drawSyntheticFace(0, n);
     for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) pixels[(n * size + y) * size + x] = f.pixels[y * step * 128 + x * step];
   }
-  const none = { age: null, gender: null, race: null };
-  return { size, count, pixels, hashes: Array(count).fill(''), labels: Array(count).fill(none), names: Array(count).fill('') };
+  return generatedFaceSet(pixels, count, size, 'bench');
 }
 
 /** Mean data phase and wall time per step of `facefill train`'s loop (a TrainingSession) at one prefetch depth. */

@@ -58,6 +58,9 @@ export async function runIngest(options: IngestCommandOptions): Promise<IngestSu
     },
     `ingested ${counts.kept} distinct images of ${counts.filesRead} files into ${result.out} (${Math.round(imagesPerSecond)} images/s)`,
   );
+  const eyes = result.manifest.eyesBox;
+  if (eyes) log.info({ eyesBox: eyes }, `eyes box measured on the train split: rows ${eyes.top}-${eyes.bottom}, columns ${eyes.left}-${eyes.right} of the side`);
+  else log.warn("the train split's mean face shows no eyes; eyes masks will use UTKFace's box unless data.eyesBox sets one");
   if (counts.undecodable > 0) log.warn(`${counts.undecodable} files could not be decoded; see ${result.out}/ingest-report.json`);
   return { ...result, imagesPerSecond };
 }

@@ -1,5 +1,6 @@
 import { selectBackend } from '../shared/backend/select';
-import type { RunConfig } from '../shared/config';
+import type { EyesBox, RunConfig } from '../shared/config';
+import { UTKFACE_EYES_BOX } from '../shared/data/eyes-box';
 import { loadMaskFile } from '../shared/data/mask-file';
 import { OCCLUSION_NAMES, parseOcclusionKind } from '../shared/data/occlusion';
 import { ConfigInvalidError } from '../shared/errors';
@@ -46,7 +47,8 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
   const result = await restoreFiles({
     input: options.input,
     out: options.out,
-    mask: await maskSpec(options.mask, size, options.seed),
+    // Checkpoints record the eyes box they trained with; older ones trained on UTKFace's crops.
+    mask: await maskSpec(options.mask, size, config.data.eyesBox ?? UTKFACE_EYES_BOX, options.seed),
     // The generator's chunk is the batch, so that each batch is one forward pass.
     inpainter: generatorInpainter(generator, 'model', batchSize),
     size,
@@ -57,9 +59,9 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
   return result;
 }
 
-async function maskSpec(mask: string, size: number, seed: number): Promise<MaskSpec> {
+async function maskSpec(mask: string, size: number, eyes: EyesBox, seed: number): Promise<MaskSpec> {
   const kind = parseOcclusionKind(mask);
-  if (kind) return { kind, seed };
+  if (kind) return { kind, seed, eyes };
   if (!/\.(png|jpe?g|webp|bmp|tiff?)$/i.test(mask)) {
     throw new ConfigInvalidError(`--mask '${mask}': expected a mask image (white = hole) or one of ${OCCLUSION_NAMES.join(', ')}`);
   }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,10 +9,13 @@ import { parseMaskList, runEval } from '../../src/commands/eval';
 import { runRestore } from '../../src/commands/restore';
 import { runTrain } from '../../src/commands/train';
 import { ingest } from '../../src/shared/data/ingest';
-import { encodePng } from '../../src/shared/data/image-codec';
+import { UTKFACE_EYES_BOX } from '../../src/shared/data/eyes-box';
+import { decodeGray, encodePng } from '../../src/shared/data/image-codec';
+import { readManifest } from '../../src/shared/data/manifest';
 import { SyntheticSource } from '../../src/shared/data/synthetic-source';
 import { ConfigInvalidError } from '../../src/shared/errors';
 import { createLogger } from '../../src/shared/log';
+import { loadCheckpoint } from '../../src/shared/train/checkpoint';
 import { tinyConfig } from '../shared/train/_tiny';
 
 const run = promisify(execFile);
@@ -54,6 +57,24 @@ test('restore writes the model-size image for a file, and reports a bad file in 
   await runRestore({ checkpoint: out, input: join(input, 'a.jpg'), mask, out: file, seed: 0, backend: 'cpu', log });
   const meta = await sharp(file).metadata();
   t.deepEqual([meta.width, meta.height, meta.channels], [16, 16, 1]);
+});
+
+test("restore --mask eyes fills the eyes box the checkpoint trained with and keeps every other pixel", async (t) => {
+  const input = join(root, 'flat.png');
+  writeFileSync(input, await encodePng(new Uint8Array(16 * 16).fill(120), 16, 16));
+  const file = join(root, 'flat-restored.png');
+  await runRestore({ checkpoint: out, input, mask: 'eyes', out: file, seed: 0, backend: 'cpu', log });
+  const restored = await decodeGray(readFileSync(file), 16, file);
+  const box = (await loadCheckpoint(out)).config.data.eyesBox;
+  if (!box) return t.fail('the checkpoint records no eyes box');
+  t.deepEqual(box, (await readManifest(data)).eyesBox ?? UTKFACE_EYES_BOX);
+  const inBox = (i: number) => {
+    const [r, c] = [Math.floor(i / 16), i % 16];
+    return r >= Math.round(box.top * 16) && r < Math.round(box.bottom * 16) && c >= Math.round(box.left * 16) && c < Math.round(box.right * 16);
+  };
+  const changed = Array.from(restored.keys()).filter((i) => restored[i] !== 120);
+  t.true(changed.length > 0);
+  t.deepEqual(changed.filter((i) => !inBox(i)), []);
 });
 
 test('unknown masks are named in the error', async (t) => {

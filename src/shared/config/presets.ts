@@ -52,6 +52,7 @@ export const DEFAULT_CONFIG: RunConfig = {
     batchSize: 32,
     maxImages: 0,
     occlusion: { half: 1, eyes: 1, 'eyes-unconstrained': 1, box: 1, strokes: 1 },
+    eyesBox: null,
     prefetch: 2,
   },
   train: { steps: 2000, seed: 1, checkpointEvery: 500, logEvery: 10, maxSkippedSteps: 20, keepCheckpoints: 5 },

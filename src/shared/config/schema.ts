@@ -82,6 +82,16 @@ export const OptimizerSchema = z.strictObject({
   beta2: z.number().min(0).max(0.99999),
 });
 
+const fraction = z.number().min(0).max(1);
+
+/** Where both eyes sit in a dataset's crops, as fractions of the image side: rows [top, bottom) x columns [left, right). */
+export const EyesBoxSchema = z
+  .strictObject({ top: fraction, bottom: fraction, left: fraction, right: fraction })
+  .refine((b) => b.top < b.bottom && b.left < b.right, { message: 'needs top < bottom and left < right' });
+
+/** An eyes box. */
+export type EyesBox = z.infer<typeof EyesBoxSchema>;
+
 /** What the model sees: image size, batch, and the occlusion mixture. */
 export const DataSchema = z.strictObject({
   imageSize: int(16, 128),
@@ -95,6 +105,11 @@ export const DataSchema = z.strictObject({
     .refine((mix) => Object.values(mix).some((w) => (w ?? 0) > 0), {
       message: 'needs at least one occlusion kind with a positive weight',
     }),
+  /**
+   * Where the `eyes` masks go; null takes the box the dataset's manifest measured at ingest.
+   * A training run records the box it used here, so its checkpoints restore with the same.
+   */
+  eyesBox: EyesBoxSchema.nullable(),
   /** Batches built ahead while a step runs (masks and tensors); 0 builds each when its step starts. Changes no result, only when batches are built. */
   prefetch: z.literal([0, 1, 2]),
 });

@@ -1,3 +1,5 @@
+import type { EyesBox } from '../config/schema';
+
 /**
  * Contracts of the data pipeline: where raw face files come from, and the
  * in-memory face set that training, evaluation and sharding read.
@@ -48,4 +50,6 @@ export interface FaceSet {
   readonly labels: readonly FaceLabels[];
   /** Source file name of each image. */
   readonly names: readonly string[];
+  /** Where the eyes sit in these faces: as measured at ingest, else UTKFace's box. */
+  readonly eyesBox: EyesBox;
 }

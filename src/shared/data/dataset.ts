@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError, ShardChecksumError } from '../errors';
 import type { FaceLabels, FaceSet, Split } from './api';
+import { UTKFACE_EYES_BOX } from './eyes-box';
 import { MANIFEST_FILE, readManifest, sha256Hex } from './manifest';
 import { decodeShard } from './shard-format';
 
@@ -37,5 +38,5 @@ export async function loadSplit(datasetDir: string, split: Split): Promise<FaceS
       names.push(r.name);
     }
   }
-  return { size, count, pixels, hashes, labels, names };
+  return { size, count, pixels, hashes, labels, names, eyesBox: manifest.eyesBox ?? UTKFACE_EYES_BOX };
 }

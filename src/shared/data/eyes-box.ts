@@ -1,12 +1,7 @@
+import type { DataConfig, EyesBox } from '../config/schema';
 import type { FaceSet } from './api';
 
-/** Where both eyes sit in a dataset's crops, as fractions of the image side: rows [top, bottom) x columns [left, right). */
-export interface EyesBox {
-  top: number;
-  bottom: number;
-  left: number;
-  right: number;
-}
+export type { EyesBox };
 
 /**
  * The eyes box of UTKFace's aligned crops, measured by {@link measureEyesBox} on the 17,553
@@ -31,7 +26,7 @@ const MIN_CONTRAST = 8;
  * {@link MARGIN_BESIDE} beyond each eye, or null when no pair stands out by
  * {@link MIN_CONTRAST} grey levels (not faces, or faces too unaligned for a mean to show eyes).
  */
-export function measureEyesBox(set: FaceSet): EyesBox | null {
+export function measureEyesBox(set: Pick<FaceSet, 'size' | 'count' | 'pixels'>): EyesBox | null {
   const { size, count } = set;
   if (count === 0 || size < 8) return null;
   const area = size * size;
@@ -61,4 +56,14 @@ export function measureEyesBox(set: FaceSet): EyesBox | null {
     left: frac(best.centre + 0.5 - best.half - MARGIN_BESIDE * distance),
     right: frac(best.centre + 0.5 + best.half + MARGIN_BESIDE * distance),
   };
+}
+
+/** The eyes box masks on `set` use: the config's explicit `data.eyesBox`, else the set's own. */
+export function eyesBoxFor(data: Pick<DataConfig, 'eyesBox'>, set: Pick<FaceSet, 'eyesBox'>): EyesBox {
+  return data.eyesBox ?? set.eyesBox;
+}
+
+/** `config` with `data.eyesBox` set to the box its masks on `set` use, as a run's checkpoints record it. */
+export function withEyesBox<C extends { data: DataConfig }>(config: C, set: Pick<FaceSet, 'eyesBox'>): C {
+  return { ...config, data: { ...config.data, eyesBox: eyesBoxFor(config.data, set) } };
 }

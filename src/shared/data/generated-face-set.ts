@@ -1,11 +1,14 @@
 import type { FaceSet } from './api';
+import { measureEyesBox, UTKFACE_EYES_BOX } from './eyes-box';
 
 /**
  * A face set of generated pixels (no source files, no labels), for probes and tests: image i is
- * named `<prefix>-<i>.png` and has a hash made from its index.
+ * named `<prefix>-<i>.png` and has a hash made from its index; its eyes box is measured as ingest
+ * measures it.
  */
 export function generatedFaceSet(pixels: Uint8Array, count: number, size: number, prefix: string): FaceSet {
   return {
+    eyesBox: measureEyesBox({ pixels, count, size }) ?? UTKFACE_EYES_BOX,
     size,
     count,
     pixels,

@@ -3,6 +3,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ConfigInvalidError, ImageDecodeError } from '../errors';
 import { type FaceSource, type Split, SPLITS } from './api';
+import { measureEyesBox } from './eyes-box';
 import { decodeGray } from './image-codec';
 import { labelHistograms } from './label-histogram';
 import { MANIFEST_FILE, MANIFEST_VERSION, type Manifest, sha256Hex, type ShardEntry } from './manifest';
@@ -77,6 +78,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       splitFractions: [...split],
       splits: await writeShards(tmp, size, records, split, shardSize),
       labels: labelHistograms(records.map((r) => r.labels)),
+      eyesBox: measureEyesBox(trainFaces(size, records, split)),
     };
     await writeFile(join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     await writeFile(join(tmp, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`);
@@ -135,6 +137,14 @@ async function decodeAll(options: IngestOptions): Promise<{ counts: IngestCounts
   report.undecodable.sort((a, b) => (a.name < b.name ? -1 : 1));
   report.unlabeled = records.filter((r) => !isLabelled(r.labels)).map((r) => r.name).sort();
   return { counts, records, report };
+}
+
+// The train split's pixels, which the eyes box is measured on.
+function trainFaces(size: number, records: readonly ShardRecord[], fractions: SplitFractions): { size: number; count: number; pixels: Uint8Array } {
+  const train = records.filter((r) => splitOf(r.sha256, fractions) === 'train');
+  const pixels = new Uint8Array(train.length * size * size);
+  train.forEach((r, i) => pixels.set(r.pixels, i * size * size));
+  return { size, count: train.length, pixels };
 }
 
 // Records come sorted by hash, and keep that order inside each split and shard.

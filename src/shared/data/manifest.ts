@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { EyesBoxSchema } from '../config/schema';
 import { FormatError } from '../errors';
 import { SPLITS } from './api';
 
@@ -40,6 +41,8 @@ export const ManifestSchema = z.strictObject({
     z.ZodObject<{ count: typeof count; shards: z.ZodArray<typeof ShardEntrySchema> }>
   >),
   labels: z.strictObject({ age: histogram, gender: histogram, race: histogram }),
+  /** The eyes box measured on the train split's mean face; null when it shows no eyes, absent in datasets ingested before boxes were measured. */
+  eyesBox: EyesBoxSchema.nullable().optional(),
 });
 
 /** A parsed dataset manifest. */

@@ -1,4 +1,4 @@
-import { type DataConfig, OCCLUSION_KINDS, type OcclusionKind } from '../config/schema';
+import { type DataConfig, type EyesBox, OCCLUSION_KINDS, type OcclusionKind } from '../config/schema';
 import { mixSeed, Rng } from '../util/rng';
 
 /**
@@ -15,16 +15,15 @@ export interface DrawnMask {
 
 const SIDES = ['half-left', 'half-right', 'half-upper', 'half-lower'] as const;
 
-// Where the eyes sit in UTKFace's aligned crops, as fractions of the image side:
-// both eyes inside this box (measured on the aligned 200x200 crops).
-const EYES = { top: 0.3, bottom: 0.52, left: 0.18, right: 0.82 } as const;
-
-/** Draws one mask of the given kind with the given generator. */
-export function drawMask(kind: OcclusionKind, size: number, rng: Rng): Uint8Array {
+/**
+ * Draws one mask of the given kind with the given generator; `eyes` is where the eyes sit in
+ * these faces (the `eyes` mask is that box, `eyes-unconstrained` a box drawn around it).
+ */
+export function drawMask(kind: OcclusionKind, size: number, eyes: EyesBox, rng: Rng): Uint8Array {
   const mask = new Uint8Array(size * size);
   switch (kind) {
     case 'half':
-      return drawMask(SIDES[rng.int(0, 3)], size, rng);
+      return drawMask(SIDES[rng.int(0, 3)], size, eyes, rng);
     case 'half-left':
       fillRect(mask, size, 0, 0, size, Math.floor(size / 2));
       break;
@@ -38,10 +37,10 @@ export function drawMask(kind: OcclusionKind, size: number, rng: Rng): Uint8Arra
       fillRect(mask, size, size - Math.floor(size / 2), 0, size, size);
       break;
     case 'eyes':
-      fillRect(mask, size, Math.round(EYES.top * size), Math.round(EYES.left * size), Math.round(EYES.bottom * size), Math.round(EYES.right * size));
+      fillRect(mask, size, Math.round(eyes.top * size), Math.round(eyes.left * size), Math.round(eyes.bottom * size), Math.round(eyes.right * size));
       break;
     case 'eyes-unconstrained':
-      drawEyesUnconstrained(mask, size, rng);
+      drawEyesUnconstrained(mask, size, eyes, rng);
       break;
     case 'box':
       drawBox(mask, size, rng);
@@ -58,11 +57,11 @@ export function drawMask(kind: OcclusionKind, size: number, rng: Rng): Uint8Arra
  * shape, all seeded by (seed, sample, epoch) with `sample` the GLOBAL sample index, so
  * sharding a batch across ranks does not change any mask.
  */
-export function occlusionMask(mix: DataConfig['occlusion'], size: number, seed: number, sample: number, epoch: number): DrawnMask {
+export function occlusionMask(mix: DataConfig['occlusion'], size: number, eyes: EyesBox, seed: number, sample: number, epoch: number): DrawnMask {
   const kinds = OCCLUSION_KINDS.filter((k) => (mix[k] ?? 0) > 0);
   const rng = new Rng(mixSeed(seed, sample, epoch, 0x0cc1));
   const kind = kinds[rng.weighted(kinds.map((k) => mix[k] ?? 0))];
-  return { kind, mask: drawMask(kind, size, rng) };
+  return { kind, mask: drawMask(kind, size, eyes, rng) };
 }
 
 /** Fraction of pixels that are hole. */
@@ -100,11 +99,15 @@ function fillRect(mask: Uint8Array, size: number, r0: number, c0: number, r1: nu
   for (let r = top; r < bottom; r++) mask.fill(1, r * size + left, r * size + right);
 }
 
-function drawEyesUnconstrained(mask: Uint8Array, size: number, rng: Rng): void {
-  const cy = (EYES.top + EYES.bottom) / 2 + rng.uniform(-0.06, 0.06);
-  const cx = 0.5 + rng.uniform(-0.08, 0.08);
-  const h = rng.uniform(0.12, 0.32);
-  const w = rng.uniform(0.45, 0.8);
+// A box near the eyes box: its centre moved by up to a quarter of the box's height and an
+// eighth of its width, its sides scaled by 0.55-1.45 (height) and 0.7-1.25 (width).
+function drawEyesUnconstrained(mask: Uint8Array, size: number, eyes: EyesBox, rng: Rng): void {
+  const height = eyes.bottom - eyes.top;
+  const width = eyes.right - eyes.left;
+  const cy = (eyes.top + eyes.bottom) / 2 + rng.uniform(-0.25, 0.25) * height;
+  const cx = (eyes.left + eyes.right) / 2 + rng.uniform(-0.125, 0.125) * width;
+  const h = rng.uniform(0.55, 1.45) * height;
+  const w = rng.uniform(0.7, 1.25) * width;
   fillBox(mask, size, cy - h / 2, cx - w / 2, cy + h / 2, cx + w / 2);
 }
 

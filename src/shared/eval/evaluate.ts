@@ -34,7 +34,8 @@ export interface EvalOptions {
 /**
  * Scores every inpainter on every mask kind over the images of a set: mean hole PSNR,
  * mean hole L1 (%) and mean SSIM of the composited image. Masks are drawn per image from
- * the seed alone, so models and baselines are compared on identical inputs.
+ * the seed alone, so models and baselines are compared on identical inputs; eyes masks go
+ * on the set's own eyes box.
  */
 export async function evaluate(inpainters: readonly Inpainter[], set: FaceSet, maskKinds: readonly OcclusionKind[], options: EvalOptions): Promise<EvalReport> {
   const count = Math.min(set.count, options.limit ?? set.count);
@@ -49,7 +50,7 @@ export async function evaluate(inpainters: readonly Inpainter[], set: FaceSet, m
       const n = Math.min(batch, count - start);
       const images = Float32Array.from(set.pixels.subarray(start * pixels, (start + n) * pixels), (v) => v / 255);
       const masks = new Uint8Array(n * pixels);
-      for (let i = 0; i < n; i++) masks.set(occlusionMask({ [kind]: 1 }, size, options.seed, start + i, 0).mask, i * pixels);
+      for (let i = 0; i < n; i++) masks.set(occlusionMask({ [kind]: 1 }, size, set.eyesBox, options.seed, start + i, 0).mask, i * pixels);
       for (const [k, inpainter] of inpainters.entries()) {
         const restored = await inpainter.inpaint(images, masks, n, size);
         for (let i = 0; i < n; i++) {

@@ -1,6 +1,6 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { OcclusionKind } from '../config/schema';
+import type { EyesBox, OcclusionKind } from '../config/schema';
 import { listImages } from '../data/folder-source';
 import { drawMask } from '../data/occlusion';
 import { mixSeed, Rng } from '../util/rng';
@@ -8,7 +8,7 @@ import type { Inpainter } from './inpainter';
 import { imageFileIo, type RestoreIo } from './restore-io';
 
 /** Where the hole is: a fixed mask (from a PNG), or an occlusion kind drawn per file. */
-export type MaskSpec = { mask: Uint8Array } | { kind: OcclusionKind; seed: number };
+export type MaskSpec = { mask: Uint8Array } | { kind: OcclusionKind; seed: number; eyes: EyesBox };
 
 /** Images per forward pass of {@link restoreFiles} unless told otherwise. */
 export const DEFAULT_RESTORE_BATCH_SIZE = 32;
@@ -119,7 +119,7 @@ async function readBatch(jobs: Job[], options: RestoreOptions, io: RestoreIo): P
   const masks = new Uint8Array(decoded.length * area);
   for (const [n, { job: { index }, pixels }] of decoded.entries()) {
     for (let i = 0; i < area; i++) images[n * area + i] = pixels[i] / 255;
-    const mask = 'mask' in options.mask ? options.mask.mask : drawMask(options.mask.kind, options.size, new Rng(mixSeed(options.mask.seed, index)));
+    const mask = 'mask' in options.mask ? options.mask.mask : drawMask(options.mask.kind, options.size, options.mask.eyes, new Rng(mixSeed(options.mask.seed, index)));
     masks.set(mask, n * area);
   }
   return { jobs: decoded.map((d) => d.job), images, masks, failed };

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { RunConfig } from '../config/schema';
 import type { FaceSet } from '../data/api';
+import { eyesBoxFor } from '../data/eyes-box';
 import { occlusionMask } from '../data/occlusion';
 import { ConfigInvalidError } from '../errors';
 import { generatorInpainter } from '../eval/generator-inpainter';
@@ -43,8 +44,9 @@ export class ValidationProbe implements Probe {
     const area = set.size * set.size;
     this.images = Float32Array.from(set.pixels.subarray(0, this.count * area), (v) => v / 255);
     this.masks = new Uint8Array(this.count * area);
+    const eyes = eyesBoxFor(config.data, set);
     for (let i = 0; i < this.count; i++) {
-      this.masks.set(occlusionMask(config.data.occlusion, set.size, PROBE_MASK_SEED, i, 0).mask, i * area);
+      this.masks.set(occlusionMask(config.data.occlusion, set.size, eyes, PROBE_MASK_SEED, i, 0).mask, i * area);
     }
     this.maskValues = Float32Array.from(this.masks);
   }

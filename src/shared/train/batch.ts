@@ -1,5 +1,6 @@
 import type { RunConfig } from '../config';
 import type { FaceSet } from '../data/api';
+import { eyesBoxFor } from '../data/eyes-box';
 import { occlusionMask } from '../data/occlusion';
 
 /**
@@ -28,6 +29,7 @@ export function makeBatch(set: FaceSet, ids: ArrayLike<number>, config: Pick<Run
   const size = set.size;
   const area = size * size;
   const count = ids.length;
+  const eyes = eyesBoxFor(config.data, set);
   const real = new Float32Array(count * area);
   const mask = new Float32Array(count * area);
   for (let n = 0; n < count; n++) {
@@ -36,7 +38,7 @@ export function makeBatch(set: FaceSet, ids: ArrayLike<number>, config: Pick<Run
       throw new RangeError(`sample id ${id} is outside the face set (0..${set.count - 1})`);
     }
     const pixels = set.pixels.subarray(id * area, (id + 1) * area);
-    const hole = occlusionMask(config.data.occlusion, size, config.train.seed, id, epoch).mask;
+    const hole = occlusionMask(config.data.occlusion, size, eyes, config.train.seed, id, epoch).mask;
     const base = n * area;
     for (let i = 0; i < area; i++) {
       real[base + i] = pixels[i] / 127.5 - 1;

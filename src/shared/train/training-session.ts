@@ -1,5 +1,6 @@
 import type { RunConfig } from '../config';
 import type { FaceSet } from '../data/api';
+import { withEyesBox } from '../data/eyes-box';
 import { CheckpointError, ConfigInvalidError, NonFiniteTrainingError, RunStoppedError } from '../errors';
 import type { Logger } from '../log';
 import type { RecoveryMetrics } from '../metrics/recovery-metrics';
@@ -122,7 +123,9 @@ export class TrainingSession {
   }
 
   /** Builds the networks (fresh, or from the run folder's latest checkpoint with `resume`) and commits their state. */
-  static async open(o: SessionOptions): Promise<TrainingSession> {
+  static async open(options: SessionOptions): Promise<TrainingSession> {
+    // Resolved once, so checkpoints carry the eyes box and a resume compares like with like.
+    const o = { ...options, config: withEyesBox(options.config, options.set) };
     const { config, set } = o;
     if (set.size !== config.data.imageSize) {
       throw new ConfigInvalidError(
@@ -171,7 +174,7 @@ export class TrainingSession {
   async reconfigure(config: RunConfig): Promise<void> {
     const { lrG, lrD, beta1, beta2 } = this.runConfig.optimizer;
     const next = config.optimizer;
-    this.runConfig = config;
+    this.runConfig = withEyesBox(config, this.o.set);
     if (next.lrG === lrG && next.lrD === lrD && next.beta1 === beta1 && next.beta2 === beta2) return;
     await this.replaceTrainer(trainerFor(config, this.trainer), this.state.step);
   }

@@ -69,6 +69,19 @@ test('data.prefetch takes 0, 1 or 2 batches, and says so for anything else', (t)
   }
 });
 
+test('data.eyesBox is null (the manifest decides) unless set to a box inside the image with top < bottom and left < right', (t) => {
+  t.is(resolveConfig({}).data.eyesBox, null);
+  const box = { top: 0.2, bottom: 0.4, left: 0.15, right: 0.85 };
+  t.deepEqual(resolveConfig({ set: [`data.eyesBox=${JSON.stringify(box)}`] }).data.eyesBox, box);
+  for (const [bad, why] of [
+    [{ ...box, top: 0.5 }, /data\.eyesBox: needs top < bottom/],
+    [{ ...box, right: 1.2 }, /data\.eyesBox\.right/],
+    [{ top: 0.2, bottom: 0.4 }, /data\.eyesBox\.left/],
+  ] as const) {
+    t.regex(t.throws(() => resolveConfig({ set: [`data.eyesBox=${JSON.stringify(bad)}`] }), { instanceOf: ConfigInvalidError }).message, why);
+  }
+});
+
 test('unknown presets, malformed --set and unreadable files get clear errors', (t) => {
   t.regex(t.throws(() => resolveConfig({ preset: 'v9' }), { instanceOf: ConfigInvalidError }).message, /unknown preset 'v9'.*v3\.3/);
   t.regex(t.throws(() => resolveConfig({ set: ['steps=5'] }))!.message, /section\.field=value/);

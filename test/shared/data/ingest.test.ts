@@ -5,10 +5,12 @@ import test from 'ava';
 import sharp from 'sharp';
 import { SPLITS } from '../../../src/shared/data/api';
 import { loadSplit } from '../../../src/shared/data/dataset';
+import { measureEyesBox, UTKFACE_EYES_BOX } from '../../../src/shared/data/eyes-box';
 import { FolderSource } from '../../../src/shared/data/folder-source';
 import { decodeGray } from '../../../src/shared/data/image-codec';
 import { ingest, type IngestCounts, type IngestReport, REPORT_FILE } from '../../../src/shared/data/ingest';
 import { manifestHash, readManifest, sha256Hex } from '../../../src/shared/data/manifest';
+import { SyntheticSource } from '../../../src/shared/data/synthetic-source';
 import { ConfigInvalidError, FormatError, ShardChecksumError } from '../../../src/shared/errors';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'facefill-ingest-'));
@@ -129,6 +131,29 @@ test('a manifest that lies about counts or points outside its folder is refused'
   await t.throwsAsync(loadSplit(out, 'train'), { instanceOf: FormatError, message: /shards\.0\.file: expected a plain file name/ });
   writeFileSync(join(out, 'manifest.json'), '{ not json');
   await t.throwsAsync(loadSplit(out, 'train'), { instanceOf: FormatError, message: /not valid JSON/ });
+});
+
+test("ingest stores the eyes box measured on the train split's faces, and every split loads with it", async (t) => {
+  const out = join(tmp(), 'faces');
+  await ingest({ source: new SyntheticSource(200, 3), out, size: 64 });
+  const { eyesBox } = await readManifest(out);
+  const train = await loadSplit(out, 'train');
+  t.truthy(eyesBox);
+  t.deepEqual(eyesBox, measureEyesBox(train));
+  for (const split of SPLITS) t.deepEqual((await loadSplit(out, split)).eyesBox, eyesBox);
+});
+
+test("a dataset with no eyes to measure, or ingested before boxes were measured, loads with UTKFace's box; a bad box is refused", async (t) => {
+  const out = join(tmp(), 'data');
+  await ingest({ source: new FolderSource(await makeFolder()), out, size: 16, split: [1, 0, 0] });
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+  t.is(manifest.eyesBox, null, 'the noise images show no eyes');
+  t.deepEqual((await loadSplit(out, 'train')).eyesBox, UTKFACE_EYES_BOX);
+  delete manifest.eyesBox;
+  writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest));
+  t.deepEqual((await loadSplit(out, 'train')).eyesBox, UTKFACE_EYES_BOX);
+  writeFileSync(join(out, 'manifest.json'), JSON.stringify({ ...manifest, eyesBox: { top: 0.4, bottom: 0.2, left: 0.1, right: 0.9 } }));
+  await t.throwsAsync(loadSplit(out, 'train'), { instanceOf: FormatError, message: /eyesBox: needs top < bottom/ });
 });
 
 test('ingest never overwrites an existing folder, and a missing dataset is a clear error', async (t) => {

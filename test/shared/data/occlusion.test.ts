@@ -1,16 +1,18 @@
 import test from 'ava';
 import { OCCLUSION_KINDS, type OcclusionKind } from '../../../src/shared/config';
+import { UTKFACE_EYES_BOX } from '../../../src/shared/data/eyes-box';
 import { drawMask, holeFraction, occlusionMask, parseOcclusionKind } from '../../../src/shared/data/occlusion';
 import { Rng } from '../../../src/shared/util/rng';
 
 const SIZES = [16, 17, 31, 64, 100, 128];
+const EYES = UTKFACE_EYES_BOX;
 const at = (mask: Uint8Array, size: number, r: number, c: number) => mask[r * size + c];
 
 test('masks are size*size, binary, never empty and never the whole image, for every kind and size', (t) => {
   for (const kind of OCCLUSION_KINDS) {
     for (const size of SIZES) {
       for (let i = 0; i < 20; i++) {
-        const mask = drawMask(kind, size, new Rng(i));
+        const mask = drawMask(kind, size, EYES, new Rng(i));
         t.is(mask.length, size * size);
         t.true(mask.every((v) => v === 0 || v === 1), `${kind} ${size} is not binary`);
         const f = holeFraction(mask);
@@ -29,7 +31,7 @@ test('half masks cover exactly their side', (t) => {
     'half-lower': (r) => r >= 32,
   };
   for (const [kind, inHole] of Object.entries(expect)) {
-    const mask = drawMask(kind as OcclusionKind, size, new Rng(1));
+    const mask = drawMask(kind as OcclusionKind, size, EYES, new Rng(1));
     for (let r = 0; r < size; r++) for (let c = 0; c < size; c++) t.is(at(mask, size, r, c), inHole(r, c) ? 1 : 0);
     t.is(holeFraction(mask), 0.5);
   }
@@ -37,50 +39,51 @@ test('half masks cover exactly their side', (t) => {
 
 test('half picks each of the four sides', (t) => {
   const seen = new Set<string>();
-  for (let i = 0; i < 100; i++) seen.add(drawMask('half', 32, new Rng(i)).join(''));
+  for (let i = 0; i < 100; i++) seen.add(drawMask('half', 32, EYES, new Rng(i)).join(''));
   t.is(seen.size, 4);
 });
 
-test('the eyes box is fixed, centred, and covers the eye band of an aligned face', (t) => {
-  const a = drawMask('eyes', 64, new Rng(1));
-  t.deepEqual(a, drawMask('eyes', 64, new Rng(99)));
-  t.is(at(a, 64, Math.round(0.4 * 64), 20), 1, 'left eye');
-  t.is(at(a, 64, Math.round(0.4 * 64), 44), 1, 'right eye');
-  t.is(at(a, 64, 5, 32), 0, 'forehead top is known');
-  t.is(at(a, 64, 50, 32), 0, 'mouth is known');
-  const f = holeFraction(a);
-  t.true(f > 0.1 && f < 0.25, `eyes covers ${f}`);
+test('the eyes mask is exactly the eyes box it is given, whatever the generator', (t) => {
+  for (const eyes of [EYES, { top: 0.3, bottom: 0.5, left: 0.25, right: 0.75 }]) {
+    const a = drawMask('eyes', 64, eyes, new Rng(1));
+    t.deepEqual(a, drawMask('eyes', 64, eyes, new Rng(99)));
+    const inBox = (r: number, c: number) => r >= Math.round(eyes.top * 64) && r < Math.round(eyes.bottom * 64) && c >= Math.round(eyes.left * 64) && c < Math.round(eyes.right * 64);
+    for (let r = 0; r < 64; r++) for (let c = 0; c < 64; c++) t.is(at(a, 64, r, c), inBox(r, c) ? 1 : 0);
+  }
 });
 
-test('unconstrained eye boxes vary but always cover the centre of the eye band', (t) => {
-  const masks = Array.from({ length: 50 }, (_, i) => drawMask('eyes-unconstrained', 64, new Rng(i)));
-  t.true(new Set(masks.map((m) => m.join(''))).size > 40);
-  for (const m of masks) t.is(at(m, 64, Math.round(0.41 * 64), 32), 1);
+test('unconstrained eye boxes vary but always cover the centre of the eyes box they are drawn around', (t) => {
+  for (const eyes of [EYES, { top: 0.3, bottom: 0.5, left: 0.25, right: 0.75 }]) {
+    const masks = Array.from({ length: 50 }, (_, i) => drawMask('eyes-unconstrained', 64, eyes, new Rng(i)));
+    t.true(new Set(masks.map((m) => m.join(''))).size > 40);
+    const [row, col] = [Math.floor(((eyes.top + eyes.bottom) / 2) * 64), Math.floor(((eyes.left + eyes.right) / 2) * 64)];
+    for (const m of masks) t.is(at(m, 64, row, col), 1);
+  }
 });
 
 test('random boxes and strokes stay within their size bounds', (t) => {
   for (let i = 0; i < 200; i++) {
-    const box = holeFraction(drawMask('box', 64, new Rng(i)));
+    const box = holeFraction(drawMask('box', 64, EYES, new Rng(i)));
     t.true(box >= 0.01 && box <= 0.3, `box covers ${box}`);
-    const strokes = holeFraction(drawMask('strokes', 64, new Rng(i)));
+    const strokes = holeFraction(drawMask('strokes', 64, EYES, new Rng(i)));
     t.true(strokes > 0 && strokes < 0.6, `strokes cover ${strokes}`);
   }
 });
 
 test('occlusionMask is deterministic in (seed, sample, epoch) and changes with each', (t) => {
   const mix = { box: 1, strokes: 1 };
-  const a = occlusionMask(mix, 64, 7, 123, 2);
-  t.deepEqual(occlusionMask(mix, 64, 7, 123, 2), a);
-  t.notDeepEqual(occlusionMask(mix, 64, 7, 123, 3).mask, a.mask);
-  t.notDeepEqual(occlusionMask(mix, 64, 7, 124, 2).mask, a.mask);
-  t.notDeepEqual(occlusionMask(mix, 64, 8, 123, 2).mask, a.mask);
+  const a = occlusionMask(mix, 64, EYES, 7, 123, 2);
+  t.deepEqual(occlusionMask(mix, 64, EYES, 7, 123, 2), a);
+  t.notDeepEqual(occlusionMask(mix, 64, EYES, 7, 123, 3).mask, a.mask);
+  t.notDeepEqual(occlusionMask(mix, 64, EYES, 7, 124, 2).mask, a.mask);
+  t.notDeepEqual(occlusionMask(mix, 64, EYES, 8, 123, 2).mask, a.mask);
 });
 
 test('the mixture follows its weights and never draws a zero-weight kind', (t) => {
   const counts: Record<string, number> = {};
   const n = 4000;
   for (let i = 0; i < n; i++) {
-    const { kind } = occlusionMask({ eyes: 3, box: 1, strokes: 0 }, 32, 1, i, 0);
+    const { kind } = occlusionMask({ eyes: 3, box: 1, strokes: 0 }, 32, EYES, 1, i, 0);
     counts[kind] = (counts[kind] ?? 0) + 1;
   }
   t.deepEqual(Object.keys(counts).sort(), ['box', 'eyes']);

@@ -1,4 +1,5 @@
 import type { FaceSet } from '../../../src/shared/data/api';
+import { generatedFaceSet } from '../../../src/shared/data/generated-face-set';
 import { drawSyntheticFace } from '../../../src/shared/data/synthetic-face';
 
 /** A small in-memory set of generated faces at 32x32 (every 4th pixel of the 128px drawing). */
@@ -9,8 +10,7 @@ export function syntheticSet(count: number, seed = 0): FaceSet {
     const face = drawSyntheticFace(seed, n);
     for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) pixels[n * size * size + y * size + x] = face.pixels[y * 4 * 128 + x * 4];
   }
-  const none = { age: null, gender: null, race: null };
-  return { size, count, pixels, hashes: Array.from({ length: count }, (_, i) => String(i)), labels: Array(count).fill(none), names: Array(count).fill('x') };
+  return generatedFaceSet(pixels, count, size, 'synthetic');
 }
 
 /** `count` generated faces drawn at `size`x`size` (not subsampled), bytes, image after image. */

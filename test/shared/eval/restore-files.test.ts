@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import sharp from 'sharp';
 import { selectBackend } from '../../../src/shared/backend/select';
+import { UTKFACE_EYES_BOX } from '../../../src/shared/data/eyes-box';
 import { decodeGray, encodePng } from '../../../src/shared/data/image-codec';
 import { loadMaskFile } from '../../../src/shared/data/mask-file';
 import { drawSyntheticFace } from '../../../src/shared/data/synthetic-face';
@@ -30,7 +31,7 @@ test('a folder is restored under the same names; a corrupt or non-square file fa
   writeFileSync(join(input, 'c.jpg'), Buffer.from('garbage'));
   writeFileSync(join(input, 'd.png'), await encodePng(gray(40, 5), 40, 20));
   const out = join(dir, 'out');
-  const result = await restoreFiles({ input, out, mask: { kind: 'eyes', seed: 1 }, inpainter: meanFillInpainter(), size: 64 });
+  const result = await restoreFiles({ input, out, mask: { kind: 'eyes', seed: 1, eyes: UTKFACE_EYES_BOX }, inpainter: meanFillInpainter(), size: 64 });
   t.deepEqual(readdirSync(out).sort(), ['a.png', 'b.jpg']);
   t.deepEqual(result.failed.map((f) => f.file.split('/').pop()), ['c.jpg', 'd.png']);
   t.regex(result.failed[0].error, /c\.jpg/);
@@ -44,14 +45,14 @@ test('a single file is restored; a 64x64 gray input is not resampled: with an id
   const pixels = gray(64, 11);
   writeFileSync(join(dir, 'face.png'), await encodePng(pixels, 64, 64));
   const out = join(dir, 'restored.png');
-  const result = await restoreFiles({ input: join(dir, 'face.png'), out, mask: { kind: 'box', seed: 2 }, inpainter: identity, size: 64 });
+  const result = await restoreFiles({ input: join(dir, 'face.png'), out, mask: { kind: 'box', seed: 2, eyes: UTKFACE_EYES_BOX }, inpainter: identity, size: 64 });
   t.deepEqual(result.failed, []);
   t.deepEqual(Array.from(await decodeGray(await sharp(out).toBuffer(), 64, out)), Array.from(pixels));
 });
 
 test('a missing input is reported, not thrown', async (t) => {
   const dir = tmp();
-  const result = await restoreFiles({ input: join(dir, 'nope.png'), out: join(dir, 'o.png'), mask: { kind: 'eyes', seed: 1 }, inpainter: identity, size: 64 });
+  const result = await restoreFiles({ input: join(dir, 'nope.png'), out: join(dir, 'o.png'), mask: { kind: 'eyes', seed: 1, eyes: UTKFACE_EYES_BOX }, inpainter: identity, size: 64 });
   t.is(result.failed.length, 1);
   t.regex(result.failed[0].error, /nope\.png/);
   t.false(existsSync(join(dir, 'o.png')));
@@ -104,7 +105,7 @@ test.serial('a small generator on wasm writes the same pixels at batch 1, 32 and
     const out = join(tmp(), 'out');
     // As `facefill restore` does: the generator's chunk is the batch.
     const inpainter = generatorInpainter(generator, 'model', batchSize);
-    const result = await restoreFiles({ input, out, mask: { kind: 'eyes-unconstrained', seed: 3 }, inpainter, size: 16, batchSize });
+    const result = await restoreFiles({ input, out, mask: { kind: 'eyes-unconstrained', seed: 3, eyes: UTKFACE_EYES_BOX }, inpainter, size: 16, batchSize });
     t.deepEqual(result.failed, []);
     t.deepEqual(result.restored.map((f) => basename(f)), readdirSync(input).sort());
     outputs.set(batchSize, await pixelsIn(out, 16));
@@ -126,7 +127,7 @@ test('a corrupt file and a non-image among good files fail alone; an inpainter t
   writeFileSync(join(input, 'face-005b.png'), 'just some text, not a picture');
   // 11 files in batches of 4: [000 001 002 002b] [003 004 005 005b] [006 007 008].
   const out = join(tmp(), 'out');
-  const result = await restoreFiles({ input, out, mask: { kind: 'box', seed: 1 }, inpainter: meanFillInpainter(), size: 32, batchSize: 4 });
+  const result = await restoreFiles({ input, out, mask: { kind: 'box', seed: 1, eyes: UTKFACE_EYES_BOX }, inpainter: meanFillInpainter(), size: 32, batchSize: 4 });
   t.deepEqual(result.failed.map((f) => basename(f.file)), ['face-002b.png', 'face-005b.png']);
   t.regex(result.failed[0].error, /face-002b\.png: a corrupt or truncated PNG/);
   t.regex(result.failed[1].error, /face-005b\.png: not an image format/);
@@ -141,7 +142,7 @@ test('a corrupt file and a non-image among good files fail alone; an inpainter t
     },
   };
   const out2 = join(tmp(), 'out');
-  const second = await restoreFiles({ input, out: out2, mask: { kind: 'box', seed: 1 }, inpainter: flaky, size: 32, batchSize: 4 });
+  const second = await restoreFiles({ input, out: out2, mask: { kind: 'box', seed: 1, eyes: UTKFACE_EYES_BOX }, inpainter: flaky, size: 32, batchSize: 4 });
   t.deepEqual(
     second.failed.map((f) => `${basename(f.file)}: ${f.error.replace(/.*: /, '')}`),
     ['face-002b.png: a corrupt or truncated PNG', 'face-003.png: out of memory', 'face-004.png: out of memory', 'face-005.png: out of memory', 'face-005b.png: not an image format the decoder reads'],
@@ -179,7 +180,7 @@ test('at most two batches are held at once, the next read while one is restored'
     },
   };
   const out = join(tmp(), 'out');
-  const result = await restoreFiles({ input, out, mask: { kind: 'eyes', seed: 0 }, inpainter: slow, size: 16, batchSize: 8, io: counting });
+  const result = await restoreFiles({ input, out, mask: { kind: 'eyes', seed: 0, eyes: UTKFACE_EYES_BOX }, inpainter: slow, size: 16, batchSize: 8, io: counting });
   t.is(result.restored.length, 45);
   t.is(state.held, 0);
   t.is(state.maxCount, 8);
@@ -194,6 +195,6 @@ test('a folder of no images restores nothing and calls no inpainter', async (t) 
   writeFileSync(join(input, 'notes.txt'), 'not an image name');
   const never: Inpainter = { name: 'never', inpaint: () => Promise.reject(new Error('called')) };
   const out = join(tmp(), 'out');
-  t.deepEqual(await restoreFiles({ input, out, mask: { kind: 'eyes', seed: 0 }, inpainter: never, size: 16 }), { restored: [], failed: [] });
+  t.deepEqual(await restoreFiles({ input, out, mask: { kind: 'eyes', seed: 0, eyes: UTKFACE_EYES_BOX }, inpainter: never, size: 16 }), { restored: [], failed: [] });
   t.deepEqual(readdirSync(out), []);
 });

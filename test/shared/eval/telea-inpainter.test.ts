@@ -1,4 +1,5 @@
 import test from 'ava';
+import { UTKFACE_EYES_BOX } from '../../../src/shared/data/eyes-box';
 import { drawMask } from '../../../src/shared/data/occlusion';
 import { meanFillInpainter } from '../../../src/shared/eval/baselines';
 import { holePsnr } from '../../../src/shared/eval/metrics';
@@ -15,7 +16,7 @@ const faces = (count: number, seed: number): Float32Array => Float32Array.from(d
 /** One project mask of `kind` per image, seeded by its index. */
 function masks(kind: 'box' | 'strokes' | 'half-lower' | 'eyes-unconstrained', count: number, seed: number): Uint8Array {
   const out = new Uint8Array(count * PIXELS);
-  for (let n = 0; n < count; n++) out.set(drawMask(kind, SIZE, new Rng(seed * 1000 + n)), n * PIXELS);
+  for (let n = 0; n < count; n++) out.set(drawMask(kind, SIZE, UTKFACE_EYES_BOX, new Rng(seed * 1000 + n)), n * PIXELS);
   return out;
 }
 

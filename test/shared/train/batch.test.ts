@@ -23,7 +23,7 @@ test('each sample gets the occlusion mask of (seed, its global id, epoch)', (t) 
     const batch = makeBatch(faces, [5, 1, 8], config, epoch);
     t.is(batch.epoch, epoch);
     [5, 1, 8].forEach((id, n) => {
-      const expected = occlusionMask(config.data.occlusion, 16, config.train.seed, id, epoch).mask;
+      const expected = occlusionMask(config.data.occlusion, 16, faces.eyesBox, config.train.seed, id, epoch).mask;
       t.deepEqual(Array.from(batch.mask.subarray(n * area, (n + 1) * area)), Array.from(expected));
     });
   }
@@ -34,4 +34,13 @@ test('each sample gets the occlusion mask of (seed, its global id, epoch)', (t) 
 
 test('ids outside the face set are rejected', (t) => {
   t.throws(() => makeBatch(faces, [10], config, 0), { message: /sample id 10 is outside/ });
+});
+
+test("eyes masks go on the face set's eyes box, or on data.eyesBox when the config sets one", (t) => {
+  const other = { top: 0.5, bottom: 0.75, left: 0.25, right: 0.75 };
+  const rows = (mask: Float32Array) => [...new Set(Array.from(mask.subarray(0, 16 * 16).keys()).filter((i) => mask[i] === 1).map((i) => Math.floor(i / 16)))];
+  const fromSet = makeBatch({ ...faces, eyesBox: { top: 0.125, bottom: 0.375, left: 0, right: 1 } }, [0], tinyConfig({ data: { occlusion: { eyes: 1 } } }), 0);
+  t.deepEqual(rows(fromSet.mask), [2, 3, 4, 5]);
+  const overridden = makeBatch(faces, [0], tinyConfig({ data: { occlusion: { eyes: 1 }, eyesBox: other } }), 0);
+  t.deepEqual(rows(overridden.mask), [8, 9, 10, 11]);
 });

@@ -128,6 +128,21 @@ const capture = (): { log: Logger; warnings: () => string[] } => {
   return { log, warnings: () => lines.map((l) => (JSON.parse(l) as { msg: string }).msg) };
 };
 
+test('checkpoints record the eyes box the masks used, and resuming on the same data sees no changed setting', async (t) => {
+  const config = tinyConfig({ train: { steps: 4, checkpointEvery: 2 } });
+  const out = tmp();
+  await trainOnFaceSet({ config: { ...config, train: { ...config.train, steps: 2 } }, set: faces, manifestHash: 'm', outDir: out, resume: false });
+  t.is(config.data.eyesBox, null);
+  t.deepEqual((await loadCheckpoint(out)).config.data.eyesBox, faces.eyesBox);
+  const { log, warnings } = capture();
+  await trainOnFaceSet({ config, set: faces, manifestHash: 'm', outDir: out, resume: true, log });
+  t.deepEqual(warnings(), []);
+  const chosen = { top: 0.25, bottom: 0.5, left: 0.125, right: 0.875 };
+  const other = tmp();
+  await trainOnFaceSet({ config: { ...config, data: { ...config.data, eyesBox: chosen } }, set: faces, manifestHash: 'm', outDir: other, resume: false });
+  t.deepEqual((await loadCheckpoint(other)).config.data.eyesBox, chosen);
+});
+
 test('the monitor probes every probeEvery steps and judges every step', async (t) => {
   const probe = scriptedProbe([]);
   const verdicts: number[] = [];
