@@ -18,6 +18,7 @@ import { DEFAULT_WORK_DIR, DEFAULT_WORKER_METRICS_PORT, runWorkerCommand } from 
 import { DEFAULT_GRACE_MS, DEFAULT_MAX_RESTARTS, runWorkers } from './commands/workers';
 import { BACKENDS } from './shared/config';
 import { SPLITS, type Split } from './shared/data/api';
+import { JITTERS } from './shared/data/augmentation';
 import { parseSplitFractions } from './shared/data/split';
 import { ConfigInvalidError, FacefillError } from './shared/errors';
 import { ExitCode, exitCodeFor } from './shared/exit-codes';
@@ -251,7 +252,7 @@ program
 
 program
   .command('eval')
-  .description('score a checkpoint against the mean-fill and mean-face baselines')
+  .description('score a checkpoint against the mean-fill, mean-face and Telea baselines')
   .requiredOption('--checkpoint <dir>', 'checkpoint folder or run folder')
   .requiredOption('--data <dir>', 'ingested dataset folder')
   .addOption(new Option('--split <name>', 'split to evaluate').choices(SPLITS).default('test'))
@@ -259,9 +260,10 @@ program
   .option('--limit <n>', 'evaluate at most n images', toInt)
   .option('--seed <n>', 'mask seed', toInt, 0)
   .option('--grid <file>', 'write an occluded | restored | original PNG grid')
+  .option('--jitter', `also score the faces zoomed, shifted, darkened, flattened and blurred (${JITTERS.map((j) => j.name).join(', ')}); rows with framing 'jitter' are the mean`)
   .option('--json', 'print the report as JSON')
   .addOption(backendOption())
-  .action(async (o: { checkpoint: string; data: string; split: Split; masks: string; limit?: number; seed: number; grid?: string; json?: boolean; backend: 'auto' }) => {
+  .action(async (o: { checkpoint: string; data: string; split: Split; masks: string; limit?: number; seed: number; grid?: string; jitter?: boolean; json?: boolean; backend: 'auto' }) => {
     const report = await runEval({ ...o, log: createLogger('eval') });
     console.log(o.json ? JSON.stringify(report, null, 2) : formatEvalTable(report));
   });

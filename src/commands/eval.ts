@@ -24,13 +24,16 @@ export interface EvalCommandOptions {
   limit?: number;
   /** Where to write the occluded | restored | original PNG grid; none when undefined. */
   grid?: string;
+  /** Also score every image under the fixed re-framings of `JITTERS` (rows with framing `jitter`). */
+  jitter?: boolean;
   backend: RunConfig['backend'];
   log: Logger;
 }
 
 /**
  * `facefill eval`: scores a checkpoint's generator and three baselines (mean fill, mean face
- * of the training split, and OpenCV-style Telea inpainting) with the same code on the same masks.
+ * of the training split, and OpenCV-style Telea inpainting) with the same code on the same
+ * masks; with `jitter`, also on the faces re-framed and re-exposed by each of `JITTERS`.
  */
 export async function runEval(options: EvalCommandOptions): Promise<EvalReport> {
   const kinds = parseMaskList(options.masks);
@@ -42,7 +45,12 @@ export async function runEval(options: EvalCommandOptions): Promise<EvalReport> 
   }
   options.log.info({ checkpoint: dir, step, split: options.split, images: Math.min(set.count, options.limit ?? set.count) }, 'evaluating');
   const model = generatorInpainter(generator);
-  const report = await evaluate([model, meanFillInpainter(), meanFaceInpainter(train), teleaInpainter()], set, kinds, { seed: options.seed, limit: options.limit });
+  const inpainters = [model, meanFillInpainter(), meanFaceInpainter(train), teleaInpainter()];
+  const report = await evaluate(inpainters, set, kinds, { seed: options.seed, limit: options.limit });
+  if (options.jitter) {
+    const jittered = await evaluate(inpainters, set, kinds, { seed: options.seed, limit: options.limit, framing: 'jitter' });
+    report.rows.push(...jittered.rows);
+  }
   if (options.grid) {
     await writeFile(options.grid, await sampleGrid(model, set, kinds, options.seed));
     options.log.info(`sample grid written to ${options.grid}`);

@@ -39,6 +39,11 @@ test('eval scores the model and both baselines on every requested mask, and writ
   );
   for (const r of report.rows) t.true(Number.isFinite(r.holePsnr) && r.ssim <= 1 && r.holeL1Percent >= 0);
   t.is((await sharp(grid).metadata()).format, 'png');
+  const jittered = await runEval({ checkpoint: out, data, split: 'test', masks: 'eyes', seed: 1, jitter: true, backend: 'cpu', log });
+  t.deepEqual(
+    jittered.rows.map((r) => `${r.framing}/${r.inpainter}`),
+    ['plain/model', 'plain/mean-fill', 'plain/mean-face', 'plain/telea', 'jitter/model', 'jitter/mean-fill', 'jitter/mean-face', 'jitter/telea'],
+  );
 });
 
 test('restore writes the model-size image for a file, and reports a bad file in a folder without stopping', async (t) => {

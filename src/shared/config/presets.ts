@@ -1,3 +1,4 @@
+import { DEFAULT_AUGMENT, NO_AUGMENT } from '../data/augmentation';
 import type { ConfigOverlay, RunConfig } from './schema';
 
 /** A named configuration: the recommended default, or one of the original research runs. */
@@ -53,6 +54,7 @@ export const DEFAULT_CONFIG: RunConfig = {
     maxImages: 0,
     occlusion: { half: 1, eyes: 1, 'eyes-unconstrained': 1, box: 1, strokes: 1 },
     eyesBox: null,
+    augment: { ...DEFAULT_AUGMENT },
     prefetch: 2,
   },
   train: { steps: 2000, seed: 1, checkpointEvery: 500, logEvery: 10, maxSkippedSteps: 20, keepCheckpoints: 5 },
@@ -139,6 +141,8 @@ const research = (over: {
       batchSize: 64,
       maxImages: images,
       occlusion: over.occlusion ?? { half: 1 },
+      // The research runs trained on the aligned crops as they are.
+      augment: { ...NO_AUGMENT },
     },
     train: epochs(over.epochs, images),
   };

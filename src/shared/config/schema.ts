@@ -92,6 +92,33 @@ export const EyesBoxSchema = z
 /** An eyes box. */
 export type EyesBox = z.infer<typeof EyesBoxSchema>;
 
+/**
+ * How strongly training samples are augmented (`src/shared/data/augmentation.ts`); every
+ * field is a bound, and 0 disables it. The bounds keep every draw meaningful: a scale or
+ * contrast change of 1 or more could reach a zero or negative factor.
+ */
+export const AugmentSchema = z.strictObject({
+  /** Largest relative change of scale: 0.1 zooms by a factor in [0.9, 1.1]. */
+  scale: z.number().min(0).max(0.5),
+  /** Largest shift along each axis, as a fraction of the side. */
+  shift: z.number().min(0).max(0.5),
+  /** Probability of a horizontal mirror. */
+  flip: fraction,
+  /** Largest additive change of brightness, as a fraction of the full range. */
+  brightness: fraction,
+  /** Largest relative change of contrast: 0.2 scales contrast by a factor in [0.8, 1.2]. */
+  contrast: z.number().min(0).max(0.9),
+  /** Largest |ln gamma|: 0.2 draws gamma in [e^-0.2, e^0.2]. Beyond e^±1 the gamma table drifts from an exact power, and no photo to restore is that far off. */
+  gamma: fraction,
+  /** Probability of a small Gaussian blur, its sigma drawn in [0.3, 1.0] px. */
+  blur: fraction,
+  /** Largest standard deviation of additive Gaussian noise, as a fraction of the full range. */
+  noise: z.number().min(0).max(0.5),
+});
+
+/** Augmentation bounds. */
+export type AugmentConfig = z.infer<typeof AugmentSchema>;
+
 /** What the model sees: image size, batch, and the occlusion mixture. */
 export const DataSchema = z.strictObject({
   imageSize: int(16, 128),
@@ -110,6 +137,8 @@ export const DataSchema = z.strictObject({
    * A training run records the box it used here, so its checkpoints restore with the same.
    */
   eyesBox: EyesBoxSchema.nullable(),
+  /** Seeded re-framing and exposure changes of each training sample, so the model does not depend on the exact crop. */
+  augment: AugmentSchema,
   /** Batches built ahead while a step runs (masks and tensors); 0 builds each when its step starts. Changes no result, only when batches are built. */
   prefetch: z.literal([0, 1, 2]),
 });

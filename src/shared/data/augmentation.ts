@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { AugmentConfig, EyesBox } from '../config/schema';
 import { mixSeed, Rng } from '../util/rng';
 import { resampleBilinear } from './bilinear-resample';
 import { addGaussianNoise, adjustExposure, gaussianBlur } from './photometric';
@@ -9,53 +9,16 @@ import { addGaussianNoise, adjustExposure, gaussianBlur } from './photometric';
  * each sample a little (zoom, shift, mirror) and changes its exposure (brightness,
  * contrast, gamma, blur, noise). Pure and deterministic like the occlusion masks: the same
  * (seed, global sample, epoch) gives the same augmentation on any rank, so an exact resume
- * stays exact.
+ * stays exact. The bounds are `data.augment` (`AugmentSchema` in the config schema).
  */
 
-/** How strongly training samples are augmented; every field is a bound, and 0 disables it. */
-export interface AugmentConfig {
-  /** Largest relative change of scale: 0.1 zooms by a factor in [0.9, 1.1]. */
-  scale: number;
-  /** Largest shift along each axis, as a fraction of the side. */
-  shift: number;
-  /** Probability of a horizontal mirror. */
-  flip: number;
-  /** Largest additive change of brightness, as a fraction of the full range. */
-  brightness: number;
-  /** Largest relative change of contrast: 0.2 scales contrast by a factor in [0.8, 1.2]. */
-  contrast: number;
-  /** Largest |ln gamma|: 0.2 draws gamma in [e^-0.2, e^0.2]. */
-  gamma: number;
-  /** Probability of a small Gaussian blur, its sigma drawn in [0.3, 1.0] px. */
-  blur: number;
-  /** Largest standard deviation of additive Gaussian noise, as a fraction of the full range. */
-  noise: number;
-}
+export type { AugmentConfig };
 
 /** A configuration that augments nothing: `augmentSample` returns its input unchanged. */
 export const NO_AUGMENT: Readonly<AugmentConfig> = Object.freeze({ scale: 0, shift: 0, flip: 0, brightness: 0, contrast: 0, gamma: 0, blur: 0, noise: 0 });
 
 /** Mild augmentation for aligned 64x64 faces: enough to cover slightly misaligned or badly exposed photos. */
 export const DEFAULT_AUGMENT: Readonly<AugmentConfig> = Object.freeze({ scale: 0.1, shift: 0.1, flip: 0.5, brightness: 0.1, contrast: 0.2, gamma: 0.2, blur: 0.2, noise: 0.02 });
-
-const fraction = (max: number) => z.number().min(0).max(max);
-
-/**
- * The zod schema of an `AugmentConfig`, for a config section. Bounds keep every draw
- * meaningful: a scale or contrast change of 1 or more could reach a zero or negative factor.
- */
-export const AugmentConfigSchema = z.strictObject({
-  scale: fraction(0.5),
-  shift: fraction(0.5),
-  flip: fraction(1),
-  brightness: fraction(1),
-  contrast: fraction(0.9),
-  // Beyond e^±1 the gamma table drifts from an exact power (see `adjustExposure`), and no
-  // photo to restore is that far off.
-  gamma: fraction(1),
-  blur: fraction(1),
-  noise: fraction(0.5),
-}) satisfies z.ZodType<AugmentConfig>;
 
 /** One concrete augmentation: the geometry and exposure changes drawn for one sample. */
 export interface Reframing {
@@ -118,16 +81,43 @@ export function isNoAugment(config: AugmentConfig): boolean {
   return config.scale === 0 && config.shift === 0 && config.flip === 0 && config.brightness === 0 && config.contrast === 0 && config.gamma === 0 && config.blur === 0 && config.noise === 0;
 }
 
+/** A sample after augmentation, with the reframing it was given (which moves its eyes). */
+export interface AugmentedSample {
+  pixels: Uint8Array;
+  reframing: Reframing;
+}
+
 /**
  * Augments one training sample: draws its reframing from
  * `new Rng(mixSeed(seed, sample, epoch, 0xa06))` (`sample` the GLOBAL sample index, a
  * salt apart from the occlusion mask's) and applies it, the noise continuing from the
- * same generator. Returns `pixels` itself, not a copy, when `config` augments nothing.
+ * same generator. Returns `pixels` itself, not a copy, and the identity when `config`
+ * augments nothing.
  */
-export function augmentSample(pixels: Uint8Array, size: number, config: AugmentConfig, seed: number, sample: number, epoch: number): Uint8Array {
-  if (isNoAugment(config)) return pixels;
+export function augmentSample(pixels: Uint8Array, size: number, config: AugmentConfig, seed: number, sample: number, epoch: number): AugmentedSample {
+  if (isNoAugment(config)) return { pixels, reframing: IDENTITY_REFRAMING };
   const rng = new Rng(mixSeed(seed, sample, epoch, 0xa06));
-  return applyReframing(pixels, size, drawReframing(config, rng), rng);
+  const reframing = drawReframing(config, rng);
+  return { pixels: applyReframing(pixels, size, reframing, rng), reframing };
+}
+
+/**
+ * Where an eyes box lands after a reframing of a size*size image: its edges (pixel
+ * boundaries) through the forward map of `resampleBilinear` (zoom about the centre, shift,
+ * mirror), clipped to the image. A box pushed out of the frame clips to an empty one.
+ */
+export function reframeBox(box: EyesBox, r: Reframing, size: number): EyesBox {
+  const centre = (size - 1) / 2;
+  // A fraction's edge sits half a pixel before the pixel it starts.
+  const move = (fraction: number, shift: number) => (centre + (fraction * size - 0.5 - centre) * r.scale + shift * size + 0.5) / size;
+  const clip = (v: number) => Math.min(1, Math.max(0, v));
+  const [left, right] = [move(box.left, r.dx), move(box.right, r.dx)];
+  return {
+    top: clip(move(box.top, r.dy)),
+    bottom: clip(move(box.bottom, r.dy)),
+    left: clip(r.flip ? 1 - right : left),
+    right: clip(r.flip ? 1 - left : right),
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { RunConfig } from '../config';
 import type { FaceSet } from '../data/api';
+import { augmentSample, reframeBox } from '../data/augmentation';
 import { eyesBoxFor } from '../data/eyes-box';
 import { occlusionMask } from '../data/occlusion';
 
@@ -21,9 +22,10 @@ export interface Batch {
 }
 
 /**
- * Assembles the batch of the given global sample ids: their pixels scaled to [-1, 1] and an
- * occlusion drawn per sample from (train seed, sample id, epoch), so the same sample gets
- * the same hole on any rank and a different one each epoch.
+ * Assembles the batch of the given global sample ids: their pixels augmented
+ * (`data.augment`) and scaled to [-1, 1], and an occlusion, both drawn per sample from
+ * (train seed, sample id, epoch), so the same sample gets the same augmentation and hole on
+ * any rank and different ones each epoch.
  */
 export function makeBatch(set: FaceSet, ids: ArrayLike<number>, config: Pick<RunConfig, 'data' | 'train'>, epoch: number): Batch {
   const size = set.size;
@@ -37,8 +39,10 @@ export function makeBatch(set: FaceSet, ids: ArrayLike<number>, config: Pick<Run
     if (!Number.isInteger(id) || id < 0 || id >= set.count) {
       throw new RangeError(`sample id ${id} is outside the face set (0..${set.count - 1})`);
     }
-    const pixels = set.pixels.subarray(id * area, (id + 1) * area);
-    const hole = occlusionMask(config.data.occlusion, size, eyes, config.train.seed, id, epoch).mask;
+    const { seed } = config.train;
+    const { pixels, reframing } = augmentSample(set.pixels.subarray(id * area, (id + 1) * area), size, config.data.augment, seed, id, epoch);
+    // The eyes moved with the face.
+    const hole = occlusionMask(config.data.occlusion, size, reframeBox(eyes, reframing, size), seed, id, epoch).mask;
     const base = n * area;
     for (let i = 0; i < area; i++) {
       real[base + i] = pixels[i] / 127.5 - 1;

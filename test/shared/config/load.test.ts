@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import { isNoAugment } from '../../../src/shared/data/augmentation';
 import { ConfigInvalidError } from '../../../src/shared/errors';
 import { DEFAULT_CONFIG, PRESETS, resolveConfig, validateConfig, validateSavedConfig } from '../../../src/shared/config';
 
@@ -16,6 +17,13 @@ test('every preset resolves to a valid config named after it', (t) => {
     const config = resolveConfig({ preset: name });
     t.is(config.preset, name);
     t.notThrows(() => validateConfig(config));
+  }
+});
+
+test('only the default preset augments: the research presets train on the crops as they are', (t) => {
+  t.true(Object.values(resolveConfig({}).data.augment).some((bound) => bound > 0));
+  for (const name of Object.keys(PRESETS).filter((n) => n !== 'default')) {
+    t.true(isNoAugment(resolveConfig({ preset: name }).data.augment), name);
   }
 });
 

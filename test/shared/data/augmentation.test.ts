@@ -1,8 +1,8 @@
 import test from 'ava';
 import fc from 'fast-check';
+import { AugmentSchema } from '../../../src/shared/config/schema';
 import {
   type AugmentConfig,
-  AugmentConfigSchema,
   DEFAULT_AUGMENT,
   IDENTITY_REFRAMING,
   JITTERS,
@@ -12,6 +12,7 @@ import {
   applyReframing,
   augmentSample,
   drawReframing,
+  reframeBox,
 } from '../../../src/shared/data/augmentation';
 import { mixSeed, Rng } from '../../../src/shared/util/rng';
 
@@ -66,19 +67,20 @@ test('the identity reframing returns a new image with the same bytes', (t) => {
 
 test('NO_AUGMENT returns the input itself, and draws the identity', (t) => {
   const px = randomImage(SIZE, 2);
-  t.is(augmentSample(px, SIZE, NO_AUGMENT, 1, 2, 3), px);
-  t.is(augmentSample(px, SIZE, { ...NO_AUGMENT }, 1, 2, 3), px);
+  t.deepEqual(augmentSample(px, SIZE, NO_AUGMENT, 1, 2, 3), { pixels: px, reframing: IDENTITY_REFRAMING });
+  t.is(augmentSample(px, SIZE, { ...NO_AUGMENT }, 1, 2, 3).pixels, px);
   t.deepEqual(drawReframing(NO_AUGMENT, new Rng(5)), IDENTITY_REFRAMING);
 });
 
 test('the same (seed, sample, epoch) gives the same bytes; another sample, epoch or seed gives another draw', (t) => {
   const px = face;
-  const ref = augmentSample(px, SIZE, DEFAULT_AUGMENT, 42, 10, 3);
-  t.deepEqual(augmentSample(px.slice(), SIZE, DEFAULT_AUGMENT, 42, 10, 3), ref);
+  const augment = (image: Uint8Array, seed: number, sample: number, epoch: number) => augmentSample(image, SIZE, DEFAULT_AUGMENT, seed, sample, epoch).pixels;
+  const ref = augment(px, 42, 10, 3);
+  t.deepEqual(augment(px.slice(), 42, 10, 3), ref);
   const others = [
-    ...Array.from({ length: 8 }, (_, s) => augmentSample(px, SIZE, DEFAULT_AUGMENT, 42, 11 + s, 3)),
-    ...Array.from({ length: 8 }, (_, e) => augmentSample(px, SIZE, DEFAULT_AUGMENT, 42, 10, 4 + e)),
-    augmentSample(px, SIZE, DEFAULT_AUGMENT, 43, 10, 3),
+    ...Array.from({ length: 8 }, (_, s) => augment(px, 42, 11 + s, 3)),
+    ...Array.from({ length: 8 }, (_, e) => augment(px, 42, 10, 4 + e)),
+    augment(px, 43, 10, 3),
   ];
   for (const other of others) t.false(sameBytes(other, ref));
   t.is(new Set(others.map((o) => o.join(','))).size, others.length);
@@ -86,8 +88,9 @@ test('the same (seed, sample, epoch) gives the same bytes; another sample, epoch
 
 test('augmentSample draws from the sample\'s own generator, then continues it for the noise', (t) => {
   const rng = new Rng(mixSeed(42, 10, 3, 0xa06));
-  const expected = applyReframing(face, SIZE, drawReframing(DEFAULT_AUGMENT, rng), rng);
-  t.deepEqual(augmentSample(face, SIZE, DEFAULT_AUGMENT, 42, 10, 3), expected);
+  const reframing = drawReframing(DEFAULT_AUGMENT, rng);
+  const expected = applyReframing(face, SIZE, reframing, rng);
+  t.deepEqual(augmentSample(face, SIZE, DEFAULT_AUGMENT, 42, 10, 3), { pixels: expected, reframing });
 });
 
 test('drawReframing consumes the same number of draws whatever the config, so turning one field off leaves the others', (t) => {
@@ -206,8 +209,8 @@ test('draws stay within the configured bounds', (t) => {
     }),
     { numRuns: 1_000 },
   );
-  t.true(AugmentConfigSchema.safeParse(DEFAULT_AUGMENT).success);
-  t.false(AugmentConfigSchema.safeParse({ ...DEFAULT_AUGMENT, contrast: 1 }).success);
+  t.true(AugmentSchema.safeParse(DEFAULT_AUGMENT).success);
+  t.false(AugmentSchema.safeParse({ ...DEFAULT_AUGMENT, contrast: 1 }).success);
 });
 
 test('over many samples, flips and blurs come at their configured rates', (t) => {
@@ -233,4 +236,28 @@ test('every jitter has a short kebab-case name, applies to a 64x64 face and chan
     t.false(sameBytes(out, face), `${name} changes nothing`);
     t.deepEqual(applyReframing(face, SIZE, reframing, new Rng(2)), out, `${name} depends on the generator`);
   }
+});
+
+test('reframeBox moves a box with the pixels it covers: a dark box in the image lands where reframeBox says', (t) => {
+  const box = { top: 0.1875, bottom: 0.390625, left: 0.15625, right: 0.84375 };
+  const inBox = (b: typeof box, x: number, y: number) => y >= b.top * SIZE && y < b.bottom * SIZE && x >= b.left * SIZE && x < b.right * SIZE;
+  const marked = image(SIZE, (x, y) => (inBox(box, x + 0.5, y + 0.5) ? 20 : 220));
+  const frames: Reframing[] = [IDENTITY_REFRAMING, ...JITTERS.map((j) => j.reframing), { ...IDENTITY_REFRAMING, scale: 0.9, dx: -0.08, dy: 0.05, flip: true }];
+  for (const r of frames) {
+    const moved = reframeBox(box, r, SIZE);
+    const out = applyReframing(marked, SIZE, { ...r, brightness: 0, contrast: 1, gamma: 1, blurSigma: 0, noiseStd: 0 }, new Rng(1));
+    // Pixels well inside the moved box are dark, pixels well outside it bright.
+    for (let y = 0; y < SIZE; y++) {
+      for (let x = 0; x < SIZE; x++) {
+        const [cx, cy] = [x + 0.5, y + 0.5];
+        const inside = inBox(moved, cx - 1, cy - 1) && inBox(moved, cx + 1, cy + 1);
+        const outside = !inBox(moved, cx - 1, cy - 1) && !inBox(moved, cx + 1, cy + 1) && !inBox(moved, cx - 1, cy + 1) && !inBox(moved, cx + 1, cy - 1);
+        if (inside) t.true(out[y * SIZE + x] < 60, `(${x}, ${y}) should be in the box after ${JSON.stringify(r)}`);
+        if (outside) t.true(out[y * SIZE + x] > 180, `(${x}, ${y}) should be outside the box after ${JSON.stringify(r)}`);
+      }
+    }
+  }
+  t.deepEqual(reframeBox(box, IDENTITY_REFRAMING, SIZE), box);
+  const gone = reframeBox(box, { ...IDENTITY_REFRAMING, dy: -0.5 }, SIZE);
+  t.true(gone.bottom <= gone.top, 'a box shifted out of the frame is empty');
 });

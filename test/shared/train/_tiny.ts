@@ -1,6 +1,7 @@
 import type { RunConfig } from '../../../src/shared/config';
 import { DEFAULT_CONFIG, validateConfig } from '../../../src/shared/config';
 import type { FaceSet } from '../../../src/shared/data/api';
+import { NO_AUGMENT } from '../../../src/shared/data/augmentation';
 import { generatedFaceSet } from '../../../src/shared/data/generated-face-set';
 import type { Batch } from '../../../src/shared/train/batch';
 import { loadCheckpoint } from '../../../src/shared/train/checkpoint';
@@ -18,7 +19,7 @@ export function tinyConfig(over: Overlay = {}): RunConfig {
     discriminator: { layers: 2, baseFilters: 4, maxFilters: 8, kernelSize: 3, dropout: 0.2, minibatch: 'discrimination', minibatchKernels: 4, minibatchDims: 2 },
     loss: { ...DEFAULT_CONFIG.loss, noisyLabels: true },
     optimizer: { ...DEFAULT_CONFIG.optimizer, lrG: 2e-3, lrD: 1e-3 },
-    data: { imageSize: 16, batchSize: 4, maxImages: 0, occlusion: { box: 1 }, eyesBox: null, prefetch: 2 },
+    data: { imageSize: 16, batchSize: 4, maxImages: 0, occlusion: { box: 1 }, eyesBox: null, augment: { ...NO_AUGMENT }, prefetch: 2 },
     train: { ...DEFAULT_CONFIG.train, steps: 6, seed: 3, checkpointEvery: 0, logEvery: 1 },
   };
   const merged: Record<string, unknown> = { ...base };

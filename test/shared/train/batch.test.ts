@@ -1,4 +1,5 @@
 import test from 'ava';
+import { augmentSample, DEFAULT_AUGMENT, reframeBox } from '../../../src/shared/data/augmentation';
 import { occlusionMask } from '../../../src/shared/data/occlusion';
 import { makeBatch } from '../../../src/shared/train/batch';
 import { syntheticFaces, tinyConfig } from './_tiny';
@@ -43,4 +44,19 @@ test("eyes masks go on the face set's eyes box, or on data.eyesBox when the conf
   t.deepEqual(rows(fromSet.mask), [2, 3, 4, 5]);
   const overridden = makeBatch(faces, [0], tinyConfig({ data: { occlusion: { eyes: 1 }, eyesBox: other } }), 0);
   t.deepEqual(rows(overridden.mask), [8, 9, 10, 11]);
+});
+
+test('with data.augment a sample is augmented as augmentSample draws it, and its eyes mask moves with the face', (t) => {
+  const augmented = tinyConfig({ data: { occlusion: { eyes: 1 }, augment: DEFAULT_AUGMENT } });
+  const area = 16 * 16;
+  let moved = 0;
+  for (const id of [0, 3, 9]) {
+    const batch = makeBatch(faces, [id], augmented, 2);
+    const { pixels, reframing } = augmentSample(faces.pixels.subarray(id * area, (id + 1) * area), 16, DEFAULT_AUGMENT, augmented.train.seed, id, 2);
+    t.deepEqual(Array.from(batch.real), Array.from(pixels, (v) => Math.fround(v / 127.5 - 1)));
+    const expected = occlusionMask({ eyes: 1 }, 16, reframeBox(faces.eyesBox, reframing, 16), augmented.train.seed, id, 2).mask;
+    t.deepEqual(Array.from(batch.mask), Array.from(expected));
+    if (expected.join() !== occlusionMask({ eyes: 1 }, 16, faces.eyesBox, 0, 0, 0).mask.join()) moved++;
+  }
+  t.true(moved > 0, 'some eyes box moved');
 });
