@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
+import { NO_AUGMENT } from '../data/augmentation';
 import { ConfigInvalidError } from '../errors';
 import { DEFAULT_CONFIG, PRESETS } from './presets';
 import { type ConfigOverlay, type RunConfig, RunConfigSchema } from './schema';
@@ -41,14 +42,23 @@ export function validateConfig(value: unknown, origin = 'config'): RunConfig {
 
 /**
  * Validates a config saved by a run (a checkpoint's, run.json's): fields added to the config
- * since it was written take the value its preset gives them now, so a run from an older
- * version resumes; anything else that does not validate is an error naming `origin`.
+ * since it was written take the value its preset gives them now, or, where they shape the
+ * networks or the data, the value that does what the run did ({@link BEFORE_ADDED}), so a
+ * run from an older version resumes; anything else that does not validate is an error naming `origin`.
  */
 export function validateSavedConfig(value: unknown, origin: string): RunConfig {
   if (!isPlainObject(value)) return validateConfig(value, origin);
   const preset = typeof value.preset === 'string' ? PRESETS[value.preset] : undefined;
-  return validateConfig(onDefaults([preset?.overlay ?? {}, value]), origin);
+  return validateConfig(onDefaults([preset?.overlay ?? {}, BEFORE_ADDED, value]), origin);
 }
+
+// Fields added since configs were first saved that change the networks or the data, at the
+// value that does what runs did before they existed: an older checkpoint loads into the
+// networks it was trained as, and resumes on the data it saw.
+const BEFORE_ADDED: ConfigOverlay = {
+  generator: { upsample: 'transposed', mirrorInput: false },
+  data: { augment: { ...NO_AUGMENT } },
+};
 
 function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string {
   return issues

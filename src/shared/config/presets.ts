@@ -25,6 +25,8 @@ export const DEFAULT_CONFIG: RunConfig = {
     bottleneck: 0,
     dropout: 0,
     norm: 'batch',
+    upsample: 'transposed',
+    mirrorInput: false,
   },
   discriminator: {
     layers: 4,
@@ -116,6 +118,8 @@ const research = (over: {
       bottleneck: over.bottleneck ? 256 : 0,
       dropout: over.dropout ?? 0,
       norm: 'batch',
+      upsample: 'transposed',
+      mirrorInput: false,
     },
     discriminator: {
       layers: over.layers[1],

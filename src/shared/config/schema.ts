@@ -39,6 +39,10 @@ export const GeneratorSchema = z.strictObject({
   bottleneck: int(0, 4096),
   dropout: rate,
   norm: z.enum(['batch', 'none']),
+  /** How the decoder doubles the size: a stride-2 transposed convolution, or a bilinear resize then a convolution (no checkerboard). */
+  upsample: z.enum(['transposed', 'resize']),
+  /** Feeds the input's left-right mirror image as two more channels: faces are nearly symmetric, so the other half of the face is one kernel away. */
+  mirrorInput: z.boolean(),
 });
 
 /** The discriminator: strided convolutions, dropout, minibatch features, one logit. */

@@ -1,11 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GeneratorConfig } from '../config';
 import { planGenerator } from './generator-plan';
+import { MirrorConcat } from './mirror-concat';
 import { seededGlorot } from './name-seed';
 import { SeededDropout } from './seeded-dropout';
 
 /** Channels of the generator's and discriminator's input: the (occluded) image and the hole mask. */
 export const INPUT_CHANNELS = 2;
+
+/** Channels the generator's first convolution sees: the input's, and their mirror image's with `mirrorInput`. */
+export function generatorInputChannels(cfg: Pick<GeneratorConfig, 'mirrorInput'>): number {
+  return cfg.mirrorInput ? 2 * INPUT_CHANNELS : INPUT_CHANNELS;
+}
 
 /**
  * Builds the inpainting generator: input [b, S, S, 2] (the occluded image in [-1, 1] with
@@ -15,8 +21,12 @@ export const INPUT_CHANNELS = 2;
  * in the original research), laid out by {@link planGenerator}: LeakyReLU(0.2) in the
  * encoder, ReLU in the decoder, batch norm everywhere except the first encoder layer and the
  * output layer when `norm` is 'batch', dropout after each hidden decoder layer, an optional
- * dense code of `bottleneck` units, and optional U-Net skips. Layers have fixed names and
- * kernels are initialised from `seed`, so the same config and seed give the same weights.
+ * dense code of `bottleneck` units, and optional U-Net skips. With `upsample: 'resize'` a
+ * decoder layer that doubles the size is a bilinear resize and a convolution
+ * instead of a transposed convolution, whose overlapping strides draw a checkerboard
+ * (Odena et al. 2016); with `mirrorInput` the input's mirror image joins it as channels.
+ * Layers have fixed names and kernels are initialised from `seed`, so the same config and
+ * seed give the same weights.
  */
 export function buildGenerator(cfg: GeneratorConfig, imageSize: number, seed = 0): tf.LayersModel {
   const plan = planGenerator(cfg, imageSize);
@@ -36,7 +46,17 @@ export function buildGenerator(cfg: GeneratorConfig, imageSize: number, seed = 0
   const normalise = (x: tf.SymbolicTensor, name: string, on: boolean): tf.SymbolicTensor =>
     on ? (tf.layers.batchNormalization({ name }).apply(x) as tf.SymbolicTensor) : x;
 
-  let x: tf.SymbolicTensor = input;
+  let x: tf.SymbolicTensor = cfg.mirrorInput ? (new MirrorConcat({ name: 'g_mirror' }).apply(input) as tf.SymbolicTensor) : input;
+  // A decoder layer: transposed, or (resize) a resize by its stride and a stride-1 convolution.
+  const upsample = (name: string, filters: number, stride: number, bias: boolean): void => {
+    if (cfg.upsample === 'transposed') {
+      x = conv(name, filters, stride, bias, true).apply(x) as tf.SymbolicTensor;
+      return;
+    }
+    // Bilinear: the wasm backend's gradient of a nearest-neighbour resize is wrong (off by hundreds against the cpu backend's).
+    if (stride > 1) x = tf.layers.upSampling2d({ size: [stride, stride], interpolation: 'bilinear', name: `${name}_resize` }).apply(x) as tf.SymbolicTensor;
+    x = conv(name, filters, 1, bias, false).apply(x) as tf.SymbolicTensor;
+  };
   const encoded: tf.SymbolicTensor[] = [];
   plan.encoder.forEach((layer, i) => {
     x = conv(`g_enc${i}_conv`, layer.filters, layer.stride, !layer.norm, false).apply(x) as tf.SymbolicTensor;
@@ -61,12 +81,12 @@ export function buildGenerator(cfg: GeneratorConfig, imageSize: number, seed = 0
 
   plan.decoder.forEach((layer, j) => {
     if (layer.output) {
-      x = conv('g_out', 1, layer.stride, true, true).apply(x) as tf.SymbolicTensor;
+      upsample('g_out', 1, layer.stride, true);
       x = tf.layers.activation({ activation: 'tanh', name: 'g_out_tanh' }).apply(x) as tf.SymbolicTensor;
       return;
     }
     const norm = cfg.norm === 'batch';
-    x = conv(`g_dec${j}_deconv`, layer.filters, layer.stride, !norm, true).apply(x) as tf.SymbolicTensor;
+    upsample(`g_dec${j}_deconv`, layer.filters, layer.stride, !norm);
     x = normalise(x, `g_dec${j}_bn`, norm);
     x = tf.layers.reLU({ name: `g_dec${j}_act` }).apply(x) as tf.SymbolicTensor;
     if (cfg.dropout > 0) x = new SeededDropout({ rate: cfg.dropout, name: `g_dec${j}_drop` }).apply(x) as tf.SymbolicTensor;

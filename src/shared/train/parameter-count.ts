@@ -1,6 +1,6 @@
 import type { DiscriminatorConfig, GeneratorConfig } from '../config';
 import { filtersAt, MIN_SPATIAL, planGenerator } from '../model/generator-plan';
-import { INPUT_CHANNELS } from '../model/generator';
+import { generatorInputChannels, INPUT_CHANNELS } from '../model/generator';
 
 /**
  * How many weights the networks a config describes hold, counted from the config alone (no
@@ -21,7 +21,7 @@ export function generatorParameters(cfg: GeneratorConfig, imageSize: number): Pa
   const plan = planGenerator(cfg, imageSize);
   const norm = cfg.norm === 'batch';
   const count = new Counter(cfg.kernelSize);
-  let channels = INPUT_CHANNELS;
+  let channels = generatorInputChannels(cfg);
   for (const layer of plan.encoder) {
     count.conv(channels, layer.filters, !layer.norm);
     if (layer.norm) count.batchNorm(layer.filters);

@@ -107,6 +107,13 @@ test('a saved config missing fields added since takes them from its preset, and 
   const loaded = validateSavedConfig(old, 'run.json');
   t.deepEqual(loaded, saved);
   t.not(PRESETS['v3.3'].overlay.optimizer?.lrG, DEFAULT_CONFIG.optimizer.lrG, 'the preset, not the default, gives lrG');
+  // Fields that shape the networks or the data take the value older runs had, not the preset's.
+  const before = JSON.parse(JSON.stringify(resolveConfig({}))) as { generator: Record<string, unknown>; data: Record<string, unknown> };
+  delete before.generator.upsample;
+  delete before.generator.mirrorInput;
+  delete before.data.augment;
+  const older = validateSavedConfig(before, 'run.json');
+  t.deepEqual([older.generator.upsample, older.generator.mirrorInput, isNoAugment(older.data.augment)], ['transposed', false, true]);
   t.throws(() => validateSavedConfig({ ...old, train: { ...old.train, steps: -1 } }, 'run.json'), { instanceOf: ConfigInvalidError, message: /invalid run\.json:\n {2}- train\.steps/ });
   t.throws(() => validateSavedConfig({ ...old, extra: 1 }, 'run.json'), { instanceOf: ConfigInvalidError, message: /run\.json/ });
   t.throws(() => validateSavedConfig('nonsense', 'run.json'), { instanceOf: ConfigInvalidError, message: /run\.json/ });

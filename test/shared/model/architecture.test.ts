@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import test from 'ava';
 import { DEFAULT_CONFIG, type GeneratorConfig, resolveConfig } from '../../../src/shared/config';
 import { buildDiscriminator, buildGenerator, planGenerator } from '../../../src/shared/model';
+import { MirrorConcat } from '../../../src/shared/model/mirror-concat';
 
 test.before(async () => {
   await tf.setBackend('cpu');
@@ -95,6 +96,8 @@ test('every option builds and runs: bottleneck, skips, dropout, odd sizes, one l
     [{ layers: 6, bottleneck: 8, skip: true, dropout: 0.5 }, 24],
     [{ layers: 10, skip: true }, 16],
     [{ layers: 4, skip: true }, 18],
+    [{ layers: 6, upsample: 'resize', mirrorInput: true }, 16],
+    [{ layers: 5, upsample: 'resize', bottleneck: 8, skip: false }, 24],
   ];
   for (const [over, size] of cases) {
     const g = buildGenerator(gen({ baseFilters: 4, maxFilters: 8, ...over }), size);
@@ -106,6 +109,28 @@ test('every option builds and runs: bottleneck, skips, dropout, odd sizes, one l
     g.dispose();
   }
   t.true(buildGenerator(gen({ layers: 5, bottleneck: 16, skip: false }), 16).layers.some((l) => l.name === 'g_code'));
+});
+
+test("resize upsampling has no transposed convolution and doubles by bilinear resizes, as many as the transposed decoder's strides", (t) => {
+  const transposed = buildGenerator(gen({ layers: 6, baseFilters: 4, maxFilters: 8 }), 16);
+  const resized = buildGenerator(gen({ layers: 6, baseFilters: 4, maxFilters: 8, upsample: 'resize' }), 16);
+  const classes = (m: tf.LayersModel) => m.layers.map((l) => l.getClassName());
+  t.is(classes(resized).filter((c) => c === 'Conv2DTranspose').length, 0);
+  t.is(classes(resized).filter((c) => c === 'UpSampling2D').length, classes(transposed).filter((c) => c === 'Conv2DTranspose').length);
+  transposed.dispose();
+  resized.dispose();
+});
+
+test('MirrorConcat appends the left-right mirror image as channels, and the mirrored-input generator sees 4 channels', (t) => {
+  const x = tf.randomUniform([2, 5, 7, 2]);
+  const y = new MirrorConcat().apply(x) as tf.Tensor;
+  t.deepEqual(y.shape, [2, 5, 7, 4]);
+  const [a, b] = [x.arraySync() as number[][][][], y.arraySync() as number[][][][]];
+  for (let n = 0; n < 2; n++) for (let r = 0; r < 5; r++) for (let c = 0; c < 7; c++) t.deepEqual(b[n][r][c], [...a[n][r][c], ...a[n][r][6 - c]]);
+  const g = buildGenerator(gen({ layers: 4, baseFilters: 4, maxFilters: 8, mirrorInput: true }), 16);
+  t.is((g.getLayer('g_enc0_conv').getWeights()[0].shape as number[])[2], 4);
+  tf.dispose([x, y]);
+  g.dispose();
 });
 
 test('the same seed builds identical weights; a different seed does not', (t) => {

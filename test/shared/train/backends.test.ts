@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import test from 'ava';
 import { selectBackend } from '../../../src/shared/backend/select';
+import type { RunConfig } from '../../../src/shared/config';
 import { buildDiscriminator, buildGenerator } from '../../../src/shared/model';
 import { Trainer } from '../../../src/shared/train/trainer';
 import { boxBatch, maxAbsDiff, syntheticFaces, tinyConfig } from './_tiny';
@@ -9,7 +10,7 @@ import { boxBatch, maxAbsDiff, syntheticFaces, tinyConfig } from './_tiny';
 const config = tinyConfig({ generator: { kernelSize: 4 } });
 const batch = boxBatch(syntheticFaces(8, 16), [0, 1, 2, 3]);
 
-async function gradientsOn(backend: 'cpu' | 'wasm'): Promise<{ d: Float32Array; g: Float32Array }> {
+async function gradientsOn(backend: 'cpu' | 'wasm', config: RunConfig): Promise<{ d: Float32Array; g: Float32Array }> {
   await selectBackend(backend);
   const trainer = new Trainer(config, {
     generator: buildGenerator(config.generator, 16, config.train.seed),
@@ -23,14 +24,19 @@ async function gradientsOn(backend: 'cpu' | 'wasm'): Promise<{ d: Float32Array; 
   return { d, g };
 }
 
-test.serial('wasm computes the gradients the cpu backend computes', async (t) => {
-  const cpu = await gradientsOn('cpu');
-  const wasm = await gradientsOn('wasm');
-  t.is(tf.getBackend(), 'wasm');
-  const scale = (v: Float32Array) => Math.max(...Array.from(v, Math.abs));
-  t.true(maxAbsDiff(cpu.d, wasm.d) <= 1e-3 * scale(cpu.d), `D gradients differ by ${maxAbsDiff(cpu.d, wasm.d)}`);
-  t.true(maxAbsDiff(cpu.g, wasm.g) <= 1e-3 * scale(cpu.g), `G gradients differ by ${maxAbsDiff(cpu.g, wasm.g)}`);
-});
+for (const [what, variant] of [
+  ['', config],
+  [' (resize upsampling, mirrored input)', tinyConfig({ generator: { kernelSize: 4, upsample: 'resize', mirrorInput: true } })],
+] as const) {
+  test.serial(`wasm computes the gradients the cpu backend computes${what}`, async (t) => {
+    const cpu = await gradientsOn('cpu', variant);
+    const wasm = await gradientsOn('wasm', variant);
+    t.is(tf.getBackend(), 'wasm');
+    const scale = (v: Float32Array) => Math.max(...Array.from(v, Math.abs));
+    t.true(maxAbsDiff(cpu.d, wasm.d) <= 1e-3 * scale(cpu.d), `D gradients differ by ${maxAbsDiff(cpu.d, wasm.d)}`);
+    t.true(maxAbsDiff(cpu.g, wasm.g) <= 1e-3 * scale(cpu.g), `G gradients differ by ${maxAbsDiff(cpu.g, wasm.g)}`);
+  });
+}
 
 test.serial('wasm training steps leak no tensors', async (t) => {
   await selectBackend('wasm');

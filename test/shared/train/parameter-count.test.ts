@@ -27,6 +27,7 @@ const configs: [string, RunConfig][] = [
   ['no minibatch layer, kernel 5', tinyConfig({ discriminator: { minibatch: 'none', kernelSize: 5 }, generator: { kernelSize: 5 } })],
   ['one layer each', tinyConfig({ generator: { layers: 1 }, discriminator: { layers: 1 } })],
   ['deepest', tinyConfig({ generator: { layers: 14, baseFilters: 2, maxFilters: 5 }, discriminator: { layers: 10, baseFilters: 2, maxFilters: 3 }, data: { imageSize: 20 } })],
+  ['resize upsampling, mirrored input', tinyConfig({ generator: { upsample: 'resize', mirrorInput: true, layers: 5, bottleneck: 4 } })],
   ['the default preset', DEFAULT_CONFIG],
 ];
 
