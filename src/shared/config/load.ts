@@ -52,11 +52,12 @@ export function validateSavedConfig(value: unknown, origin: string): RunConfig {
   return validateConfig(onDefaults([preset?.overlay ?? {}, BEFORE_ADDED, value]), origin);
 }
 
-// Fields added since configs were first saved that change the networks or the data, at the
+// Fields added since configs were first saved that change the networks, the data or the steps, at the
 // value that does what runs did before they existed: an older checkpoint loads into the
 // networks it was trained as, and resumes on the data it saw.
 const BEFORE_ADDED: ConfigOverlay = {
   generator: { upsample: 'transposed', mirrorInput: false },
+  optimizer: { schedule: 'constant' },
   data: { augment: { ...NO_AUGMENT } },
 };
 

@@ -49,7 +49,7 @@ export const DEFAULT_CONFIG: RunConfig = {
     labelNoiseStd: 0.1,
     isolatedMinibatches: true,
   },
-  optimizer: { lrG: 1e-3, lrD: 2e-4, beta1: 0.5, beta2: 0.999 },
+  optimizer: { lrG: 1e-3, lrD: 2e-4, beta1: 0.5, beta2: 0.999, schedule: 'constant' },
   data: {
     imageSize: 64,
     batchSize: 32,
@@ -139,7 +139,7 @@ const research = (over: {
       noisyLabels: false,
       isolatedMinibatches: over.isolated ?? false,
     },
-    optimizer: { lrG: over.lr[0], lrD: over.lr[1], beta1: 0.5 },
+    optimizer: { lrG: over.lr[0], lrD: over.lr[1], beta1: 0.5, schedule: 'constant' },
     data: {
       imageSize: over.size ?? 64,
       batchSize: 64,

@@ -84,7 +84,12 @@ export const OptimizerSchema = z.strictObject({
   lrD: z.number().positive().max(1),
   beta1: z.number().min(0).max(0.999),
   beta2: z.number().min(0).max(0.99999),
+  /** `constant`, or `cosine`: both rates fall along half a cosine over `train.steps`, to {@link COSINE_FLOOR} of themselves at the end. */
+  schedule: z.enum(['constant', 'cosine']),
 });
+
+/** The fraction of the learning rates a cosine schedule ends at. */
+export const COSINE_FLOOR = 0.05;
 
 const fraction = z.number().min(0).max(1);
 

@@ -18,6 +18,7 @@ import {
 } from './api';
 import { flattenGradients, l2Norm, type NamedTensor, trainableVariables, unflattenGradients } from './flat-gradients';
 import { labelTargets } from './label-targets';
+import { learningRateFactor } from './learning-rate-schedule';
 
 // The step's contract lives in api.ts; re-exported so callers of the trainer find it here too.
 export type * from './api';
@@ -69,8 +70,8 @@ export class Trainer {
   readonly generator: tf.LayersModel;
   /** The discriminator being trained. */
   readonly discriminator: tf.LayersModel;
-  private readonly optimizerG: tf.AdamOptimizer;
-  private readonly optimizerD: tf.AdamOptimizer;
+  private readonly optimizerG: ScheduledAdam;
+  private readonly optimizerD: ScheduledAdam;
   private readonly varsG: tf.Variable[];
   private readonly varsD: tf.Variable[];
 
@@ -82,8 +83,8 @@ export class Trainer {
     this.generator = networks.generator;
     this.discriminator = networks.discriminator;
     const { lrG, lrD, beta1, beta2 } = config.optimizer;
-    this.optimizerG = tf.train.adam(lrG, beta1, beta2, ADAM_EPSILON);
-    this.optimizerD = tf.train.adam(lrD, beta1, beta2, ADAM_EPSILON);
+    this.optimizerG = new ScheduledAdam(lrG, beta1, beta2, ADAM_EPSILON);
+    this.optimizerD = new ScheduledAdam(lrD, beta1, beta2, ADAM_EPSILON);
     this.varsG = trainableVariables(this.generator);
     this.varsD = trainableVariables(this.discriminator);
   }
@@ -111,6 +112,9 @@ export class Trainer {
    */
   async stepOnTensors(tensors: BatchTensors, step: number, dataSeconds = 0): Promise<StepResult> {
     const t0 = now();
+    const factor = learningRateFactor(this.config, step);
+    this.optimizerG.scaleLearningRate(factor);
+    this.optimizerD.scaleLearningRate(factor);
     const seconds = stepSecondsFrom(dataSeconds);
     const timed = <T>(phase: PhaseOutcome<T>) => {
       seconds.apply += phase.applySeconds;
@@ -343,4 +347,19 @@ async function restoreAdam(optimizer: tf.AdamOptimizer, state: NamedTensor[], va
   const clones = state.map(({ name, tensor }) => ({ name, tensor: tf.clone(tensor) }));
   await optimizer.setWeights(clones);
   tf.dispose([...clones, ...replaced].map((c) => c.tensor));
+}
+
+// Adam whose rate a schedule scales step by step: tfjs's reads its rate at every update, but keeps it protected.
+class ScheduledAdam extends tf.AdamOptimizer {
+  private readonly baseRate: number;
+
+  constructor(learningRate: number, beta1: number, beta2: number, epsilon: number) {
+    super(learningRate, beta1, beta2, epsilon);
+    this.baseRate = learningRate;
+  }
+
+  /** Updates from now on at the configured rate times `factor`. */
+  scaleLearningRate(factor: number): void {
+    this.learningRate = this.baseRate * factor;
+  }
 }

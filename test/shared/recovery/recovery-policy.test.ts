@@ -8,7 +8,7 @@ const context = (over: { monitor?: Partial<RunConfig['monitor']>; cluster?: Part
     train: { ...DEFAULT_CONFIG.train, maxSkippedSteps: 3 },
     cluster: { ...DEFAULT_CONFIG.cluster, minWorkers: 2, rejoinSeconds: 45, ...over.cluster },
   },
-  optimizer: { lrG: 0.001, lrD: 0.0002, beta1: 0.5, beta2: 0.999 },
+  optimizer: { lrG: 0.001, lrD: 0.0002, beta1: 0.5, beta2: 0.999, schedule: 'constant' },
   rollbacks: over.rollbacks ?? 0,
   healthyStep: over.healthyStep === undefined ? 500 : over.healthyStep,
 });
@@ -23,7 +23,7 @@ test('a collapse warns, stops or rolls back as monitor.collapseAction says; a ro
   const back = decideRecovery(collapse, context({ monitor: { collapseAction: 'rollback' } }));
   if (back.action !== 'rollback') return t.fail(back.action);
   t.is(back.toStep, 500);
-  t.deepEqual(back.optimizer, { lrG: 0.001, lrD: 0.0001, beta1: 0.5, beta2: 0.999 });
+  t.deepEqual(back.optimizer, { lrG: 0.001, lrD: 0.0001, beta1: 0.5, beta2: 0.999, schedule: 'constant' });
   t.regex(back.reason, /rolled back to the checkpoint of step 500 with optimizer\.lrD 0\.0001$/);
 });
 

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import test from 'ava';
-import type { RunConfig } from '../../../src/shared/config';
+import { COSINE_FLOOR, type RunConfig } from '../../../src/shared/config';
 import { GradientSizeMismatchError } from '../../../src/shared/errors';
 import { buildDiscriminator, buildGenerator } from '../../../src/shared/model';
+import { learningRateFactor } from '../../../src/shared/train/learning-rate-schedule';
 import { type GradientReducer, Trainer } from '../../../src/shared/train/trainer';
 import { boxBatch, maxAbsDiff, sliceBatch, syntheticFaces, tinyConfig } from './_tiny';
 
@@ -72,6 +73,24 @@ test.serial('no tensors leak across steps', async (t) => {
   const before = tf.memory().numTensors;
   for (let step = 1; step <= 3; step++) await trainer.step(batch, step);
   t.is(tf.memory().numTensors, before);
+});
+
+test('a cosine schedule scales each update by the factor of its step: the last step of a run moves the weights COSINE_FLOOR as far', async (t) => {
+  const run = async (schedule: RunConfig['optimizer']['schedule']): Promise<number[]> => {
+    const config = tinyConfig({ optimizer: { schedule }, train: { steps: 2 } });
+    const trainer = makeTrainer(config);
+    await trainer.step(batch, 0);
+    const before = trainableValues(trainer.generator);
+    await trainer.step(batch, 1);
+    const moved = trainableValues(trainer.generator).map((v, i) => v - before[i]);
+    trainer.dispose();
+    return moved;
+  };
+  const [constant, cosine] = [await run('constant'), await run('cosine')];
+  t.is(learningRateFactor(tinyConfig({ optimizer: { schedule: 'cosine' }, train: { steps: 2 } }), 1), COSINE_FLOOR);
+  const ratios = constant.map((d, i) => cosine[i] / d).filter((_, i) => Math.abs(constant[i]) > 1e-5);
+  t.true(ratios.length > 10);
+  for (const r of ratios) t.true(Math.abs(r - COSINE_FLOOR) < 0.01, `an update ${r} times the constant one`);
 });
 
 test('in l2 mode the discriminator is never trained and D statistics are null', async (t) => {
