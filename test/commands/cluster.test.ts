@@ -83,8 +83,10 @@ test.serial('coordinator + 2 worker processes on loopback: train, pull the merge
 test.serial('collapseAction rollback: the run goes back to its last healthy checkpoint with a lower D learning rate, in a new ring, and finishes', async (t) => {
   // GAN only, a fast G against a slow D, and a diversity threshold no run meets: every probe
   // pair after the detector's window reads as a collapse, so the run rolls back repeatedly.
+  // Without the mirrored input, which would copy each face's other half into its hole and keep
+  // the holes as varied as the faces.
   const config = writeClusterConfig(join(root, 'rollback.json'), {
-    generator: { dropout: 0 },
+    generator: { dropout: 0, mirrorInput: false },
     discriminator: { minibatch: 'none', dropout: 0 },
     loss: { mode: 'gan', noisyLabels: false },
     optimizer: { lrG: 0.1, lrD: 1e-5 },
