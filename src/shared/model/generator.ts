@@ -86,7 +86,7 @@ export function buildGenerator(cfg: GeneratorConfig, imageSize: number, seed = 0
       return;
     }
     const norm = cfg.norm === 'batch';
-    upsample(`g_dec${j}_deconv`, layer.filters, layer.stride, !norm);
+    upsample(cfg.upsample === 'transposed' ? `g_dec${j}_deconv` : `g_dec${j}_conv`, layer.filters, layer.stride, !norm);
     x = normalise(x, `g_dec${j}_bn`, norm);
     x = tf.layers.reLU({ name: `g_dec${j}_act` }).apply(x) as tf.SymbolicTensor;
     if (cfg.dropout > 0) x = new SeededDropout({ rate: cfg.dropout, name: `g_dec${j}_drop` }).apply(x) as tf.SymbolicTensor;
