@@ -32,6 +32,7 @@ export function makeBatch(set: FaceSet, ids: ArrayLike<number>, config: Pick<Run
   const area = size * size;
   const count = ids.length;
   const eyes = eyesBoxFor(config.data, set);
+  const { seed } = config.train;
   const real = new Float32Array(count * area);
   const mask = new Float32Array(count * area);
   for (let n = 0; n < count; n++) {
@@ -39,7 +40,6 @@ export function makeBatch(set: FaceSet, ids: ArrayLike<number>, config: Pick<Run
     if (!Number.isInteger(id) || id < 0 || id >= set.count) {
       throw new RangeError(`sample id ${id} is outside the face set (0..${set.count - 1})`);
     }
-    const { seed } = config.train;
     const { pixels, reframing } = augmentSample(set.pixels.subarray(id * area, (id + 1) * area), size, config.data.augment, seed, id, epoch);
     // The eyes moved with the face.
     const hole = occlusionMask(config.data.occlusion, size, reframeBox(eyes, reframing, size), seed, id, epoch).mask;
