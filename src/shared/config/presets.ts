@@ -29,6 +29,7 @@ export const DEFAULT_CONFIG: RunConfig = {
     norm: 'batch',
     upsample: 'transposed',
     mirrorInput: true,
+    globalLinear: false,
   },
   discriminator: {
     layers: 4,
@@ -122,6 +123,7 @@ const research = (over: {
       norm: 'batch',
       upsample: 'transposed',
       mirrorInput: false,
+      globalLinear: false,
     },
     discriminator: {
       layers: over.layers[1],

@@ -43,6 +43,8 @@ export const GeneratorSchema = z.strictObject({
   upsample: z.enum(['transposed', 'resize']),
   /** Feeds the input's left-right mirror image as two more channels: faces are nearly symmetric, so the other half of the face is one kernel away. */
   mirrorInput: z.boolean(),
+  /** Adds a dense map from the pooled input to the image, summed into the output: a whole-face linear predictor that the convolutions, seeing only near pixels, learn slowly. */
+  globalLinear: z.boolean(),
 });
 
 /** The discriminator: strided convolutions, dropout, minibatch features, one logit. */

@@ -22,6 +22,12 @@ export interface DecoderLayerPlan {
   output: boolean;
 }
 
+/** The whole-face linear path: the input average-pooled to `pooledSize`, a dense map to a `outputSize` image, resized up to the image size. */
+export interface GlobalLinearPlan {
+  pooledSize: number;
+  outputSize: number;
+}
+
 /** The generator's layer-by-layer shape, before any tensor exists. */
 export interface GeneratorPlan {
   imageSize: number;
@@ -29,10 +35,22 @@ export interface GeneratorPlan {
   /** Width of the dense code between encoder and decoder; 0 for none. */
   bottleneck: number;
   decoder: DecoderLayerPlan[];
+  /** The whole-face linear path, or null without `globalLinear`. */
+  global: GlobalLinearPlan | null;
 }
 
 /** Smallest spatial size a downsampling may produce. */
 export const MIN_SPATIAL = 2;
+
+// Sides of the global path: the dense map's weights grow with the fourth power of these.
+const GLOBAL_POOLED_MAX = 16;
+const GLOBAL_OUTPUT_MAX = 32;
+
+/** Largest divisor of `n` that is at most `cap`, so that pooling or resizing by `n / it` is exact. */
+export function largestDivisorAtMost(n: number, cap: number): number {
+  for (let d = Math.min(n, cap); d > 1; d--) if (n % d === 0) return d;
+  return 1;
+}
 
 /** Filters at depth `level` (0 = first layer): doubling from `base`, capped at `max`. */
 export function filtersAt(level: number, base: number, max: number): number {
@@ -90,5 +108,8 @@ export function planGenerator(cfg: GeneratorConfig, imageSize: number): Generato
       output,
     });
   }
-  return { imageSize, encoder, bottleneck: cfg.bottleneck, decoder };
+  const global = cfg.globalLinear
+    ? { pooledSize: largestDivisorAtMost(imageSize, GLOBAL_POOLED_MAX), outputSize: largestDivisorAtMost(imageSize, GLOBAL_OUTPUT_MAX) }
+    : null;
+  return { imageSize, encoder, bottleneck: cfg.bottleneck, decoder, global };
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GeneratorConfig } from '../config';
-import { planGenerator } from './generator-plan';
+import { type GlobalLinearPlan, planGenerator } from './generator-plan';
 import { MirrorConcat } from './mirror-concat';
 import { seededGlorot } from './name-seed';
 import { SeededDropout } from './seeded-dropout';
@@ -24,7 +24,9 @@ export function generatorInputChannels(cfg: Pick<GeneratorConfig, 'mirrorInput'>
  * dense code of `bottleneck` units, and optional U-Net skips. With `upsample: 'resize'` a
  * decoder layer that doubles the size is a bilinear resize and a convolution
  * instead of a transposed convolution, whose overlapping strides draw a checkerboard
- * (Odena et al. 2016); with `mirrorInput` the input's mirror image joins it as channels.
+ * (Odena et al. 2016); with `mirrorInput` the input's mirror image joins it as channels;
+ * with `globalLinear` a dense map from the pooled input adds a whole-face linear prediction
+ * to the output before its tanh.
  * Layers have fixed names and kernels are initialised from `seed`, so the same config and
  * seed give the same weights.
  */
@@ -82,6 +84,7 @@ export function buildGenerator(cfg: GeneratorConfig, imageSize: number, seed = 0
   plan.decoder.forEach((layer, j) => {
     if (layer.output) {
       upsample('g_out', 1, layer.stride, true);
+      if (plan.global) x = tf.layers.add({ name: 'g_global_add' }).apply([x, globalLinear(input, plan.global, imageSize)]) as tf.SymbolicTensor;
       x = tf.layers.activation({ activation: 'tanh', name: 'g_out_tanh' }).apply(x) as tf.SymbolicTensor;
       return;
     }
@@ -95,4 +98,17 @@ export function buildGenerator(cfg: GeneratorConfig, imageSize: number, seed = 0
     }
   });
   return tf.model({ inputs: input, outputs: x, name: 'generator' });
+}
+
+// A half face's far side is many kernels away from the pixels that predict it; one dense map
+// reaches it at once. Its weights start at zero, so the path adds nothing until it learns.
+function globalLinear(input: tf.SymbolicTensor, plan: GlobalLinearPlan, imageSize: number): tf.SymbolicTensor {
+  const pool = imageSize / plan.pooledSize;
+  const grow = imageSize / plan.outputSize;
+  let x = tf.layers.averagePooling2d({ poolSize: pool, strides: pool, name: 'g_global_pool' }).apply(input) as tf.SymbolicTensor;
+  x = tf.layers.flatten({ name: 'g_global_flatten' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.dense({ name: 'g_global', units: plan.outputSize ** 2, kernelInitializer: 'zeros' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.reshape({ name: 'g_global_reshape', targetShape: [plan.outputSize, plan.outputSize, 1] }).apply(x) as tf.SymbolicTensor;
+  if (grow > 1) x = tf.layers.upSampling2d({ size: [grow, grow], interpolation: 'bilinear', name: 'g_global_resize' }).apply(x) as tf.SymbolicTensor;
+  return x;
 }

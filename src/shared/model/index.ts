@@ -2,7 +2,7 @@
 // tfjs's serializer, which loading a saved model needs.
 export { buildDiscriminator } from './discriminator';
 export { buildGenerator, INPUT_CHANNELS } from './generator';
-export { type DecoderLayerPlan, type EncoderLayerPlan, type GeneratorPlan, planGenerator } from './generator-plan';
+export { type DecoderLayerPlan, type EncoderLayerPlan, type GeneratorPlan, type GlobalLinearPlan, planGenerator } from './generator-plan';
 export { type Inpainting, inpaint } from './inpaint';
 export { bceWithLogits, discriminatorLoss, generatorAdversarialLoss, generatorTotalLoss, l2Loss, realLabel } from './losses';
 export { MinibatchDiscrimination } from './minibatch-discrimination';

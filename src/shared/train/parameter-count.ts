@@ -43,6 +43,7 @@ export function generatorParameters(cfg: GeneratorConfig, imageSize: number): Pa
     if (norm) count.batchNorm(layer.filters);
     channels = layer.filters + (layer.skipFrom === null ? 0 : plan.encoder[layer.skipFrom].filters);
   }
+  if (plan.global) count.dense(plan.global.pooledSize ** 2 * INPUT_CHANNELS, plan.global.outputSize ** 2, true);
   return count.total();
 }
 

@@ -98,6 +98,8 @@ test('every option builds and runs: bottleneck, skips, dropout, odd sizes, one l
     [{ layers: 4, skip: true }, 18],
     [{ layers: 6, upsample: 'resize', mirrorInput: true }, 16],
     [{ layers: 5, upsample: 'resize', bottleneck: 8, skip: false }, 24],
+    [{ layers: 4, globalLinear: true }, 64],
+    [{ layers: 3, globalLinear: true, mirrorInput: true }, 18],
   ];
   for (const [over, size] of cases) {
     const g = buildGenerator(gen({ baseFilters: 4, maxFilters: 8, ...over }), size);
@@ -119,6 +121,32 @@ test("resize upsampling has no transposed convolution and doubles by bilinear re
   t.is(classes(resized).filter((c) => c === 'UpSampling2D').length, classes(transposed).filter((c) => c === 'Conv2DTranspose').length);
   transposed.dispose();
   resized.dispose();
+});
+
+test('the global path pools to a side of at most 16 and predicts at most 32, both dividing the image', (t) => {
+  t.is(planGenerator(gen({ globalLinear: false }), 64).global, null);
+  t.deepEqual(planGenerator(gen({ globalLinear: true }), 64).global, { pooledSize: 16, outputSize: 32 });
+  t.deepEqual(planGenerator(gen({ globalLinear: true }), 128).global, { pooledSize: 16, outputSize: 32 });
+  t.deepEqual(planGenerator(gen({ globalLinear: true }), 24).global, { pooledSize: 12, outputSize: 24 });
+  t.deepEqual(planGenerator(gen({ globalLinear: true }), 17).global, { pooledSize: 1, outputSize: 17 });
+});
+
+test('the global path adds nothing until it learns, then lets a corner of the input reach the far corner of the output', (t) => {
+  // Two layers see a few pixels around each output pixel, nowhere near the far corner.
+  const over = { layers: 2, baseFilters: 4, maxFilters: 4, kernelSize: 3, norm: 'none' as const };
+  const local = buildGenerator(gen(over), 16, 3);
+  const global = buildGenerator(gen({ ...over, globalLinear: true }), 16, 3);
+  const x = tf.randomUniform([1, 16, 16, 2], -1, 1, 'float32', 5);
+  const poked = tf.add(x, tf.oneHot([0], 256).reshape([1, 16, 16, 1]).tile([1, 1, 1, 2]));
+  const farCorner = (g: tf.LayersModel, input: tf.Tensor) => (g.predict(input) as tf.Tensor).dataSync()[255];
+  t.is(farCorner(global, x), farCorner(local, x));
+  t.is(farCorner(local, poked), farCorner(local, x));
+  const dense = global.getLayer('g_global');
+  dense.setWeights(dense.getWeights().map((w) => tf.randomNormal(w.shape, 0, 0.1, 'float32', 7)));
+  t.not(farCorner(global, poked), farCorner(global, x));
+  tf.dispose([x, poked]);
+  local.dispose();
+  global.dispose();
 });
 
 test('MirrorConcat appends the left-right mirror image as channels, and the mirrored-input generator sees 4 channels', (t) => {
