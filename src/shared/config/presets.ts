@@ -10,9 +10,9 @@ export interface Preset {
 }
 
 /**
- * The recommended configuration: GAN+L2 (the research's best), a U-Net generator
- * small enough to train usefully on CPU in minutes that also sees its input mirrored,
- * minibatch discrimination in D, and augmented samples. What each choice bought is in
+ * The recommended configuration: GAN+L2 (the research's best) with the GAN term at a fifth
+ * of its weight, a U-Net generator small enough to train usefully on CPU in minutes that
+ * also sees its input mirrored, minibatch discrimination in D, and augmented samples. What each choice bought is in
  * docs/restoration-quality.md.
  */
 export const DEFAULT_CONFIG: RunConfig = {
@@ -43,7 +43,8 @@ export const DEFAULT_CONFIG: RunConfig = {
   },
   loss: {
     mode: 'gan+l2',
-    ganWeight: 1,
+    // At weight 1 the adversarial term costs 0.5-0.8 dB against L2-only by 1000 steps; at 0.2, 0.2 at most.
+    ganWeight: 0.2,
     l2Weight: 100,
     l2Region: 'hole',
     generatorLoss: 'reverse',
