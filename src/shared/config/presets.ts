@@ -12,8 +12,8 @@ export interface Preset {
 /**
  * The recommended configuration: GAN+L2 (the research's best) with the GAN term at a fifth
  * of its weight, a U-Net generator small enough to train usefully on CPU in minutes that
- * also sees its input mirrored, minibatch discrimination in D, and augmented samples. What each choice bought is in
- * docs/restoration-quality.md.
+ * also sees its input mirrored, minibatch discrimination in D, and augmented samples. What
+ * each choice bought is in docs/restoration-quality.md.
  */
 export const DEFAULT_CONFIG: RunConfig = {
   preset: 'default',
