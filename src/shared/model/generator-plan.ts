@@ -47,7 +47,7 @@ const GLOBAL_POOLED_MAX = 16;
 const GLOBAL_OUTPUT_MAX = 32;
 
 /** Largest divisor of `n` that is at most `cap`, so that pooling or resizing by `n / it` is exact. */
-export function largestDivisorAtMost(n: number, cap: number): number {
+function largestDivisorAtMost(n: number, cap: number): number {
   for (let d = Math.min(n, cap); d > 1; d--) if (n % d === 0) return d;
   return 1;
 }

@@ -138,7 +138,7 @@ test('the global path adds nothing until it learns, then lets a corner of the in
   const global = buildGenerator(gen({ ...over, globalLinear: true }), 16, 3);
   const x = tf.randomUniform([1, 16, 16, 2], -1, 1, 'float32', 5);
   const poked = tf.add(x, tf.oneHot([0], 256).reshape([1, 16, 16, 1]).tile([1, 1, 1, 2]));
-  const farCorner = (g: tf.LayersModel, input: tf.Tensor) => (g.predict(input) as tf.Tensor).dataSync()[255];
+  const farCorner = (g: tf.LayersModel, input: tf.Tensor) => tf.tidy(() => (g.predict(input) as tf.Tensor).dataSync()[255]);
   t.is(farCorner(global, x), farCorner(local, x));
   t.is(farCorner(local, poked), farCorner(local, x));
   const dense = global.getLayer('g_global');
