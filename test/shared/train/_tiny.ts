@@ -18,7 +18,7 @@ export function tinyConfig(over: Overlay = {}): RunConfig {
     generator: { layers: 4, baseFilters: 4, maxFilters: 8, kernelSize: 3, skip: true, bottleneck: 0, dropout: 0.2, norm: 'batch', upsample: 'transposed', mirrorInput: false, globalLinear: false },
     discriminator: { layers: 2, baseFilters: 4, maxFilters: 8, kernelSize: 3, dropout: 0.2, minibatch: 'discrimination', minibatchKernels: 4, minibatchDims: 2 },
     loss: { ...DEFAULT_CONFIG.loss, noisyLabels: true },
-    optimizer: { ...DEFAULT_CONFIG.optimizer, lrG: 2e-3, lrD: 1e-3 },
+    optimizer: { ...DEFAULT_CONFIG.optimizer, lrG: 2e-3, lrD: 1e-3, schedule: 'constant' },
     data: { imageSize: 16, batchSize: 4, maxImages: 0, occlusion: { box: 1 }, eyesBox: null, augment: { ...NO_AUGMENT }, prefetch: 2 },
     train: { ...DEFAULT_CONFIG.train, steps: 6, seed: 3, checkpointEvery: 0, logEvery: 1 },
   };
