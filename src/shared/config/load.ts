@@ -56,7 +56,7 @@ export function validateSavedConfig(value: unknown, origin: string): RunConfig {
 // value that does what runs did before they existed: an older checkpoint loads into the
 // networks it was trained as, and resumes on the data it saw.
 const BEFORE_ADDED: ConfigOverlay = {
-  generator: { upsample: 'transposed', mirrorInput: false, globalLinear: false },
+  generator: { upsample: 'transposed', mirrorInput: false, globalLinear: false, prior: 0 },
   optimizer: { schedule: 'constant' },
   data: { augment: { ...NO_AUGMENT } },
 };

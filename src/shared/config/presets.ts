@@ -31,6 +31,7 @@ export const DEFAULT_CONFIG: RunConfig = {
     upsample: 'transposed',
     mirrorInput: true,
     globalLinear: false,
+    prior: 0,
   },
   discriminator: {
     layers: 4,
@@ -128,6 +129,7 @@ const research = (over: {
       upsample: 'transposed',
       mirrorInput: false,
       globalLinear: false,
+      prior: 0,
     },
     discriminator: {
       layers: over.layers[1],

@@ -45,6 +45,12 @@ export const GeneratorSchema = z.strictObject({
   mirrorInput: z.boolean(),
   /** Adds a dense map from the pooled input to the image, summed into the output: a whole-face linear predictor that the convolutions, seeing only near pixels, learn slowly. */
   globalLinear: z.boolean(),
+  /**
+   * Components of a Gaussian face prior (PCA of the train split, fitted when a run starts)
+   * whose most likely fill of the hole, given the visible pixels, the generator takes as an
+   * input and refines; 0 for none.
+   */
+  prior: int(0, 255),
 });
 
 /** The discriminator: strided convolutions, dropout, minibatch features, one logit. */

@@ -1,4 +1,5 @@
 import type { GeneratorConfig } from '../config';
+import { ConfigInvalidError } from '../errors';
 
 /** One strided (or, when clamped, stride-1) convolution of the generator's encoder. */
 export interface EncoderLayerPlan {
@@ -28,6 +29,12 @@ export interface GlobalLinearPlan {
   outputSize: number;
 }
 
+/** The face prior's fill: a Gaussian over faces pooled to `side`, with `components` components. */
+export interface PriorPlan {
+  side: number;
+  components: number;
+}
+
 /** The generator's layer-by-layer shape, before any tensor exists. */
 export interface GeneratorPlan {
   imageSize: number;
@@ -37,6 +44,8 @@ export interface GeneratorPlan {
   decoder: DecoderLayerPlan[];
   /** The whole-face linear path, or null without `globalLinear`. */
   global: GlobalLinearPlan | null;
+  /** The face prior's fill, or null without `prior`. */
+  prior: PriorPlan | null;
 }
 
 /** Smallest spatial size a downsampling may produce. */
@@ -45,6 +54,10 @@ export const MIN_SPATIAL = 2;
 // Sides of the global path: the dense map's weights grow with the fourth power of these.
 const GLOBAL_POOLED_MAX = 16;
 const GLOBAL_OUTPUT_MAX = 32;
+// Sides of the prior's faces: the fit's covariance has side⁴ entries and its
+// eigendecomposition costs side⁶, so 32 (seconds) and no more; below 16 a fill is too coarse.
+const PRIOR_SIDE_MAX = 32;
+const PRIOR_SIDE_MIN = 16;
 
 /** Largest divisor of `n` that is at most `cap`, so that pooling or resizing by `n / it` is exact. */
 function largestDivisorAtMost(n: number, cap: number): number {
@@ -111,5 +124,16 @@ export function planGenerator(cfg: GeneratorConfig, imageSize: number): Generato
   const global = cfg.globalLinear
     ? { pooledSize: largestDivisorAtMost(imageSize, GLOBAL_POOLED_MAX), outputSize: largestDivisorAtMost(imageSize, GLOBAL_OUTPUT_MAX) }
     : null;
-  return { imageSize, encoder, bottleneck: cfg.bottleneck, decoder, global };
+  return { imageSize, encoder, bottleneck: cfg.bottleneck, decoder, global, prior: planPrior(cfg.prior, imageSize) };
+}
+
+function planPrior(components: number, imageSize: number): PriorPlan | null {
+  if (components === 0) return null;
+  const side = largestDivisorAtMost(imageSize, PRIOR_SIDE_MAX);
+  if (side < PRIOR_SIDE_MIN) {
+    throw new ConfigInvalidError(
+      `generator.prior needs an image side with a divisor from ${PRIOR_SIDE_MIN} to ${PRIOR_SIDE_MAX} to pool the faces to; ${imageSize}'s largest is ${side}`,
+    );
+  }
+  return { side, components };
 }

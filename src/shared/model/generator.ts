@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GeneratorConfig } from '../config';
 import { type GlobalLinearPlan, planGenerator } from './generator-plan';
+import { type Faces, fitFacePrior } from './face-prior';
+import { FacePriorFill, installFacePrior } from './face-prior-fill';
 import { MirrorConcat } from './mirror-concat';
 import { seededGlorot } from './name-seed';
 import { SeededDropout } from './seeded-dropout';
@@ -8,9 +10,13 @@ import { SeededDropout } from './seeded-dropout';
 /** Channels of the generator's and discriminator's input: the (occluded) image and the hole mask. */
 export const INPUT_CHANNELS = 2;
 
-/** Channels the generator's first convolution sees: the input's, and their mirror image's with `mirrorInput`. */
-export function generatorInputChannels(cfg: Pick<GeneratorConfig, 'mirrorInput'>): number {
-  return cfg.mirrorInput ? 2 * INPUT_CHANNELS : INPUT_CHANNELS;
+/** Name of the generator's {@link FacePriorFill} layer, when it has one. */
+export const PRIOR_LAYER = 'g_prior';
+
+/** Channels the generator's first convolution sees: the input's and the prior's fill, and their mirror image's with `mirrorInput`. */
+export function generatorInputChannels(cfg: Pick<GeneratorConfig, 'mirrorInput' | 'prior'>): number {
+  const channels = INPUT_CHANNELS + (cfg.prior > 0 ? 1 : 0);
+  return cfg.mirrorInput ? 2 * channels : channels;
 }
 
 /**
@@ -26,7 +32,10 @@ export function generatorInputChannels(cfg: Pick<GeneratorConfig, 'mirrorInput'>
  * instead of a transposed convolution, whose overlapping strides draw a checkerboard
  * (Odena et al. 2016); with `mirrorInput` the input's mirror image joins it as channels;
  * with `globalLinear` a dense map from the pooled input adds a whole-face linear prediction
- * to the output before its tanh.
+ * to the output before its tanh. With `prior` the face prior's fill ({@link FacePriorFill})
+ * joins the input as a channel and is added to the output before its tanh, whose kernel
+ * then starts at zero: the untrained generator fills holes with the prior's answer and
+ * learns what to change in it.
  * Layers have fixed names and kernels are initialised from `seed`, so the same config and
  * seed give the same weights.
  */
@@ -41,14 +50,16 @@ export function buildGenerator(cfg: GeneratorConfig, imageSize: number, seed = 0
       strides: stride,
       padding: 'same' as const,
       useBias: bias,
-      kernelInitializer: seededGlorot(seed, name),
+      kernelInitializer: plan.prior && name === 'g_out' ? tf.initializers.zeros() : seededGlorot(seed, name),
     };
     return transposed ? tf.layers.conv2dTranspose(args) : tf.layers.conv2d(args);
   };
   const normalise = (x: tf.SymbolicTensor, name: string, on: boolean): tf.SymbolicTensor =>
     on ? (tf.layers.batchNormalization({ name }).apply(x) as tf.SymbolicTensor) : x;
 
-  let x: tf.SymbolicTensor = cfg.mirrorInput ? (new MirrorConcat({ name: 'g_mirror' }).apply(input) as tf.SymbolicTensor) : input;
+  const prior = plan.prior ? (new FacePriorFill({ name: PRIOR_LAYER, ...plan.prior }).apply(input) as tf.SymbolicTensor) : null;
+  let x: tf.SymbolicTensor = prior ? (tf.layers.concatenate({ axis: -1, name: 'g_prior_concat' }).apply([input, prior]) as tf.SymbolicTensor) : input;
+  if (cfg.mirrorInput) x = new MirrorConcat({ name: 'g_mirror' }).apply(x) as tf.SymbolicTensor;
   // A decoder layer: transposed, or (resize) a resize by its stride and a stride-1 convolution.
   const upsample = (name: string, filters: number, stride: number, bias: boolean): void => {
     if (cfg.upsample === 'transposed') {
@@ -85,6 +96,7 @@ export function buildGenerator(cfg: GeneratorConfig, imageSize: number, seed = 0
     if (layer.output) {
       upsample('g_out', 1, layer.stride, true);
       if (plan.global) x = tf.layers.add({ name: 'g_global_add' }).apply([x, globalLinear(input, plan.global, imageSize)]) as tf.SymbolicTensor;
+      if (prior) x = tf.layers.add({ name: 'g_prior_add' }).apply([x, prior]) as tf.SymbolicTensor;
       x = tf.layers.activation({ activation: 'tanh', name: 'g_out_tanh' }).apply(x) as tf.SymbolicTensor;
       return;
     }
@@ -98,6 +110,18 @@ export function buildGenerator(cfg: GeneratorConfig, imageSize: number, seed = 0
     }
   });
   return tf.model({ inputs: input, outputs: x, name: 'generator' });
+}
+
+/**
+ * Fits a new generator's face prior to `faces` (the train split) and installs it; returns
+ * false, doing nothing, for a generator without one. Every replica fits the same set to
+ * the same bits.
+ */
+export function fitGeneratorPrior(generator: tf.LayersModel, cfg: GeneratorConfig, faces: Faces): boolean {
+  const plan = planGenerator(cfg, faces.size).prior;
+  if (!plan) return false;
+  installFacePrior(generator.getLayer(PRIOR_LAYER) as FacePriorFill, fitFacePrior(faces, plan.side, plan.components));
+  return true;
 }
 
 // A half face's far side is many kernels away from the pixels that predict it; one dense map

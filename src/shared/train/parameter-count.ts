@@ -44,6 +44,7 @@ export function generatorParameters(cfg: GeneratorConfig, imageSize: number): Pa
     channels = layer.filters + (layer.skipFrom === null ? 0 : plan.encoder[layer.skipFrom].filters);
   }
   if (plan.global) count.dense(plan.global.pooledSize ** 2 * INPUT_CHANNELS, plan.global.outputSize ** 2, true);
+  if (plan.prior) count.fixed(plan.prior.side ** 2 * (1 + plan.prior.components) + plan.prior.components);
   return count.total();
 }
 
@@ -90,6 +91,11 @@ class Counter {
   batchNorm(channels: number): void {
     this.trainable(2 * channels);
     this.all += 2 * channels;
+  }
+
+  // Weights set once and never learned (the face prior's mean, basis and precisions).
+  fixed(n: number): void {
+    this.all += n;
   }
 
   trainable(n: number): void {

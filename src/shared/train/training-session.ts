@@ -4,7 +4,7 @@ import { withEyesBox } from '../data/eyes-box';
 import { CheckpointError, ConfigInvalidError, NonFiniteTrainingError, RunStoppedError } from '../errors';
 import type { Logger } from '../log';
 import type { RecoveryMetrics } from '../metrics/recovery-metrics';
-import { buildDiscriminator, buildGenerator } from '../model';
+import { buildDiscriminator, buildGenerator, fitGeneratorPrior } from '../model';
 import { CollapseWatch, type Rollback, type TrainingMonitor } from '../monitor/collapse-watch';
 import { decideRecovery, type Fault } from '../recovery/recovery-policy';
 import { processCpuSeconds } from '../util/cpu-seconds';
@@ -392,11 +392,13 @@ async function startingPoint(o: SessionOptions): Promise<StartingPoint> {
   if (!existing) {
     if (o.resume) log?.warn({ outDir }, 'no checkpoint to resume from; starting a new run');
     const size = config.data.imageSize;
+    const generator = buildGenerator(config.generator, size, config.train.seed);
+    const started = Date.now();
+    if (fitGeneratorPrior(generator, config.generator, o.set)) {
+      log?.info({ components: config.generator.prior, faces: o.set.count, ms: Date.now() - started }, 'fitted the face prior to the train split');
+    }
     return {
-      networks: {
-        generator: buildGenerator(config.generator, size, config.train.seed),
-        discriminator: buildDiscriminator(config.discriminator, size, config.train.seed),
-      },
+      networks: { generator, discriminator: buildDiscriminator(config.discriminator, size, config.train.seed) },
       optimizers: null,
       step: 0,
       from: null,

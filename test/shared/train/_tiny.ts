@@ -15,7 +15,7 @@ export function tinyConfig(over: Overlay = {}): RunConfig {
   const base: RunConfig = {
     ...DEFAULT_CONFIG,
     backend: 'cpu',
-    generator: { layers: 4, baseFilters: 4, maxFilters: 8, kernelSize: 3, skip: true, bottleneck: 0, dropout: 0.2, norm: 'batch', upsample: 'transposed', mirrorInput: false, globalLinear: false },
+    generator: { layers: 4, baseFilters: 4, maxFilters: 8, kernelSize: 3, skip: true, bottleneck: 0, dropout: 0.2, norm: 'batch', upsample: 'transposed', mirrorInput: false, globalLinear: false, prior: 0 },
     discriminator: { layers: 2, baseFilters: 4, maxFilters: 8, kernelSize: 3, dropout: 0.2, minibatch: 'discrimination', minibatchKernels: 4, minibatchDims: 2 },
     loss: { ...DEFAULT_CONFIG.loss, noisyLabels: true },
     optimizer: { ...DEFAULT_CONFIG.optimizer, lrG: 2e-3, lrD: 1e-3, schedule: 'constant' },

@@ -29,6 +29,7 @@ const configs: [string, RunConfig][] = [
   ['deepest', tinyConfig({ generator: { layers: 14, baseFilters: 2, maxFilters: 5 }, discriminator: { layers: 10, baseFilters: 2, maxFilters: 3 }, data: { imageSize: 20 } })],
   ['resize upsampling, mirrored input', tinyConfig({ generator: { upsample: 'resize', mirrorInput: true, layers: 5, bottleneck: 4 } })],
   ['the global linear path, 64 px', tinyConfig({ generator: { globalLinear: true }, data: { imageSize: 64 } })],
+  ['a face prior, mirrored input', tinyConfig({ generator: { prior: 7, mirrorInput: true } })],
   ['the default preset', DEFAULT_CONFIG],
 ];
 
