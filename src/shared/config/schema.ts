@@ -252,19 +252,35 @@ export const MonitorSchema = z.strictObject({
   maxRollbacks: int(0, 1_000),
 });
 
+// Sides the face prior pools faces to: its fit's covariance has side⁴ entries and its
+// eigendecomposition costs side⁶, so 32 (seconds) and no more; below 16 a fill is too coarse.
+const PRIOR_SIDE_MAX = 32;
+const PRIOR_SIDE_MIN = 16;
+
+/** The side `generator.prior` pools faces of `imageSize` to: its largest divisor up to 32, or null when that is under 16. */
+export function priorSide(imageSize: number): number | null {
+  for (let d = Math.min(imageSize, PRIOR_SIDE_MAX); d >= PRIOR_SIDE_MIN; d--) if (imageSize % d === 0) return d;
+  return null;
+}
+
 /** The one run configuration shared by every command. */
-export const RunConfigSchema = z.strictObject({
-  preset: z.string(),
-  backend: z.enum(['auto', ...BACKENDS]),
-  generator: GeneratorSchema,
-  discriminator: DiscriminatorSchema,
-  loss: LossSchema,
-  optimizer: OptimizerSchema,
-  data: DataSchema,
-  train: TrainSchema,
-  cluster: ClusterSchema,
-  monitor: MonitorSchema,
-});
+export const RunConfigSchema = z
+  .strictObject({
+    preset: z.string(),
+    backend: z.enum(['auto', ...BACKENDS]),
+    generator: GeneratorSchema,
+    discriminator: DiscriminatorSchema,
+    loss: LossSchema,
+    optimizer: OptimizerSchema,
+    data: DataSchema,
+    train: TrainSchema,
+    cluster: ClusterSchema,
+    monitor: MonitorSchema,
+  })
+  .refine((c) => c.generator.prior === 0 || priorSide(c.data.imageSize) !== null, {
+    path: ['generator', 'prior'],
+    message: `needs data.imageSize to have a divisor from ${PRIOR_SIDE_MIN} to ${PRIOR_SIDE_MAX} to pool the faces to (set 0 for no prior)`,
+  });
 
 /** A validated run configuration. */
 export type RunConfig = z.infer<typeof RunConfigSchema>;

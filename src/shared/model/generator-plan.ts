@@ -1,4 +1,4 @@
-import type { GeneratorConfig } from '../config';
+import { type GeneratorConfig, priorSide } from '../config';
 import { ConfigInvalidError } from '../errors';
 
 /** One strided (or, when clamped, stride-1) convolution of the generator's encoder. */
@@ -54,10 +54,6 @@ export const MIN_SPATIAL = 2;
 // Sides of the global path: the dense map's weights grow with the fourth power of these.
 const GLOBAL_POOLED_MAX = 16;
 const GLOBAL_OUTPUT_MAX = 32;
-// Sides of the prior's faces: the fit's covariance has side⁴ entries and its
-// eigendecomposition costs side⁶, so 32 (seconds) and no more; below 16 a fill is too coarse.
-const PRIOR_SIDE_MAX = 32;
-const PRIOR_SIDE_MIN = 16;
 
 /** Largest divisor of `n` that is at most `cap`, so that pooling or resizing by `n / it` is exact. */
 function largestDivisorAtMost(n: number, cap: number): number {
@@ -129,11 +125,7 @@ export function planGenerator(cfg: GeneratorConfig, imageSize: number): Generato
 
 function planPrior(components: number, imageSize: number): PriorPlan | null {
   if (components === 0) return null;
-  const side = largestDivisorAtMost(imageSize, PRIOR_SIDE_MAX);
-  if (side < PRIOR_SIDE_MIN) {
-    throw new ConfigInvalidError(
-      `generator.prior needs an image side with a divisor from ${PRIOR_SIDE_MIN} to ${PRIOR_SIDE_MAX} to pool the faces to; ${imageSize}'s largest is ${side}`,
-    );
-  }
+  const side = priorSide(imageSize);
+  if (side === null) throw new ConfigInvalidError(`generator.prior needs an image side with a divisor from 16 to 32 to pool the faces to; ${imageSize} has none`);
   return { side, components };
 }

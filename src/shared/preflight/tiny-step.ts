@@ -26,7 +26,7 @@ export interface StepTiming {
 export function tinyStepConfig(): RunConfig {
   return validateConfig({
     ...DEFAULT_CONFIG,
-    generator: { ...DEFAULT_CONFIG.generator, layers: 4, baseFilters: 8, maxFilters: 16 },
+    generator: { ...DEFAULT_CONFIG.generator, layers: 4, baseFilters: 8, maxFilters: 16, prior: Math.min(DEFAULT_CONFIG.generator.prior, 8) },
     discriminator: { ...DEFAULT_CONFIG.discriminator, layers: 2, baseFilters: 8, maxFilters: 16, minibatchKernels: 4, minibatchDims: 2 },
     data: { ...DEFAULT_CONFIG.data, imageSize: 32, batchSize: 4 },
     train: { ...DEFAULT_CONFIG.train, steps: 2, checkpointEvery: 0 },

@@ -20,9 +20,9 @@ test('every preset resolves to a valid config named after it', (t) => {
   }
 });
 
-test('only the default preset augments: the research presets train on the crops as they are', (t) => {
-  t.true(Object.values(resolveConfig({}).data.augment).some((bound) => bound > 0));
-  for (const name of Object.keys(PRESETS).filter((n) => n !== 'default')) {
+test('only the augmented preset augments: default and the research presets train on the crops as they are', (t) => {
+  t.true(Object.values(resolveConfig({ preset: 'augmented' }).data.augment).some((bound) => bound > 0));
+  for (const name of Object.keys(PRESETS).filter((n) => n !== 'augmented')) {
     t.true(isNoAugment(resolveConfig({ preset: name }).data.augment), name);
   }
 });
@@ -117,4 +117,11 @@ test('a saved config missing fields added since takes them from its preset, and 
   t.throws(() => validateSavedConfig({ ...old, train: { ...old.train, steps: -1 } }, 'run.json'), { instanceOf: ConfigInvalidError, message: /invalid run\.json:\n {2}- train\.steps/ });
   t.throws(() => validateSavedConfig({ ...old, extra: 1 }, 'run.json'), { instanceOf: ConfigInvalidError, message: /run\.json/ });
   t.throws(() => validateSavedConfig('nonsense', 'run.json'), { instanceOf: ConfigInvalidError, message: /run\.json/ });
+});
+
+test("an image side the face prior cannot pool is an error naming generator.prior; without the prior it is fine", (t) => {
+  const error = t.throws(() => resolveConfig({ set: ['data.imageSize=37'] }), { instanceOf: ConfigInvalidError });
+  t.regex(error.message, /generator\.prior: needs data\.imageSize to have a divisor from 16 to 32/);
+  t.is(resolveConfig({ set: ['data.imageSize=37', 'generator.prior=0'] }).data.imageSize, 37);
+  t.is(resolveConfig({ set: ['data.imageSize=48'] }).generator.prior, DEFAULT_CONFIG.generator.prior);
 });
