@@ -254,8 +254,8 @@ export const MonitorSchema = z.strictObject({
 
 // Sides the face prior pools faces to: its fit's covariance has side⁴ entries and its
 // eigendecomposition costs side⁶, so 32 (seconds) and no more; below 16 a fill is too coarse.
-const PRIOR_SIDE_MAX = 32;
-const PRIOR_SIDE_MIN = 16;
+export const PRIOR_SIDE_MAX = 32;
+export const PRIOR_SIDE_MIN = 16;
 
 /** The side `generator.prior` pools faces of `imageSize` to: its largest divisor up to 32, or null when that is under 16. */
 export function priorSide(imageSize: number): number | null {

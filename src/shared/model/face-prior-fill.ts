@@ -34,7 +34,7 @@ export class FacePriorFill extends tf.layers.Layer {
   private basis: tf.LayerVariable | null = null;
   private precision: tf.LayerVariable | null = null;
   private solver: ConditionalFaces | null = null;
-  private source: Float32Array[] = [];
+  private source: object[] = [];
 
   constructor(args: FacePriorFillArgs) {
     super({ ...args, trainable: false });
@@ -62,16 +62,17 @@ export class FacePriorFill extends tf.layers.Layer {
   }
 
   // The solver of the prior the weights hold now, made again when they change (a checkpoint
-  // loaded, a prior installed), since it keeps factors computed from them.
+  // loaded, a prior installed), since it keeps factors computed from them. Every write to a
+  // tfjs variable gives it new data (a new dataId), so comparing those finds a change
+  // without reading the weights back on each forward pass.
   private faces(): ConditionalFaces {
-    const vars = [this.mean, this.basis, this.precision];
-    const values = vars.map((v) => {
+    const tensors = [this.mean, this.basis, this.precision].map((v) => {
       if (v === null) throw new Error(`FacePriorFill '${this.name}' was used before build`);
-      return v.read().dataSync() as Float32Array;
+      return v.read();
     });
-    if (this.solver && values.every((v, i) => sameValues(v, this.source[i]))) return this.solver;
-    this.source = values.map((v) => Float32Array.from(v));
-    const [mean, basis, precision] = this.source.map((v) => Float64Array.from(v));
+    if (this.solver && tensors.every((t, i) => t.dataId === this.source[i])) return this.solver;
+    this.source = tensors.map((t) => t.dataId);
+    const [mean, basis, precision] = tensors.map((t) => Float64Array.from(t.dataSync()));
     this.solver = new ConditionalFaces({ side: this.side, components: this.components, mean, basis, precision });
     return this.solver;
   }
@@ -104,12 +105,6 @@ export class FacePriorFill extends tf.layers.Layer {
   }
 }
 tf.serialization.registerClass(FacePriorFill);
-
-function sameValues(a: Float32Array, b: Float32Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /** Puts a fitted prior into a generator's {@link FacePriorFill} layer, whose side and components it must match. */
 export function installFacePrior(layer: FacePriorFill, prior: FacePrior): void {

@@ -1,4 +1,4 @@
-import { type GeneratorConfig, priorSide } from '../config';
+import { type GeneratorConfig, PRIOR_SIDE_MAX, PRIOR_SIDE_MIN, priorSide } from '../config';
 import { ConfigInvalidError } from '../errors';
 
 /** One strided (or, when clamped, stride-1) convolution of the generator's encoder. */
@@ -126,6 +126,8 @@ export function planGenerator(cfg: GeneratorConfig, imageSize: number): Generato
 function planPrior(components: number, imageSize: number): PriorPlan | null {
   if (components === 0) return null;
   const side = priorSide(imageSize);
-  if (side === null) throw new ConfigInvalidError(`generator.prior needs an image side with a divisor from 16 to 32 to pool the faces to; ${imageSize} has none`);
+  if (side === null) {
+    throw new ConfigInvalidError(`generator.prior needs an image side with a divisor from ${PRIOR_SIDE_MIN} to ${PRIOR_SIDE_MAX} to pool the faces to; ${imageSize} has none`);
+  }
   return { side, components };
 }
