@@ -90,16 +90,16 @@ test('batch norm is on every layer but the first encoder layer and the output; n
 
 test('every option builds and runs: bottleneck, skips, dropout, odd sizes, one layer', (t) => {
   const cases: [Partial<GeneratorConfig>, number][] = [
-    [{ layers: 1 }, 16],
-    [{ layers: 2 }, 16],
-    [{ layers: 5, bottleneck: 16, skip: false }, 16],
-    [{ layers: 6, bottleneck: 8, skip: true, dropout: 0.5 }, 24],
-    [{ layers: 10, skip: true }, 16],
-    [{ layers: 4, skip: true }, 18],
+    [{ layers: 1, upsample: 'transposed' }, 16],
+    [{ layers: 2, upsample: 'transposed' }, 16],
+    [{ layers: 5, bottleneck: 16, skip: false, upsample: 'transposed' }, 16],
+    [{ layers: 6, bottleneck: 8, skip: true, dropout: 0.5, upsample: 'transposed' }, 24],
+    [{ layers: 10, skip: true, upsample: 'transposed' }, 16],
+    [{ layers: 4, skip: true, upsample: 'transposed' }, 18],
     [{ layers: 6, upsample: 'resize', mirrorInput: true }, 16],
     [{ layers: 5, upsample: 'resize', bottleneck: 8, skip: false }, 24],
-    [{ layers: 4, globalLinear: true }, 64],
-    [{ layers: 3, globalLinear: true, mirrorInput: true }, 18],
+    [{ layers: 4, globalLinear: true, upsample: 'transposed' }, 64],
+    [{ layers: 3, globalLinear: true, mirrorInput: true, upsample: 'transposed' }, 18],
   ];
   for (const [over, size] of cases) {
     const g = buildGenerator(gen({ baseFilters: 4, maxFilters: 8, ...over }), size);
@@ -114,7 +114,7 @@ test('every option builds and runs: bottleneck, skips, dropout, odd sizes, one l
 });
 
 test("resize upsampling has no transposed convolution and doubles by bilinear resizes, as many as the transposed decoder's strides", (t) => {
-  const transposed = buildGenerator(gen({ layers: 6, baseFilters: 4, maxFilters: 8 }), 16);
+  const transposed = buildGenerator(gen({ layers: 6, baseFilters: 4, maxFilters: 8, upsample: 'transposed' }), 16);
   const resized = buildGenerator(gen({ layers: 6, baseFilters: 4, maxFilters: 8, upsample: 'resize' }), 16);
   const classes = (m: tf.LayersModel) => m.layers.map((l) => l.getClassName());
   t.is(classes(resized).filter((c) => c === 'Conv2DTranspose').length, 0);
