@@ -4,7 +4,7 @@ import { applyReframing, IDENTITY_REFRAMING, JITTERS, type Reframing, reframeBox
 import { occlusionMask } from '../data/occlusion';
 import { Rng } from '../util/rng';
 import type { Inpainter } from './inpainter';
-import { holeL1Percent, holePsnr, ssim } from './metrics';
+import { holeDetail, holeL1Percent, holePsnr, ssim } from './metrics';
 
 /** The scores of one inpainter on one mask kind, each a mean over the images. */
 export interface EvalRow {
@@ -16,6 +16,8 @@ export interface EvalRow {
   holePsnr: number;
   holeL1Percent: number;
   ssim: number;
+  /** The fills' {@link holeDetail} over the originals', summed over the images; null when the originals' holes are flat. */
+  holeDetail: number | null;
 }
 
 /** An evaluation: a row per (mask kind, inpainter). */
@@ -42,7 +44,7 @@ export interface EvalOptions {
 
 /**
  * Scores every inpainter on every mask kind over the images of a set: mean hole PSNR,
- * mean hole L1 (%) and mean SSIM of the composited image. Masks are drawn per image from
+ * mean hole L1 (%), mean SSIM of the composited image, and the detail in the holes. Masks are drawn per image from
  * the seed alone, so models and baselines are compared on identical inputs; eyes masks go
  * on the set's own eyes box, moved with the face when it is re-framed.
  */
@@ -57,7 +59,7 @@ export async function evaluate(inpainters: readonly Inpainter[], set: FaceSet, m
   const samples = count * reframings.length;
   const rows: EvalRow[] = [];
   for (const kind of maskKinds) {
-    const totals = inpainters.map(() => ({ psnr: 0, l1: 0, ssim: 0 }));
+    const totals = inpainters.map(() => ({ psnr: 0, l1: 0, ssim: 0, detail: 0, originalDetail: 0 }));
     for (let start = 0; start < count; start += batch) {
       for (const reframing of reframings) {
         const n = Math.min(batch, count - start);
@@ -70,13 +72,15 @@ export async function evaluate(inpainters: readonly Inpainter[], set: FaceSet, m
             totals[k].psnr += holePsnr(r, o, m);
             totals[k].l1 += holeL1Percent(r, o, m);
             totals[k].ssim += ssim(r, o, size);
+            totals[k].detail += holeDetail(r, m, size);
+            totals[k].originalDetail += holeDetail(o, m, size);
           }
         }
       }
     }
     inpainters.forEach((inp, k) => {
       const t = totals[k];
-      rows.push({ mask: kind, framing, inpainter: inp.name, images: count, holePsnr: t.psnr / samples, holeL1Percent: t.l1 / samples, ssim: t.ssim / samples });
+      rows.push({ mask: kind, framing, inpainter: inp.name, images: count, holePsnr: t.psnr / samples, holeL1Percent: t.l1 / samples, ssim: t.ssim / samples, holeDetail: t.originalDetail > 0 ? t.detail / t.originalDetail : null });
     });
   }
   return { images: count, seed: options.seed, rows };
@@ -101,8 +105,8 @@ function framedBatch(set: FaceSet, start: number, n: number, reframing: Reframin
 
 /** Formats a report as a fixed-width table, one line per (mask, inpainter). */
 export function formatEvalTable(report: EvalReport): string {
-  const header = ['mask', 'framing', 'inpainter', 'hole PSNR (dB)', 'hole L1 (%)', 'SSIM'];
-  const body = report.rows.map((r) => [r.mask, r.framing, r.inpainter, r.holePsnr.toFixed(2), r.holeL1Percent.toFixed(2), r.ssim.toFixed(4)]);
+  const header = ['mask', 'framing', 'inpainter', 'hole PSNR (dB)', 'hole L1 (%)', 'SSIM', 'hole detail'];
+  const body = report.rows.map((r) => [r.mask, r.framing, r.inpainter, r.holePsnr.toFixed(2), r.holeL1Percent.toFixed(2), r.ssim.toFixed(4), r.holeDetail === null ? '-' : r.holeDetail.toFixed(2)]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [`${report.images} images, mask seed ${report.seed}`, line(header), ...body.map(line)].join('\n');

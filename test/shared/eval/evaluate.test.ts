@@ -34,6 +34,8 @@ test('the mean face beats mean fill on structured faces, and the oracle scores p
     t.true(row('mean-face').holeL1Percent < row('mean-fill').holeL1Percent);
     t.is(row('oracle').holePsnr, PSNR_CAP_DB);
     t.true(Math.abs(row('oracle').ssim - 1) < 1e-9);
+    t.is(row('oracle').holeDetail, 1, 'the originals have all the detail they have');
+    t.is(row('mean-fill').holeDetail, 0, 'a flat fill has none');
   }
   t.regex(formatEvalTable(report), /eyes\s+plain\s+mean-face/);
 });

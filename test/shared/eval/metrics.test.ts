@@ -1,5 +1,5 @@
 import test from 'ava';
-import { holeL1Percent, holePsnr, PSNR_CAP_DB, ssim } from '../../../src/shared/eval/metrics';
+import { holeDetail, holeL1Percent, holePsnr, PSNR_CAP_DB, ssim } from '../../../src/shared/eval/metrics';
 import { Rng } from '../../../src/shared/util/rng';
 
 const size = 32;
@@ -36,4 +36,22 @@ test('SSIM works on images smaller than its window', (t) => {
 
 test('hole metrics refuse a mask without a hole', (t) => {
   t.throws(() => holePsnr(image, image, new Uint8Array(size * size)), { message: /no hole/ });
+});
+
+test('hole detail sums the differences between neighbours that are both in the hole', (t) => {
+  // 3x3, hole = the left two columns. Pairs inside: across (0,1) in each row, down in both columns.
+  const img = [0, 0.5, 0.9, 0.2, 0.3, 0.1, 0.6, 0.6, 0.4];
+  const hole = [1, 1, 0, 1, 1, 0, 1, 1, 0];
+  const byHand = 0.5 + 0.1 + 0 + (0.2 + 0.4) + (0.2 + 0.3);
+  t.true(Math.abs(holeDetail(img, hole, 3) - byHand) < 1e-12);
+  const outside = img.map((v, i) => (hole[i] ? v : 1 - v));
+  t.is(holeDetail(outside, hole, 3), holeDetail(img, hole, 3), 'pairs that leave the hole do not count');
+});
+
+test('hole detail is 0 for a flat fill, falls with a blur and rises with noise', (t) => {
+  const flat = image.map((v, i) => (mask[i] ? 0.5 : v));
+  t.is(holeDetail(flat, mask, size), 0);
+  const blurred = image.map((v, i) => (i % size > 0 && i % size < size - 1 ? (image[i - 1] + v + image[i + 1]) / 3 : v));
+  t.true(holeDetail(blurred, mask, size) < holeDetail(image, mask, size));
+  t.true(holeDetail(noisy(0.1), mask, size) > holeDetail(image, mask, size));
 });
