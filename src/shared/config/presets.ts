@@ -12,9 +12,9 @@ export interface Preset {
 /**
  * The recommended configuration: GAN+L2 (the research's best) with the GAN term at a fifth
  * of its weight, a U-Net generator small enough to train usefully on CPU in minutes that
- * upsamples by resizing, sees its input mirrored and starts from a Gaussian face prior's fill, minibatch
- * discrimination in D, masks drawn mostly as the halves and eyes users ask for, and rates
- * that fall along a cosine over the run. What each choice bought is in
+ * upsamples by resizing, sees its input mirrored and starts from a Gaussian face prior's
+ * fill, minibatch discrimination in D, masks drawn mostly as the halves and eyes users ask
+ * for, and rates that fall along a cosine over the run. What each choice bought is in
  * docs/restoration-quality.md.
  */
 export const DEFAULT_CONFIG: RunConfig = {

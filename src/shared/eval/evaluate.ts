@@ -16,7 +16,7 @@ export interface EvalRow {
   holePsnr: number;
   holeL1Percent: number;
   ssim: number;
-  /** The fills' {@link holeDetail} over the originals', summed over the images; null when the originals' holes are flat. */
+  /** The fills' {@link holeDetail} over the originals', each summed over the images; null when the originals' holes are flat. */
   holeDetail: number | null;
 }
 
@@ -44,9 +44,10 @@ export interface EvalOptions {
 
 /**
  * Scores every inpainter on every mask kind over the images of a set: mean hole PSNR,
- * mean hole L1 (%), mean SSIM of the composited image, and the detail in the holes. Masks are drawn per image from
- * the seed alone, so models and baselines are compared on identical inputs; eyes masks go
- * on the set's own eyes box, moved with the face when it is re-framed.
+ * mean hole L1 (%), mean SSIM of the composited image, and the detail in the holes. Masks
+ * are drawn per image from the seed alone, so models and baselines are compared on
+ * identical inputs; eyes masks go on the set's own eyes box, moved with the face when it is
+ * re-framed.
  */
 export async function evaluate(inpainters: readonly Inpainter[], set: FaceSet, maskKinds: readonly OcclusionKind[], options: EvalOptions): Promise<EvalReport> {
   const count = Math.min(set.count, options.limit ?? set.count);
