@@ -60,11 +60,14 @@ export async function evaluate(inpainters: readonly Inpainter[], set: FaceSet, m
   const samples = count * reframings.length;
   const rows: EvalRow[] = [];
   for (const kind of maskKinds) {
-    const totals = inpainters.map(() => ({ psnr: 0, l1: 0, ssim: 0, detail: 0, originalDetail: 0 }));
+    const totals = inpainters.map(() => ({ psnr: 0, l1: 0, ssim: 0, detail: 0 }));
+    // The originals' detail is the same for every inpainter.
+    let originalDetail = 0;
     for (let start = 0; start < count; start += batch) {
       for (const reframing of reframings) {
         const n = Math.min(batch, count - start);
         const { images, masks } = framedBatch(set, start, n, reframing, kind, options.seed);
+        for (let i = 0; i < n; i++) originalDetail += holeDetail(images.subarray(i * pixels, (i + 1) * pixels), masks.subarray(i * pixels, (i + 1) * pixels), size);
         for (const [k, inpainter] of inpainters.entries()) {
           const restored = await inpainter.inpaint(images, masks, n, size);
           for (let i = 0; i < n; i++) {
@@ -74,14 +77,13 @@ export async function evaluate(inpainters: readonly Inpainter[], set: FaceSet, m
             totals[k].l1 += holeL1Percent(r, o, m);
             totals[k].ssim += ssim(r, o, size);
             totals[k].detail += holeDetail(r, m, size);
-            totals[k].originalDetail += holeDetail(o, m, size);
           }
         }
       }
     }
     inpainters.forEach((inp, k) => {
       const t = totals[k];
-      rows.push({ mask: kind, framing, inpainter: inp.name, images: count, holePsnr: t.psnr / samples, holeL1Percent: t.l1 / samples, ssim: t.ssim / samples, holeDetail: t.originalDetail > 0 ? t.detail / t.originalDetail : null });
+      rows.push({ mask: kind, framing, inpainter: inp.name, images: count, holePsnr: t.psnr / samples, holeL1Percent: t.l1 / samples, ssim: t.ssim / samples, holeDetail: originalDetail > 0 ? t.detail / originalDetail : null });
     });
   }
   return { images: count, seed: options.seed, rows };
