@@ -90,19 +90,20 @@ test('batch norm is on every layer but the first encoder layer and the output; n
 
 test('every option builds and runs: bottleneck, skips, dropout, odd sizes, one layer', (t) => {
   const cases: [Partial<GeneratorConfig>, number][] = [
-    [{ layers: 1, upsample: 'transposed' }, 16],
-    [{ layers: 2, upsample: 'transposed' }, 16],
-    [{ layers: 5, bottleneck: 16, skip: false, upsample: 'transposed' }, 16],
-    [{ layers: 6, bottleneck: 8, skip: true, dropout: 0.5, upsample: 'transposed' }, 24],
-    [{ layers: 10, skip: true, upsample: 'transposed' }, 16],
-    [{ layers: 4, skip: true, upsample: 'transposed' }, 18],
+    [{ layers: 1 }, 16],
+    [{ layers: 2 }, 16],
+    [{ layers: 5, bottleneck: 16, skip: false }, 16],
+    [{ layers: 6, bottleneck: 8, skip: true, dropout: 0.5 }, 24],
+    [{ layers: 10, skip: true }, 16],
+    [{ layers: 4, skip: true }, 18],
     [{ layers: 6, upsample: 'resize', mirrorInput: true }, 16],
     [{ layers: 5, upsample: 'resize', bottleneck: 8, skip: false }, 24],
-    [{ layers: 4, globalLinear: true, upsample: 'transposed' }, 64],
-    [{ layers: 3, globalLinear: true, mirrorInput: true, upsample: 'transposed' }, 18],
+    [{ layers: 4, globalLinear: true }, 64],
+    [{ layers: 3, globalLinear: true, mirrorInput: true }, 18],
   ];
   for (const [over, size] of cases) {
-    const g = buildGenerator(gen({ baseFilters: 4, maxFilters: 8, ...over }), size);
+    // Transposed unless a case says resize, so both upsampling paths are built.
+    const g = buildGenerator(gen({ baseFilters: 4, maxFilters: 8, upsample: 'transposed', ...over }), size);
     const y = g.predict(tf.randomUniform([2, size, size, 2], -1, 1)) as tf.Tensor;
     t.deepEqual(y.shape, [2, size, size, 1], JSON.stringify(over));
     const [lo, hi] = [y.min().dataSync()[0], y.max().dataSync()[0]];
